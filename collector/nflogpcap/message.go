@@ -1,0 +1,167 @@
+// Package nflogpcap reads NFLOG records from capture files of link type
+// LINKTYPE_NFLOG (239), pcap or pcapng, as `tcpdump -i nflog:N -w` writes
+// them, and turns each into a decode.Record.
+package nflogpcap
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/nflog-agent/nflog-agent/decode"
+)
+
+// NFLOG attribute types (NFULA_* in linux/netfilter/nfnetlink_log.h).
+// NFULA_VLAN (20), NFULA_L2HDR (21) and unknown types are skipped.
+const (
+	attrPacketHdr  = 1
+	attrMark       = 2
+	attrTimestamp  = 3
+	attrInDev      = 4
+	attrOutDev     = 5
+	attrPhysInDev  = 6
+	attrPhysOutDev = 7
+	attrHwAddr     = 8
+	attrPayload    = 9
+	attrPrefix     = 10
+	attrUID        = 11
+	attrSeq        = 12
+	attrSeqGlobal  = 13
+	attrGID        = 14
+	attrHwType     = 15
+	attrHwHeader   = 16
+	attrHwLen      = 17
+	attrCt         = 18
+	attrCtInfo     = 19
+
+	// attrTypeMask drops NLA_F_NESTED and NLA_F_NET_BYTEORDER.
+	attrTypeMask = 0x3fff
+)
+
+// ParseMessage parses one LINKTYPE_NFLOG packet into rec, which it resets
+// first. The packet is a 4-byte header (family, version 0, group in network
+// byte order) followed by TLVs whose length and type fields are in order, the
+// byte order of the host that wrote the capture; the values themselves are in
+// network byte order, each padded to 4 bytes. The byte slices of rec alias
+// data. On error rec holds the attributes read before the faulty one.
+func ParseMessage(data []byte, order binary.ByteOrder, rec *decode.Record) error {
+	*rec = decode.Record{}
+	if len(data) < 4 {
+		return fmt.Errorf("nflog header: message is %d bytes, want at least 4", len(data))
+	}
+	if data[1] != 0 {
+		return fmt.Errorf("nflog header: version %d, want 0", data[1])
+	}
+	rec.Family = data[0]
+	rec.Group = binary.BigEndian.Uint16(data[2:4])
+	for off := 4; off < len(data); {
+		left := len(data) - off
+		if left < 4 {
+			return fmt.Errorf("nflog tlv at offset %d: %d bytes left, too few for a 4-byte tlv header", off, left)
+		}
+		n := int(order.Uint16(data[off:]))
+		typ := order.Uint16(data[off+2:]) & attrTypeMask
+		switch {
+		case n < 4:
+			return fmt.Errorf("nflog tlv at offset %d (type %d): length %d is shorter than the 4-byte tlv header", off, typ, n)
+		case n > left:
+			return fmt.Errorf("nflog tlv at offset %d (type %d): length %d runs past the end of the %d-byte message", off, typ, n, len(data))
+		}
+		if err := parseAttr(typ, data[off+4:off+n:off+n], rec); err != nil {
+			return fmt.Errorf("nflog tlv at offset %d: %w", off, err)
+		}
+		off += min((n+3)&^3, left) // the last attribute's padding may be missing
+	}
+	return nil
+}
+
+// parseAttr stores the value v of one attribute of type typ in rec.
+func parseAttr(typ uint16, v []byte, rec *decode.Record) error {
+	var err error
+	switch typ {
+	case attrPacketHdr:
+		if err = checkSize(v, 4, "PACKET_HDR"); err == nil {
+			rec.HwProtocol = binary.BigEndian.Uint16(v)
+			rec.HasHook, rec.Hook = true, v[2]
+		}
+	case attrMark:
+		rec.Mark, err = be32(v, "MARK")
+	case attrTimestamp:
+		if err = checkSize(v, 16, "TIMESTAMP"); err == nil {
+			sec := int64(binary.BigEndian.Uint64(v))
+			usec := int64(binary.BigEndian.Uint64(v[8:]))
+			rec.Timestamp = time.Unix(sec, usec*1000).UTC()
+		}
+	case attrInDev:
+		rec.InDev, err = be32(v, "IFINDEX_INDEV")
+	case attrOutDev:
+		rec.OutDev, err = be32(v, "IFINDEX_OUTDEV")
+	case attrPhysInDev:
+		rec.PhysInDev, err = be32(v, "IFINDEX_PHYSINDEV")
+	case attrPhysOutDev:
+		rec.PhysOutDev, err = be32(v, "IFINDEX_PHYSOUTDEV")
+	case attrHwAddr:
+		// struct nfulnl_msg_packet_hw: hw_addrlen be16, pad u16, hw_addr[8].
+		if err = checkSize(v, 12, "HWADDR"); err == nil {
+			n := binary.BigEndian.Uint16(v)
+			if n > 8 {
+				return fmt.Errorf("NFULA_HWADDR: address length %d exceeds 8", n)
+			}
+			rec.HwAddr = v[4 : 4+n : 4+n]
+		}
+	case attrPayload:
+		rec.Payload = v
+	case attrPrefix:
+		if i := bytes.IndexByte(v, 0); i >= 0 {
+			v = v[:i]
+		}
+		rec.Prefix = string(v)
+	case attrUID:
+		rec.UID, err = be32(v, "UID")
+		rec.HasUID = err == nil
+	case attrSeq:
+		rec.Seq, err = be32(v, "SEQ")
+		rec.HasSeq = err == nil
+	case attrSeqGlobal:
+		rec.SeqGlobal, err = be32(v, "SEQ_GLOBAL")
+		rec.HasSeqGlobal = err == nil
+	case attrGID:
+		rec.GID, err = be32(v, "GID")
+		rec.HasGID = err == nil
+	case attrHwType:
+		rec.HwType, err = be16(v, "HWTYPE")
+		rec.HasHwType = err == nil
+	case attrHwHeader:
+		rec.HwHeader = v
+	case attrHwLen:
+		rec.HwLen, err = be16(v, "HWLEN")
+	case attrCt:
+		rec.Ct = v
+	case attrCtInfo:
+		rec.CtInfo, err = be32(v, "CT_INFO")
+		rec.HasCtInfo = err == nil
+	}
+	return err
+}
+
+func checkSize(v []byte, size int, name string) error {
+	if len(v) != size {
+		return fmt.Errorf("NFULA_%s: value is %d bytes, want %d", name, len(v), size)
+	}
+	return nil
+}
+
+func be16(v []byte, name string) (uint16, error) {
+	if err := checkSize(v, 2, name); err != nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint16(v), nil
+}
+
+func be32(v []byte, name string) (uint32, error) {
+	if err := checkSize(v, 4, name); err != nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint32(v), nil
+}

@@ -1,0 +1,153 @@
+package nflogpcap
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+	"github.com/nflog-agent/nflog-agent/decode"
+)
+
+// LinkTypeNFLOG is LINKTYPE_NFLOG, the link type of `tcpdump -i nflog:N`
+// captures.
+const LinkTypeNFLOG layers.LinkType = 239
+
+const (
+	// bufSize bounds the run of trailing non-packet pcapng blocks that
+	// atEnd can look through.
+	bufSize = 64 << 10
+	// maxSnaplen caps the pcap snap length, and so the buffer pcapgo
+	// allocates from it. An NFLOG message cannot reach it: its payload
+	// attribute has a 16-bit length.
+	maxSnaplen = 256 << 10
+
+	ngSectionHeader  = 0x0a0d0d0a // pcapng section header block type, either byte order
+	ngByteOrderMagic = 0x1a2b3c4d
+)
+
+// Reader reads the NFLOG records of a pcap or pcapng capture.
+type Reader struct {
+	br    *bufio.Reader // pcapgo reads through it too
+	src   gopacket.ZeroCopyPacketDataSource
+	ng    bool
+	order binary.ByteOrder // of the capture file, and so of the TLV headers
+	n     int              // records read so far
+	done  bool
+}
+
+// Open reads the file header of a pcap or pcapng capture of link type
+// LINKTYPE_NFLOG. The byte order of the TLV headers is taken from the file
+// (for pcapng, from its first section).
+func Open(r io.Reader) (*Reader, error) {
+	br := bufio.NewReaderSize(r, bufSize)
+	head, _ := br.Peek(12)
+	if len(head) < 12 {
+		return nil, fmt.Errorf("not a pcap or pcapng file: only %d bytes", len(head))
+	}
+	rd := &Reader{br: br, order: binary.LittleEndian}
+	var linkType layers.LinkType
+	switch magic := binary.LittleEndian.Uint32(head); magic {
+	case ngSectionHeader:
+		if binary.BigEndian.Uint32(head[8:]) == ngByteOrderMagic {
+			rd.order = binary.BigEndian
+		}
+		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			return nil, fmt.Errorf("pcapng header: %w", err)
+		}
+		rd.src, rd.ng, linkType = ng, true, ng.LinkType()
+	case 0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1: // µs and ns, either byte order
+		if magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1 {
+			rd.order = binary.BigEndian
+		}
+		p, err := pcapgo.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("pcap header: %w", err)
+		}
+		if s := p.Snaplen(); s == 0 || s > maxSnaplen {
+			p.SetSnaplen(maxSnaplen)
+		}
+		rd.src, linkType = p, p.LinkType()
+	default:
+		return nil, fmt.Errorf("not a pcap or pcapng file: magic number %#08x", magic)
+	}
+	if linkType != LinkTypeNFLOG {
+		return nil, fmt.Errorf("capture has link type %d (%v), want %d (NFLOG)", uint32(linkType), linkType, uint32(LinkTypeNFLOG))
+	}
+	return rd, nil
+}
+
+// Next reads the next record into rec, which it resets first; rec's byte
+// slices stay valid until the following call. It returns io.EOF after the
+// last record. An error naming the 1-based record number is either a record
+// whose NFLOG message is malformed, after which Next goes on with the
+// following records, or a damaged or truncated file, after which Next
+// returns io.EOF.
+func (r *Reader) Next(rec *decode.Record) error {
+	*rec = decode.Record{}
+	if r.done || r.atEnd() {
+		r.done = true
+		return io.EOF
+	}
+	r.n++
+	data, ci, err := r.read()
+	if err != nil {
+		r.done = true // pcapgo cannot find the next record after a failure
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("record %d: capture file cut short", r.n)
+		}
+		return fmt.Errorf("record %d: %w", r.n, err)
+	}
+	if err := ParseMessage(data, r.order, rec); err != nil {
+		if ci.CaptureLength < ci.Length {
+			return fmt.Errorf("record %d: %w (the capture kept %d of its %d bytes)", r.n, err, ci.CaptureLength, ci.Length)
+		}
+		return fmt.Errorf("record %d: %w", r.n, err)
+	}
+	rec.ReceivedAt = ci.Timestamp
+	return nil
+}
+
+// read reads the next packet, turning a pcapgo panic on a malformed file
+// (a pcapng timestamp resolution of 2^-64 divides by zero) into an error.
+func (r *Reader) read() (data []byte, ci gopacket.CaptureInfo, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed capture file: %v", p)
+		}
+	}()
+	return r.src.ZeroCopyReadPacketData()
+}
+
+// atEnd reports whether no packet follows: the stream is at its end, or, in
+// pcapng, only whole non-packet blocks remain (dumpcap ends its files with
+// interface statistics). Anything else, a partial block included, is left to
+// pcapgo so that a file cut short is reported as such.
+func (r *Reader) atEnd() bool {
+	for off := 0; ; {
+		head, err := r.br.Peek(off + 8)
+		if len(head) == off && err == io.EOF {
+			return true
+		}
+		if !r.ng || len(head) < off+8 {
+			return false
+		}
+		switch r.order.Uint32(head[off:]) {
+		case 2, 3, 6: // packet, simple packet and enhanced packet blocks
+			return false
+		}
+		n := int(r.order.Uint32(head[off+4:]))
+		if n < 12 || n%4 != 0 {
+			return false
+		}
+		if _, err := r.br.Peek(off + n); err != nil {
+			return false
+		}
+		off += n
+	}
+}

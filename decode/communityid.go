@@ -1,0 +1,120 @@
+package decode
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+)
+
+// Community ID v1 (github.com/corelight/community-id-spec): a direction-free
+// flow hash that Zeek, Suricata and Elastic also emit, so events from this
+// agent can be joined with theirs on network.community_id.
+
+// flowKey is what the Community ID hashes. Src and Dst are 4-byte (IPv4) or
+// 16-byte (IPv6) addresses in network order.
+type flowKey struct {
+	Src, Dst         []byte
+	Proto            uint8
+	SrcPort, DstPort uint16 // for ICMP (1) and ICMPv6 (58): type and code
+	HasPorts         bool   // false: hash without ports even for port protocols
+}
+
+// valid reports whether the addresses can be hashed; the spec allows an empty
+// ID for anything else, and the fixed-size input buffer relies on it.
+func (k flowKey) valid() bool {
+	return len(k.Src) == len(k.Dst) && (len(k.Src) == 4 || len(k.Src) == 16)
+}
+
+// appendCommunityID appends "1:" + standard base64 (with padding) of the
+// SHA-1 digest to dst. It appends nothing if k's addresses are not both 4 or
+// both 16 bytes long.
+func appendCommunityID(dst []byte, seed uint16, k flowKey) []byte {
+	if !k.valid() {
+		return dst
+	}
+	sum := communityIDDigest(seed, k)
+	var buf [2 + 28]byte // 20 digest bytes are 28 base64 chars with padding
+	buf[0], buf[1] = '1', ':'
+	base64.StdEncoding.Encode(buf[2:], sum[:])
+	return append(dst, buf[:]...)
+}
+
+// communityIDDigest returns the raw SHA-1 digest (so tests can check the hex
+// encoding too). It returns the zero digest for a key that is not valid.
+func communityIDDigest(seed uint16, k flowKey) [20]byte {
+	if !k.valid() {
+		return [20]byte{}
+	}
+	src, dst, sport, dport := k.Src, k.Dst, k.SrcPort, k.DstPort
+	ports := k.HasPorts && hasPortProto(k.Proto)
+	oneWay := false
+	if ports && (k.Proto == 1 || k.Proto == 58) {
+		// ICMP has no ports: the type stands in for sport and its
+		// counterpart for dport, so request and reply hash alike. Types
+		// without a counterpart keep the code and are never reordered.
+		if peer, ok := icmpCounterpart(k.Proto, sport); ok {
+			dport = peer
+		} else {
+			oneWay = true
+		}
+	}
+	// Order the endpoints so both directions of a flow hash the same.
+	if c := bytes.Compare(src, dst); !oneWay && (c > 0 || (c == 0 && ports && sport > dport)) {
+		src, dst, sport, dport = dst, src, dport, sport
+	}
+
+	// seed · saddr · daddr · proto · 0 · [sport · dport]; at most 40 bytes
+	// (IPv6 with ports), kept on the stack.
+	var in [2 + 16 + 16 + 2 + 4]byte
+	binary.BigEndian.PutUint16(in[0:], seed)
+	n := 2
+	n += copy(in[n:], src)
+	n += copy(in[n:], dst)
+	in[n], in[n+1] = k.Proto, 0
+	n += 2
+	if ports {
+		binary.BigEndian.PutUint16(in[n:], sport)
+		binary.BigEndian.PutUint16(in[n+2:], dport)
+		n += 4
+	}
+	return sha1.Sum(in[:n])
+}
+
+// hasPortProto reports whether the spec hashes ports for proto (pycommunityid
+// PORT_PROTOS: ICMP, TCP, UDP, ICMPv6, SCTP); other protocols hash none.
+func hasPortProto(proto uint8) bool {
+	switch proto {
+	case 1, 6, 17, 58, 132:
+		return true
+	}
+	return false
+}
+
+// icmpCounterpart returns the type answering (or answered by) ICMP or ICMPv6
+// type t, per the spec's tables (after Zeek's ICMP4_counterpart).
+func icmpCounterpart(proto uint8, t uint16) (uint16, bool) {
+	var pairs [][2]uint16
+	switch proto {
+	case 1:
+		pairs = icmp4Pairs[:]
+	case 58:
+		pairs = icmp6Pairs[:]
+	}
+	for _, p := range pairs {
+		switch t {
+		case p[0]:
+			return p[1], true
+		case p[1]:
+			return p[0], true
+		}
+	}
+	return 0, false
+}
+
+var (
+	// echo, timestamp, info, router solicit/advert, address mask
+	icmp4Pairs = [...][2]uint16{{8, 0}, {13, 14}, {15, 16}, {10, 9}, {17, 18}}
+	// echo, MLD query/report, RS/RA, NS/NA, node information, HAAD
+	icmp6Pairs = [...][2]uint16{{128, 129}, {130, 131}, {133, 134}, {135, 136}, {139, 140}, {144, 145}}
+)

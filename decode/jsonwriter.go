@@ -1,0 +1,129 @@
+package decode
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// jsonWriter appends a JSON document by hand: no reflection, no maps, no
+// allocations once its buffer has grown. Objects are opened lazily, so an
+// object none of whose members is written leaves no trace.
+type jsonWriter struct {
+	b       []byte
+	depth   int
+	members [8]int    // members written so far at each depth
+	pending [8]string // keys of objects opened but not yet written
+}
+
+// open starts an object under key k; it appears only once a member is written.
+func (j *jsonWriter) open(k string) {
+	j.depth++
+	j.members[j.depth] = 0
+	j.pending[j.depth] = k
+}
+
+// close ends the innermost object.
+func (j *jsonWriter) close() {
+	if j.pending[j.depth] == "" {
+		j.b = append(j.b, '}')
+	}
+	j.pending[j.depth] = ""
+	j.depth--
+}
+
+// key writes the separator and "k": of the next member, and the openings of
+// any pending parent objects.
+func (j *jsonWriter) key(k string) {
+	first := j.depth
+	for first > 0 && j.pending[first] != "" {
+		first--
+	}
+	for d := first + 1; d <= j.depth; d++ {
+		j.member(d-1, j.pending[d])
+		j.b = append(j.b, '{')
+		j.pending[d] = ""
+	}
+	j.member(j.depth, k)
+}
+
+func (j *jsonWriter) member(depth int, k string) {
+	if j.members[depth] > 0 {
+		j.b = append(j.b, ',')
+	}
+	j.members[depth]++
+	j.b = append(j.b, '"')
+	j.b = append(j.b, k...)
+	j.b = append(j.b, '"', ':')
+}
+
+func (j *jsonWriter) str(k, v string) {
+	j.key(k)
+	j.b = appendJSONString(j.b, v)
+}
+
+func (j *jsonWriter) bytes(k string, v []byte) {
+	j.key(k)
+	j.b = appendJSONString(j.b, v)
+}
+
+func (j *jsonWriter) uint(k string, v uint64) {
+	j.key(k)
+	j.b = strconv.AppendUint(j.b, v, 10)
+}
+
+// uintString writes v as a JSON string, for keyword fields holding numbers.
+func (j *jsonWriter) uintString(k string, v uint64) {
+	j.key(k)
+	j.b = append(j.b, '"')
+	j.b = strconv.AppendUint(j.b, v, 10)
+	j.b = append(j.b, '"')
+}
+
+// appendJSONString appends s as a JSON string. Control characters are
+// escaped and invalid UTF-8 becomes U+FFFD, as encoding/json does, so any
+// prefix or interface name yields valid JSON.
+func appendJSONString[T string | []byte](b []byte, s T) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		b = append(b, s[start:i]...)
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexLower[c>>4], hexLower[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := decodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+func decodeRune[T string | []byte](s T) (rune, int) {
+	var buf [utf8.UTFMax]byte
+	n := copy(buf[:], s)
+	return utf8.DecodeRune(buf[:n])
+}
