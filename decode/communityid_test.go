@@ -28,7 +28,7 @@ func cidKey(t testing.TB, proto uint8, saddr, daddr string, sport, dport uint16,
 // TestCommunityIDVectors checks every published vector (spec baselines and
 // pycommunityid tests) collected in the shared testdata.
 func TestCommunityIDVectors(t *testing.T) {
-	path := filepath.Join("..", "..", "shared", "testdata", "community-id", "vectors.json")
+	path := filepath.Join("..", "testdata", "community-id", "vectors.json")
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("Community ID test vectors are required: %v", err)
@@ -89,7 +89,8 @@ func fmtPort(p *uint16) any {
 
 // TestCommunityIDDocExamples checks the examples quoted in COMMUNITY_ID.md:
 // the §1 worked example, the §2 table and the §3 spec values for the
-// counterparts (16→15, 131→130) that ES/beats get wrong.
+// counterparts (16→15, 131→130) that ES/beats get wrong, plus the
+// equal-address tie-break and HasPorts=false.
 func TestCommunityIDDocExamples(t *testing.T) {
 	const v6a, v6b = "fe80:0001:0203:0405:0607:0809:0A0B:0C0D", "fe80:1011:1213:1415:1617:1819:1A1B:1C1D"
 	tests := []struct {
@@ -117,6 +118,13 @@ func TestCommunityIDDocExamples(t *testing.T) {
 		{"rsvp seed 1", 46, "1.2.3.4", "5.6.7.8", 0, 0, false, 1, "1:/buhqeOmaRCopOZFy9HnoJd5XW8="},
 		{"icmp info reply", 1, "10.0.0.1", "10.0.0.2", 16, 0, true, 0, "1:+aoxZIkY0OuCwCZ+bbNV9kGNc5I="},
 		{"icmpv6 mld report", 58, "fe80::1", "ff02::16", 131, 0, true, 0, "1:fNgfWqUc4vN6g+NeMJcR6kDZyoE="},
+		// Equal addresses: ordered by port (§1 step 2). No published vector
+		// covers this; the value is SHA-1 of 0000 7f000001 7f000001 06 00 000a 0014.
+		{"same address", 6, "127.0.0.1", "127.0.0.1", 20, 10, true, 0, "1:lZJT3rM+RuiOz9F/P3k/07UxWps="},
+		{"same address reverse", 6, "127.0.0.1", "127.0.0.1", 10, 20, true, 0, "1:lZJT3rM+RuiOz9F/P3k/07UxWps="},
+		// HasPorts false drops the port bytes even for TCP (the ports given
+		// are ignored): SHA-1 of 0000 01020304 05060708 06 00.
+		{"tcp without ports", 6, "5.6.7.8", "1.2.3.4", 3344, 1122, false, 0, "1:NK67tKYMEJdxRw7fSgpeiW5d+GM="},
 	}
 	for _, tt := range tests {
 		k := cidKey(t, tt.proto, tt.saddr, tt.daddr, tt.sport, tt.dport, tt.ports)

@@ -79,6 +79,24 @@ func (j *jsonWriter) uintString(k string, v uint64) {
 	j.b = append(j.b, '"')
 }
 
+// jsonSafe marks the bytes that stand for themselves inside a JSON string.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// isJSONSafe reports whether s can be written between quotes as it is.
+func isJSONSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !jsonSafe[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
 // appendJSONString appends s as a JSON string. Control characters are
 // escaped and invalid UTF-8 becomes U+FFFD, as encoding/json does, so any
 // prefix or interface name yields valid JSON.
@@ -87,7 +105,7 @@ func appendJSONString[T string | []byte](b []byte, s T) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+		if jsonSafe[c] {
 			i++
 			continue
 		}

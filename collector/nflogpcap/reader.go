@@ -43,10 +43,14 @@ type Reader struct {
 // Open reads the file header of a pcap or pcapng capture of link type
 // LINKTYPE_NFLOG. The byte order of the TLV headers is taken from the file
 // (for pcapng, from its first section).
-func Open(r io.Reader) (*Reader, error) {
+func Open(r io.Reader) (_ *Reader, err error) {
+	defer recoverPcapgo(&err)
 	br := bufio.NewReaderSize(r, bufSize)
-	head, _ := br.Peek(12)
+	head, err := br.Peek(12)
 	if len(head) < 12 {
+		if err != io.EOF {
+			return nil, err
+		}
 		return nil, fmt.Errorf("not a pcap or pcapng file: only %d bytes", len(head))
 	}
 	rd := &Reader{br: br, order: binary.LittleEndian}
@@ -113,15 +117,17 @@ func (r *Reader) Next(rec *decode.Record) error {
 	return nil
 }
 
-// read reads the next packet, turning a pcapgo panic on a malformed file
-// (a pcapng timestamp resolution of 2^-64 divides by zero) into an error.
 func (r *Reader) read() (data []byte, ci gopacket.CaptureInfo, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("malformed capture file: %v", p)
-		}
-	}()
+	defer recoverPcapgo(&err)
 	return r.src.ZeroCopyReadPacketData()
+}
+
+// recoverPcapgo turns a pcapgo panic on a malformed file into an error in
+// *err: a pcapng timestamp resolution of 2^-64 makes it divide by zero.
+func recoverPcapgo(err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("malformed capture file: %v", p)
+	}
 }
 
 // atEnd reports whether no packet follows: the stream is at its end, or, in

@@ -1,0 +1,78 @@
+// Package collector reads netfilter NFLOG groups over netlink and turns each
+// logged packet into a decode.Record. It owns everything netlink: one
+// go-nflog subscription per group, socket buffers and ENOBUFS, loss
+// accounting from sequence numbers, and the interface-name cache. No netlink
+// type leaves the package.
+package collector
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nflog-agent/nflog-agent/collector/internal/ifcache"
+)
+
+// Config is what a Collector listens to.
+type Config struct {
+	NetNS  int // network namespace fd; 0 = the caller's
+	Groups []GroupConfig
+	Logger *slog.Logger
+}
+
+// Collector is a set of Groups in one network namespace sharing an
+// interface-name cache.
+type Collector struct {
+	names  *ifcache.Cache
+	groups []*Group
+}
+
+// Open starts the interface-name cache and every group. If any group cannot
+// be opened, nothing is left running and the error names the group.
+func Open(cfg Config) (*Collector, error) {
+	if len(cfg.Groups) == 0 {
+		return nil, errors.New("collector: no groups configured")
+	}
+	seen := make(map[uint16]bool)
+	for _, gc := range cfg.Groups {
+		if seen[gc.Group] {
+			return nil, fmt.Errorf("collector: group %d configured twice", gc.Group)
+		}
+		seen[gc.Group] = true
+	}
+	names, err := ifcache.Open(cfg.NetNS)
+	if err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	c := &Collector{names: names}
+	for _, gc := range cfg.Groups {
+		g, err := OpenGroup(gc, GroupOptions{NetNS: cfg.NetNS, Names: names, Logger: cfg.Logger})
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.groups = append(c.groups, g)
+	}
+	return c, nil
+}
+
+// Groups returns the groups in configuration order.
+func (c *Collector) Groups() []*Group { return c.groups }
+
+// Stats returns a snapshot of every group's counters.
+func (c *Collector) Stats() []Stats {
+	s := make([]Stats, len(c.groups))
+	for i, g := range c.groups {
+		s[i] = g.Stats()
+	}
+	return s
+}
+
+// Close stops every group (closing their Records channels) and the name
+// cache.
+func (c *Collector) Close() error {
+	for _, g := range c.groups {
+		g.Close()
+	}
+	return c.names.Close()
+}

@@ -1,0 +1,125 @@
+package collector
+
+import (
+	"fmt"
+	"time"
+)
+
+// Overflow is what a group does with a record when its output queue is full.
+type Overflow uint8
+
+const (
+	// DropNewest discards the record that does not fit and counts it, so the
+	// reader never waits on anything downstream.
+	DropNewest Overflow = iota
+	// Block makes the reader wait for room. The socket then fills up and the
+	// kernel drops instead, which shows up as sequence-gap loss.
+	Block
+)
+
+// ParseOverflow reads "drop" or "block".
+func ParseOverflow(s string) (Overflow, error) {
+	switch s {
+	case "drop", "":
+		return DropNewest, nil
+	case "block":
+		return Block, nil
+	}
+	return 0, fmt.Errorf("overflow %q: want drop or block", s)
+}
+
+func (o Overflow) String() string {
+	if o == Block {
+		return "block"
+	}
+	return "drop"
+}
+
+// Defaults. The batching defaults keep a lone packet's delivery latency
+// under 100 ms (it waits at most FlushTimeout in the kernel) while still
+// batching bursts; the buffer defaults absorb a few hundred milliseconds of
+// a busy firewall's log before the kernel has to drop.
+const (
+	DefaultGroup          = 100
+	DefaultSnapLen        = 1024 // covers every header the kernel prints, bar pathological IPv6 extension chains
+	DefaultQueueThreshold = 64
+	DefaultFlushTimeout   = 50 * time.Millisecond
+	DefaultReadBuffer     = 8 << 20
+	DefaultReadBufferMax  = 64 << 20
+	DefaultQueue          = 4096
+)
+
+// maxSnapLen is the kernel's ceiling for the copy range (NFULNL_COPY_RANGE_MAX
+// minus headers); 0 asks for it.
+const maxSnapLen = 65531
+
+// GroupConfig configures one NFLOG group subscription. The zero value of a
+// field means its default (see WithDefaults).
+type GroupConfig struct {
+	Group          uint16
+	SnapLen        uint32        // bytes of each packet to copy (0: DefaultSnapLen)
+	FullPacket     bool          // copy whole packets (up to 65531 bytes) instead of SnapLen
+	QueueThreshold uint32        // kernel flushes a batch after this many packets
+	FlushTimeout   time.Duration // … or after this long; rounded up to 10 ms, the kernel's unit
+	ReadBuffer     int           // socket receive buffer requested with SO_RCVBUFFORCE
+	ReadBufferMax  int           // cap for doubling the buffer on ENOBUFS; <= ReadBuffer disables growth
+	Queue          int           // length of the output queue
+	Overflow       Overflow
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c GroupConfig) WithDefaults() GroupConfig {
+	if c.SnapLen == 0 && !c.FullPacket {
+		c.SnapLen = DefaultSnapLen
+	}
+	if c.QueueThreshold == 0 {
+		c.QueueThreshold = DefaultQueueThreshold
+	}
+	if c.FlushTimeout == 0 {
+		c.FlushTimeout = DefaultFlushTimeout
+	}
+	if c.ReadBuffer == 0 {
+		c.ReadBuffer = DefaultReadBuffer
+	}
+	if c.ReadBufferMax == 0 {
+		c.ReadBufferMax = max(DefaultReadBufferMax, c.ReadBuffer)
+	}
+	if c.Queue == 0 {
+		c.Queue = DefaultQueue
+	}
+	return c
+}
+
+// Validate reports values the kernel or the collector cannot use.
+func (c GroupConfig) Validate() error {
+	switch {
+	case c.SnapLen > maxSnapLen:
+		return fmt.Errorf("snaplen %d: at most %d", c.SnapLen, maxSnapLen)
+	case c.FlushTimeout < 0:
+		return fmt.Errorf("flush_timeout %s: negative", c.FlushTimeout)
+	case c.FlushTimeout > time.Duration(1<<31)*10*time.Millisecond:
+		return fmt.Errorf("flush_timeout %s: too large", c.FlushTimeout)
+	case c.ReadBuffer < 0:
+		return fmt.Errorf("read_buffer %d: negative", c.ReadBuffer)
+	case c.ReadBufferMax < 0:
+		return fmt.Errorf("read_buffer_max %d: negative", c.ReadBufferMax)
+	case c.Queue < 0:
+		return fmt.Errorf("queue %d: negative", c.Queue)
+	}
+	return nil
+}
+
+// kernelTimeout converts the flush timeout to the kernel's 1/100 s, rounding
+// up so that a configured 5 ms is not silently turned into "kernel default".
+func (c GroupConfig) kernelTimeout() uint32 {
+	t := (c.FlushTimeout + 10*time.Millisecond - 1) / (10 * time.Millisecond)
+	return uint32(max(t, 1))
+}
+
+// copyRange is the NFULA_CFG_MODE copy range: 0 asks the kernel for its maximum.
+func (c GroupConfig) copyRange() uint32 {
+	if c.FullPacket {
+		return 0
+	}
+	return c.SnapLen
+}

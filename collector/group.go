@@ -1,0 +1,182 @@
+package collector
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	nflog "github.com/florianl/go-nflog/v2"
+
+	"github.com/nflog-agent/nflog-agent/decode"
+)
+
+// Backoff between attempts to re-open a broken socket.
+const (
+	reopenMin = 100 * time.Millisecond
+	reopenMax = 10 * time.Second
+)
+
+// GroupOptions are the environment of a Group: where it listens and how it
+// names interfaces and logs.
+type GroupOptions struct {
+	NetNS  int          // network namespace fd; 0 = the caller's
+	Names  Namer        // ifindex → name; nil leaves names empty
+	Logger *slog.Logger // nil discards
+}
+
+// Group is one NFLOG group subscription. It reads on its own goroutine,
+// turns each message into a decode.Record and puts it on a bounded queue
+// (Records), re-opening the socket with backoff if it breaks. Its methods are
+// safe for concurrent use.
+type Group struct {
+	cfg   GroupConfig
+	netns int
+	names Namer
+	log   *slog.Logger
+
+	c            counters
+	bufRequested atomic.Int64 // last size asked of SO_RCVBUFFORCE; grows on ENOBUFS
+
+	out     chan decode.Record
+	done    chan struct{} // closed by Close
+	stopped chan struct{} // closed once the reader is gone and out is closed
+	once    sync.Once
+}
+
+// OpenGroup subscribes to one group and starts reading. A group that cannot
+// be bound now (another listener, missing privilege) is an error here rather
+// than a retry loop, so a misconfiguration is reported at start.
+func OpenGroup(cfg GroupConfig, opts GroupOptions) (*Group, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, &GroupError{Group: cfg.Group, Op: "config", Err: err}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g := &Group{
+		cfg:     cfg,
+		netns:   opts.NetNS,
+		names:   opts.Names,
+		log:     log.With("group", cfg.Group),
+		out:     make(chan decode.Record, cfg.Queue),
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	g.bufRequested.Store(int64(cfg.ReadBuffer))
+	sub, err := g.subscribe()
+	if err != nil {
+		return nil, err
+	}
+	go g.supervise(sub)
+	return g, nil
+}
+
+// Records is the group's output queue. It is closed after Close, once the
+// reader has stopped; what is still queued stays readable.
+func (g *Group) Records() <-chan decode.Record { return g.out }
+
+// Config returns the effective configuration (defaults applied).
+func (g *Group) Config() GroupConfig { return g.cfg }
+
+// Stats returns a snapshot of the group's counters.
+func (g *Group) Stats() Stats { return g.c.snapshot(g.cfg.Group) }
+
+// AddDecodeError counts a record that a downstream stage failed to decode,
+// so that all of a group's losses are in its Stats.
+func (g *Group) AddDecodeError() { g.c.decodeErrors.Add(1) }
+
+// Close stops reading and closes Records. It does not wait for Records to be
+// drained, and it never hangs.
+func (g *Group) Close() error {
+	g.once.Do(func() { close(g.done) })
+	<-g.stopped
+	return nil
+}
+
+// supervise owns the current subscription: it waits for shutdown or for the
+// socket to break, and in the latter case re-opens it with exponential
+// backoff so that a persistent failure cannot spin.
+func (g *Group) supervise(sub *subscription) {
+	defer close(g.stopped)
+	defer close(g.out)
+	for {
+		select {
+		case <-g.done:
+			sub.stop()
+			return
+		case <-sub.dead:
+		}
+		g.log.Warn("NFLOG socket failed, re-opening", "err", sub.deadErr)
+		sub.stop()
+		sub = g.reopen()
+		if sub == nil {
+			return // closed while waiting
+		}
+	}
+}
+
+// reopen retries subscribe until it succeeds or the group is closed.
+func (g *Group) reopen() *subscription {
+	wait := reopenMin
+	for {
+		select {
+		case <-g.done:
+			return nil
+		case <-time.After(wait):
+		}
+		sub, err := g.subscribe()
+		if err == nil {
+			g.c.reopens.Add(1)
+			g.log.Info("NFLOG socket re-opened")
+			return sub
+		}
+		g.log.Warn("re-opening NFLOG socket failed", "err", err, "retry_in", wait)
+		wait = min(2*wait, reopenMax)
+	}
+}
+
+// push hands a record to the queue according to the overflow policy.
+func (g *Group) push(r decode.Record, stop <-chan struct{}) {
+	if g.cfg.Overflow == Block {
+		select {
+		case g.out <- r:
+		case <-stop:
+			g.c.queueDropped.Add(1) // shutting down with a full queue
+		}
+		return
+	}
+	select {
+	case g.out <- r:
+	default:
+		g.c.queueDropped.Add(1)
+	}
+}
+
+// grow doubles the socket receive buffer after ENOBUFS, up to the cap, as
+// ulogd2 does; it runs on the receive goroutine.
+func (g *Group) grow(nf *nflog.Nflog) {
+	cur := int(g.bufRequested.Load())
+	if cur >= g.cfg.ReadBufferMax {
+		return
+	}
+	next := min(2*cur, g.cfg.ReadBufferMax)
+	if err := nf.Con.SetReadBuffer(next); err != nil {
+		g.log.Warn("growing NFLOG socket buffer failed", "bytes", next, "err", err)
+		return
+	}
+	g.bufRequested.Store(int64(next))
+	g.noteReadBuffer(nf)
+	g.log.Warn("kernel dropped NFLOG messages (ENOBUFS), socket buffer grown",
+		"read_buffer", g.c.readBuffer.Load(), "read_buffer_max", g.cfg.ReadBufferMax)
+}
+
+// noteReadBuffer records the buffer size the kernel actually granted (it
+// doubles the request to account for its bookkeeping).
+func (g *Group) noteReadBuffer(nf *nflog.Nflog) {
+	if n, err := nf.Con.ReadBuffer(); err == nil {
+		g.c.readBuffer.Store(int64(n))
+	}
+}

@@ -1,0 +1,55 @@
+package decode
+
+import (
+	"testing"
+	"time"
+)
+
+// benchRecords is a realistic mix: TCP, UDP and ICMP over IPv4 and IPv6,
+// inbound with an Ethernet header and outbound without, all with the
+// attributes the collector sets (sequence numbers, timestamps).
+func benchRecords(tb testing.TB) []Record {
+	var recs []Record
+	ts := time.Date(2026, 11, 30, 12, 0, 0, 123456000, time.UTC)
+	for i, v := range loadKernelVectors(tb) {
+		r := v.record(tb)
+		r.HasSeq, r.Seq = true, uint32(i)
+		r.HasSeqGlobal, r.SeqGlobal = true, uint32(i)
+		r.Timestamp = ts
+		r.Prefix = "IPTABLES: DROP "
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// BenchmarkDecode measures Record → kernel line + ECS JSON, per event.
+func BenchmarkDecode(b *testing.B) {
+	recs := benchRecords(b)
+	enc := NewEncoder(Options{Hostname: "fw1.example.net", Flags: FlagsAll})
+	b.ReportAllocs()
+	b.ResetTimer()
+	var n int
+	for i := 0; i < b.N; i++ {
+		ev := enc.Encode(&recs[i%len(recs)])
+		n += len(ev.JSON)
+	}
+	b.SetBytes(int64(n / b.N))
+}
+
+// TestEncodeAllocs holds the budget of zero allocations per event once the
+// encoder's buffers have grown.
+func TestEncodeAllocs(t *testing.T) {
+	recs := benchRecords(t)
+	enc := NewEncoder(Options{Hostname: "fw1", Flags: FlagsAll, Actions: map[string]string{"X ": "drop"}})
+	for i := range recs {
+		enc.Encode(&recs[i])
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		enc.Encode(&recs[i%len(recs)])
+		i++
+	})
+	if allocs != 0 {
+		t.Fatalf("Encode allocates %.1f times per event, want 0", allocs)
+	}
+}
