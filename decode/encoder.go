@@ -27,18 +27,30 @@ type Event struct {
 // state allocates nothing. It is not safe for concurrent use: give each
 // goroutine its own.
 type Encoder struct {
-	opts     Options
-	line     []byte
-	hostHash [8]byte // identifies the host in event ids
-	count    uint64  // events encoded, part of the event id
-	id       [20]byte
-	pk       packet
-	j        jsonWriter
+	opts       Options
+	line       []byte
+	observer   string  // the constant members of observer, JSON-encoded once
+	hostHash   [8]byte // identifies the host in event ids
+	count      uint64  // events encoded, part of the event id
+	id         [20]byte
+	pk         packet
+	srcAddr    []byte // quoted source address, written three times
+	dstAddr    []byte
+	lastPrefix prefixFields
+	// The date and time to the second of the last @timestamp: events come in
+	// bursts within the same second.
+	lastSecond     int64
+	lastSecondText []byte
+	j              jsonWriter
 }
 
 // NewEncoder returns an Encoder with the given options.
 func NewEncoder(opts Options) *Encoder {
 	e := &Encoder{opts: opts}
+	if opts.Hostname != "" {
+		e.observer = `"hostname":` + string(appendJSONString(nil, opts.Hostname)) + ","
+	}
+	e.observer += `"type":"firewall","vendor":"Linux","product":"Netfilter"`
 	sum := sha256.Sum256([]byte(opts.Hostname))
 	copy(e.hostHash[:], sum[:])
 	return e
@@ -59,7 +71,7 @@ func (e *Encoder) Encode(r *Record) Event {
 	j.depth, j.members[0] = 0, 0
 	if !ev.Time.IsZero() {
 		j.key("@timestamp")
-		j.b = appendTimestamp(j.b, ev.Time)
+		j.b = e.appendTimestamp(j.b, ev.Time)
 	}
 	j.key("message")
 	if lineIsJSONSafe(r) {
@@ -70,26 +82,19 @@ func (e *Encoder) Encode(r *Record) Event {
 	} else {
 		j.b = appendJSONString(j.b, e.line)
 	}
-	j.open("ecs")
-	j.str("version", ECSVersion)
-	j.close()
+	j.chunk(`"ecs":{"version":"` + ECSVersion + `"}`)
 
-	action := e.opts.Actions[r.Prefix]
-	if action == "" {
-		action = actionFromPrefix(r.Prefix)
+	p := e.prefixInfo(r.Prefix)
+	e.writeEvent(r, p, ev.ID)
+	if p.action != nil {
+		j.chunk(`"action":{"name":`)
+		j.b = append(j.b, p.action...)
+		j.b = append(j.b, `,"outcome":"success"}`...)
 	}
-	e.writeEvent(r, action, ev.ID)
-	if action != "" {
-		j.open("action")
-		j.key("name")
-		j.b = appendJSONLower(j.b, action)
-		j.str("outcome", "success")
-		j.close()
-	}
-	if name := strings.TrimSpace(r.Prefix); name != "" {
-		j.open("rule")
-		j.str("name", name)
-		j.close()
+	if p.rule != nil {
+		j.chunk(`"rule":{"name":`)
+		j.b = append(j.b, p.rule...)
+		j.b = append(j.b, '}')
 	}
 	e.writeObserver(r)
 	e.writeEndpoints(r)
@@ -111,23 +116,51 @@ func (e *Encoder) Encode(r *Record) Event {
 	return ev
 }
 
-func (e *Encoder) writeEvent(r *Record, action string, id []byte) {
+// prefixFields is what a prefix gives the event, JSON-encoded.
+type prefixFields struct {
+	prefix  string
+	action  []byte // quoted, lower-cased action word; nil when there is none
+	verdict verdict
+	rule    []byte // quoted rule.name; nil for a blank prefix
+
+	actionBuf, ruleBuf []byte // storage reused by action and rule
+}
+
+// prefixInfo derives the prefix's fields, once per run of records with the
+// same prefix: a group's records mostly share a few prefixes.
+func (e *Encoder) prefixInfo(prefix string) *prefixFields {
+	p := &e.lastPrefix
+	if prefix == p.prefix && p.prefix != "" {
+		return p
+	}
+	action := e.opts.Actions[prefix]
+	if action == "" {
+		action = actionFromPrefix(prefix)
+	}
+	p.prefix, p.verdict = prefix, verdictOf(action)
+	p.action, p.rule = nil, nil
+	if action != "" {
+		p.action = appendJSONLower(p.actionBuf[:0], action)
+	}
+	if name := strings.TrimSpace(prefix); name != "" {
+		p.rule = appendJSONString(p.ruleBuf[:0], name)
+	}
+	p.actionBuf, p.ruleBuf = p.action, p.rule
+	return p
+}
+
+func (e *Encoder) writeEvent(r *Record, p *prefixFields, id []byte) {
 	j, pk := &e.j, &e.pk
-	j.open("event")
-	j.str("kind", "event")
-	j.key("category")
-	j.b = append(j.b, `["network"]`...)
-	v := verdictOf(action)
-	if pk.version != 0 || v != verdictUnknown {
-		j.key("type")
-		j.b = append(j.b, '[')
+	j.chunk(`"event":{"kind":"event","category":["network"]`)
+	if pk.version != 0 || p.verdict != verdictUnknown {
+		j.b = append(j.b, `,"type":[`...)
 		if pk.version != 0 {
 			j.b = append(j.b, `"connection"`...)
-			if v != verdictUnknown {
+			if p.verdict != verdictUnknown {
 				j.b = append(j.b, ',')
 			}
 		}
-		switch v {
+		switch p.verdict {
 		case verdictAllowed:
 			j.b = append(j.b, `"allowed"`...)
 		case verdictDenied:
@@ -135,29 +168,25 @@ func (e *Encoder) writeEvent(r *Record, action string, id []byte) {
 		}
 		j.b = append(j.b, ']')
 	}
-	j.str("module", "netfilter")
-	j.str("dataset", "netfilter.log")
-	j.bytes("id", id)
+	j.b = append(j.b, `,"module":"netfilter","dataset":"netfilter.log","id":"`...)
+	j.b = append(j.b, id...)
+	j.b = append(j.b, '"')
 	if r.HasSeq {
-		j.uint("sequence", uint64(r.Seq))
+		j.b = append(j.b, `,"sequence":`...)
+		j.b = appendUint(j.b, uint64(r.Seq))
 	}
-	if action != "" {
-		j.key("action")
-		j.b = appendJSONLower(j.b, action)
-		j.str("outcome", "success")
+	if p.action != nil {
+		j.b = append(j.b, `,"action":`...)
+		j.b = append(j.b, p.action...)
+		j.b = append(j.b, `,"outcome":"success"`...)
 	}
-	j.close()
+	j.b = append(j.b, '}')
 }
 
 func (e *Encoder) writeObserver(r *Record) {
 	j := &e.j
 	j.open("observer")
-	if e.opts.Hostname != "" {
-		j.str("hostname", e.opts.Hostname)
-	}
-	j.str("type", "firewall")
-	j.str("vendor", "Linux")
-	j.str("product", "Netfilter")
+	j.chunk(e.observer)
 	if r.InName != "" {
 		j.open("ingress")
 		j.open("interface")
@@ -182,30 +211,33 @@ func (e *Encoder) writeEndpoints(r *Record) {
 	if hw := ethernetHeader(r); hw != nil {
 		srcMAC, dstMAC = hw[6:12], hw[0:6]
 	}
-	e.writeEndpoint("source", pk.src, pk.sport, srcMAC)
-	e.writeEndpoint("destination", pk.dst, pk.dport, dstMAC)
+	if pk.version != 0 {
+		e.srcAddr = appendJSONAddr(e.srcAddr[:0], pk.src)
+		e.dstAddr = appendJSONAddr(e.dstAddr[:0], pk.dst)
+	}
+	e.writeEndpoint("source", e.srcAddr, pk.sport, srcMAC)
+	e.writeEndpoint("destination", e.dstAddr, pk.dport, dstMAC)
 	if pk.version != 0 {
 		j.open("related")
 		j.key("ip")
 		j.b = append(j.b, '[')
-		j.b = appendJSONAddr(j.b, pk.src)
+		j.b = append(j.b, e.srcAddr...)
 		if string(pk.src) != string(pk.dst) {
 			j.b = append(j.b, ',')
-			j.b = appendJSONAddr(j.b, pk.dst)
+			j.b = append(j.b, e.dstAddr...)
 		}
 		j.b = append(j.b, ']')
 		j.close()
 	}
 }
 
+// writeEndpoint writes source or destination; addr is the quoted address.
 func (e *Encoder) writeEndpoint(key string, addr []byte, port uint16, mac []byte) {
 	j, pk := &e.j, &e.pk
 	j.open(key)
 	if pk.version != 0 {
-		j.key("ip")
-		j.b = appendJSONAddr(j.b, addr)
-		j.key("address")
-		j.b = appendJSONAddr(j.b, addr)
+		j.raw("ip", addr)
+		j.raw("address", addr)
 		if pk.hasPorts {
 			j.uint("port", uint64(port))
 		}
@@ -241,9 +273,9 @@ func (e *Encoder) writeNetwork() {
 	}
 	j.open("network")
 	if pk.version == 4 {
-		j.str("type", "ipv4")
+		j.lit("type", "ipv4")
 	} else {
-		j.str("type", "ipv6")
+		j.lit("type", "ipv6")
 	}
 	if pk.hasProto {
 		j.key("transport")
@@ -387,7 +419,7 @@ func (e *Encoder) writeNetfilter(r *Record) {
 	j.uint("group", uint64(r.Group))
 	if r.HasHook {
 		if int(r.Hook) < len(hookNames) {
-			j.str("hook", hookNames[r.Hook])
+			j.lit("hook", hookNames[r.Hook])
 		} else {
 			j.uintString("hook", uint64(r.Hook))
 		}
@@ -407,7 +439,7 @@ func (e *Encoder) writeNetfilter(r *Record) {
 	if r.HasCtInfo || r.Ct != nil {
 		j.open("ct")
 		if r.HasCtInfo && int(r.CtInfo) < len(ctStates) && ctStates[r.CtInfo] != "" {
-			j.str("state", ctStates[r.CtInfo])
+			j.lit("state", ctStates[r.CtInfo])
 		}
 		if id, ok := conntrackID(r.Ct); ok {
 			j.uint("id", uint64(id))
@@ -470,24 +502,29 @@ func boolByte(v bool) byte {
 }
 
 // appendTimestamp writes t as a quoted RFC 3339 UTC time with microseconds,
-// by hand: time.AppendFormat costs a tenth of the event budget.
-func appendTimestamp(b []byte, t time.Time) []byte {
+// by hand (time.AppendFormat costs a tenth of the event budget) and with the
+// part up to the second reused while it does not change.
+func (e *Encoder) appendTimestamp(b []byte, t time.Time) []byte {
 	t = t.UTC()
-	year, month, day := t.Date()
-	hour, minute, sec := t.Clock()
-	b = append(b, '"')
-	b = appendDigits(b, year, 4)
-	b = append(b, '-')
-	b = appendDigits(b, int(month), 2)
-	b = append(b, '-')
-	b = appendDigits(b, day, 2)
-	b = append(b, 'T')
-	b = appendDigits(b, hour, 2)
-	b = append(b, ':')
-	b = appendDigits(b, minute, 2)
-	b = append(b, ':')
-	b = appendDigits(b, sec, 2)
-	b = append(b, '.')
+	if sec := t.Unix(); sec != e.lastSecond || e.lastSecondText == nil {
+		year, month, day := t.Date()
+		hour, minute, second := t.Clock()
+		d := append(e.lastSecondText[:0], '"')
+		d = appendDigits(d, year, 4)
+		d = append(d, '-')
+		d = appendDigits(d, int(month), 2)
+		d = append(d, '-')
+		d = appendDigits(d, day, 2)
+		d = append(d, 'T')
+		d = appendDigits(d, hour, 2)
+		d = append(d, ':')
+		d = appendDigits(d, minute, 2)
+		d = append(d, ':')
+		d = appendDigits(d, second, 2)
+		d = append(d, '.')
+		e.lastSecond, e.lastSecondText = sec, d
+	}
+	b = append(b, e.lastSecondText...)
 	b = appendDigits(b, t.Nanosecond()/1000, 6)
 	return append(b, 'Z', '"')
 }

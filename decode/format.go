@@ -1,7 +1,5 @@
 package decode
 
-import "strconv"
-
 const hexLower = "0123456789abcdef"
 const hexUpper = "0123456789ABCDEF"
 
@@ -51,7 +49,7 @@ func appendIPv4(b, a []byte) []byte {
 		if i > 0 {
 			b = append(b, '.')
 		}
-		b = strconv.AppendUint(b, uint64(c), 10)
+		b = appendUint(b, uint64(c))
 	}
 	return b
 }

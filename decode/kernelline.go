@@ -1,9 +1,6 @@
 package decode
 
-import (
-	"encoding/binary"
-	"strconv"
-)
+import "encoding/binary"
 
 // maxLineLen is the longest line the kernel prints: its buffer holds 1019
 // bytes with the 2-byte level header and its NUL; a field that does not fit
@@ -64,7 +61,7 @@ func appendKernelLine(dst []byte, r *Record, flags LogFlags, pk *packet) []byte 
 
 func (w *lineWriter) str(s string) { w.b = append(w.b, s...) }
 
-func (w *lineWriter) uint(v uint64) { w.b = strconv.AppendUint(w.b, v, 10) }
+func (w *lineWriter) uint(v uint64) { w.b = appendUint(w.b, v) }
 
 // readable reports whether n bytes at off are inside the packet, as
 // skb_header_pointer would.
