@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 )
 
 // Set by the linker (see Makefile).
@@ -18,8 +19,10 @@ var (
 const usage = `usage: nflog-agent <command> [options]
 
 commands:
-  replay FILE...   decode NFLOG pcap/pcapng files to ECS JSON lines on stdout
-  version          print version, commit and Go version
+  run [--config FILE]  read NFLOG groups and print ECS JSON lines (the default;
+                       without a config: group 100 to stdout)
+  replay FILE...       decode NFLOG pcap/pcapng files to ECS JSON lines on stdout
+  version              print version, commit and Go version
 `
 
 func main() {
@@ -27,17 +30,19 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	cmd := ""
-	if len(args) > 0 {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
+	case "run":
+		return runRun(args, stdout, stderr)
 	case "replay":
 		return runReplay(args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "nflog-agent %s (commit %s, %s)\n", version, commit, runtime.Version())
 		return 0
-	case "help", "-h", "--help":
+	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}

@@ -163,7 +163,7 @@ func TestReplay(t *testing.T) {
 			name:       "not NFLOG, then a good file",
 			args:       []string{"--hostname", "test-host", ethernet, good},
 			wantOut:    events(opts, hostNames, udpDrop.rec, tcpAccept.rec),
-			wantErr:    "nflog-agent replay: " + ethernet + ": capture has link type 1 (Ethernet), want 239 (NFLOG)\n",
+			wantErr:    "nflog-agent replay: " + ethernet + ": capture has link type 1, want 239 (NFLOG, as tcpdump -i nflog:GROUP writes)\n",
 			wantStatus: 1,
 		},
 		{

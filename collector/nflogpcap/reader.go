@@ -33,11 +33,17 @@ const (
 // Reader reads the NFLOG records of a pcap or pcapng capture.
 type Reader struct {
 	br    *bufio.Reader // pcapgo reads through it too
-	src   gopacket.ZeroCopyPacketDataSource
+	src   packetSource
 	ng    bool
 	order binary.ByteOrder // of the capture file, and so of the TLV headers
 	n     int              // records read so far
 	done  bool
+}
+
+// packetSource is what pcapgo.Reader and pcapgo.NgReader have in common.
+type packetSource interface {
+	gopacket.ZeroCopyPacketDataSource
+	LinkType() layers.LinkType
 }
 
 // Open reads the file header of a pcap or pcapng capture of link type
@@ -46,44 +52,69 @@ type Reader struct {
 func Open(r io.Reader) (_ *Reader, err error) {
 	defer recoverPcapgo(&err)
 	br := bufio.NewReaderSize(r, bufSize)
-	head, err := br.Peek(12)
-	if len(head) < 12 {
+	head, err := br.Peek(24) // a pcap file header; pcapng files are longer
+	if len(head) < 24 {
 		if err != io.EOF {
 			return nil, err
 		}
 		return nil, fmt.Errorf("not a pcap or pcapng file: only %d bytes", len(head))
 	}
 	rd := &Reader{br: br, order: binary.LittleEndian}
-	var linkType layers.LinkType
 	switch magic := binary.LittleEndian.Uint32(head); magic {
 	case ngSectionHeader:
+		rd.ng = true
 		if binary.BigEndian.Uint32(head[8:]) == ngByteOrderMagic {
 			rd.order = binary.BigEndian
 		}
-		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
-		if err != nil {
-			return nil, fmt.Errorf("pcapng header: %w", err)
-		}
-		rd.src, rd.ng, linkType = ng, true, ng.LinkType()
-	case 0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1: // µs and ns, either byte order
-		if magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1 {
-			rd.order = binary.BigEndian
-		}
-		p, err := pcapgo.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("pcap header: %w", err)
-		}
-		if s := p.Snaplen(); s == 0 || s > maxSnaplen {
-			p.SetSnaplen(maxSnaplen)
-		}
-		rd.src, linkType = p, p.LinkType()
+	case 0xa1b2c3d4, 0xa1b23c4d: // pcap, µs and ns timestamps
+	case 0xd4c3b2a1, 0x4d3cb2a1: // the same, big-endian
+		rd.order = binary.BigEndian
 	default:
 		return nil, fmt.Errorf("not a pcap or pcapng file: magic number %#08x", magic)
 	}
-	if linkType != LinkTypeNFLOG {
-		return nil, fmt.Errorf("capture has link type %d (%v), want %d (NFLOG)", uint32(linkType), linkType, uint32(LinkTypeNFLOG))
+	linkType, found := rd.peekLinkType()
+	if rd.ng {
+		rd.src, err = pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+	} else {
+		rd.src, err = newPcapReader(br)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("capture file header: %w", err)
+	}
+	if !found {
+		linkType = uint32(rd.src.LinkType())
+	}
+	if linkType != uint32(LinkTypeNFLOG) {
+		return nil, fmt.Errorf("capture has link type %d, want %d (NFLOG, as tcpdump -i nflog:GROUP writes)", linkType, LinkTypeNFLOG)
 	}
 	return rd, nil
+}
+
+func newPcapReader(br *bufio.Reader) (*pcapgo.Reader, error) {
+	p, err := pcapgo.NewReader(br)
+	if err != nil {
+		return nil, err
+	}
+	if s := p.Snaplen(); s == 0 || s > maxSnaplen {
+		p.SetSnaplen(maxSnaplen)
+	}
+	return p, nil
+}
+
+// peekLinkType reads the link type from the pcap file header, or from the
+// pcapng interface block if it follows the section header, since pcapgo keeps
+// only its low 8 bits.
+func (r *Reader) peekLinkType() (linkType uint32, found bool) {
+	head, _ := r.br.Peek(24)
+	if !r.ng {
+		return r.order.Uint32(head[20:]) & 0x0fffffff, true // the high bits may give the FCS length
+	}
+	off := int(r.order.Uint32(head[4:])) // section header block length
+	idb, err := r.br.Peek(off + 10)
+	if err != nil || r.order.Uint32(idb[off:]) != 1 {
+		return 0, false
+	}
+	return uint32(r.order.Uint16(idb[off+8:])), true
 }
 
 // Next reads the next record into rec, which it resets first; rec's byte
