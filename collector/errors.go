@@ -22,7 +22,8 @@ type GroupError struct {
 }
 
 func (e *GroupError) Error() string {
-	msg := fmt.Sprintf("collector: group %d: %s: %v", e.Group, e.Op, e.Err)
+	// The wrapped sentinels carry the package prefix already.
+	msg := fmt.Sprintf("collector: group %d: %s: %s", e.Group, e.Op, strings.TrimPrefix(e.Err.Error(), "collector: "))
 	if e.Hint != "" {
 		msg += " — " + e.Hint
 	}

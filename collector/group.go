@@ -36,7 +36,8 @@ type Group struct {
 	log   *slog.Logger
 
 	c            counters
-	bufRequested atomic.Int64 // last size asked of SO_RCVBUFFORCE; grows on ENOBUFS
+	bufRequested atomic.Int64                 // last size asked of SO_RCVBUFFORCE; grows on ENOBUFS
+	current      atomic.Pointer[subscription] // for tests that break the socket
 
 	out     chan decode.Record
 	done    chan struct{} // closed by Close
@@ -103,6 +104,7 @@ func (g *Group) supervise(sub *subscription) {
 	defer close(g.stopped)
 	defer close(g.out)
 	for {
+		g.current.Store(sub)
 		select {
 		case <-g.done:
 			sub.stop()

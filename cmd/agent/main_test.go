@@ -9,8 +9,8 @@ import (
 
 func TestDispatch(t *testing.T) {
 	cases := []struct {
-		args       []string
-		status     int
+		args        []string
+		status      int
 		out, errOut string
 	}{
 		{[]string{"version"}, 0, runtime.Version(), ""},

@@ -76,7 +76,7 @@ func (k *Kmsg) loop() {
 		select {
 		case <-k.stop:
 			return
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(time.Millisecond):
 		}
 	}
 }

@@ -166,6 +166,13 @@ func New(t testing.TB) *Lab {
 	}
 	l.MACA = l.A.MAC(t, l.VethA)
 	l.MACB = l.B.MAC(t, l.VethB)
+	// Static neighbours: B answers test packets (RST, echo reply, ICMP
+	// errors), and without these A would answer B's neighbour solicitations
+	// from its own address, adding packets the tests did not send.
+	l.B.Run(t, "ip", "neigh", "replace", IPv4A.String(), "lladdr", l.MACA.String(), "dev", l.VethB, "nud", "permanent")
+	l.B.Run(t, "ip", "neigh", "replace", IPv6A.String(), "lladdr", l.MACA.String(), "dev", l.VethB, "nud", "permanent")
+	l.A.Run(t, "ip", "neigh", "replace", IPv4B.String(), "lladdr", l.MACB.String(), "dev", l.VethA, "nud", "permanent")
+	l.A.Run(t, "ip", "neigh", "replace", IPv6B.String(), "lladdr", l.MACB.String(), "dev", l.VethA, "nud", "permanent")
 	return l
 }
 

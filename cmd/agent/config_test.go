@@ -1,0 +1,129 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nflog-agent/nflog-agent/collector"
+	"github.com/nflog-agent/nflog-agent/decode"
+)
+
+func TestParseConfig(t *testing.T) {
+	const full = `# every option
+netns: /run/netns/fw
+hostname: fw1
+groups:
+  - group: 100
+    snaplen: 256
+    message_flags: tcpseq,tcpopt
+    queue_threshold: 32
+    flush_timeout: 20ms
+    read_buffer: 16MiB
+    read_buffer_max: 128M
+    queue: 1000
+    overflow: block
+    actions:
+      "IPTables: Dropped: ": drop
+  - group: 101
+    snaplen: 0
+    message_flags: 0x2f
+  - group: 0
+`
+	got, err := parseConfig("agent.yaml", []byte(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &config{NetNS: "/run/netns/fw", Hostname: "fw1", Groups: []groupConfig{
+		{
+			Collector: collector.GroupConfig{Group: 100, SnapLen: 256, QueueThreshold: 32, FlushTimeout: 20 * time.Millisecond,
+				ReadBuffer: 16 << 20, ReadBufferMax: 128 << 20, Queue: 1000, Overflow: collector.Block},
+			Decode: decode.Options{Flags: decode.FlagTCPSeq | decode.FlagTCPOpt, Actions: map[string]string{"IPTables: Dropped: ": "drop"}},
+		},
+		{Collector: collector.GroupConfig{Group: 101, FullPacket: true}, Decode: decode.Options{Flags: decode.FlagsAll}},
+		{Collector: collector.GroupConfig{Group: 0}},
+	}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("config (-want +got):\n%s", d)
+	}
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	for _, in := range []string{"", "# nothing\n", "hostname: x\n"} {
+		got, err := parseConfig("a.yaml", []byte(in))
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if len(got.Groups) != 1 || got.Groups[0].Collector.Group != 100 {
+			t.Errorf("%q: groups %+v, want the default group 100", in, got.Groups)
+		}
+	}
+	if g := defaultConfig().Groups; len(g) != 1 || g[0].Collector.Group != collector.DefaultGroup || collector.DefaultGroup != 100 {
+		t.Errorf("default config: %+v", g)
+	}
+}
+
+// Every mistake names the file, the line and the key.
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"colour: red\n", "a.yaml:1: colour: unknown key"},
+		{"groups:\n  - group: 1\n    snaplenn: 5\n", "a.yaml:3: groups[0].snaplenn: unknown key"},
+		{"groups:\n  - group: 70000\n", `a.yaml:2: groups[0].group: "70000": want an integer from 0 to 65535`},
+		{"groups:\n  - group: -1\n", `a.yaml:2: groups[0].group`},
+		{"groups:\n  - group: 1\n  - group: 2\n    overflow: newest\n", `a.yaml:4: groups[1].overflow: overflow "newest": want drop or block`},
+		{"groups:\n  - group: 1\n    flush_timeout: 5\n", `a.yaml:3: groups[0].flush_timeout: "5": want a positive duration`},
+		{"groups:\n  - group: 1\n    read_buffer: lots\n", `a.yaml:3: groups[0].read_buffer: "lots": want a size`},
+		{"groups:\n  - group: 1\n    message_flags: tcpseq,bogus\n", `a.yaml:3: groups[0].message_flags: log flags`},
+		{"groups:\n  - group: 1\n    snaplen: 70000\n", `a.yaml:3: groups[0].snaplen`},
+		{"groups:\n  - group: 1\n  - group: 1\n", "a.yaml:3: groups[1].group: group 1 already configured at line 2"},
+		{"groups:\n  - snaplen: 100\n", "a.yaml:2: groups[0].group: missing"},
+		{"groups: []\n", "a.yaml:1: groups: empty"},
+		{"groups: 100\n", "a.yaml:1: groups: want a list"},
+		{"groups:\n  - group: 1\n    queue: 0\n", "a.yaml:3: groups[0].queue"},
+		{"groups:\n  - group: 1\n    read_buffer: 64M\n    read_buffer_max: 1M\n", "groups[0].read_buffer_max"},
+		{"groups:\n  - group: 1\n    actions: drop\n", "a.yaml:3: groups[0].actions: want a mapping"},
+		{"groups:\n  - group: 1\n    actions:\n      \"X \": \"\"\n", `a.yaml:4: groups[0].actions["X "]: empty action`},
+		{"hostname: a\nhostname: b\n", "a.yaml:2: hostname: duplicate key"},
+		{"- 1\n", "a.yaml:1: (top level)"},
+		{"groups: [\n", "a.yaml: yaml:"},
+	}
+	for _, tt := range tests {
+		_, err := parseConfig("a.yaml", []byte(tt.in))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q:\n got %v\nwant …%s…", tt.in, err, tt.want)
+		}
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agent.yaml")
+	if err := os.WriteFile(path, []byte("groups:\n  - group: 7\n    bogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadConfig(path); err == nil || !strings.Contains(err.Error(), path+":3: groups[0].bogus") {
+		t.Errorf("error %v does not name file, line and key", err)
+	}
+	if _, err := loadConfig(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+		t.Error("missing file: no error")
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int{"1": 1, "8388608": 8 << 20, "8MiB": 8 << 20, "8M": 8 << 20, "512KiB": 512 << 10, "1G": 1 << 30, "4 MiB": 4 << 20} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("%q: %d %v, want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"0", "-1", "2GiB", "3G", "1.5M", "M", "8TB"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
