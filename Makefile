@@ -5,7 +5,7 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 10m
 
-.PHONY: all build test lint fuzz bench clean
+.PHONY: all build test lint fuzz bench clean deb
 
 all: build
 
@@ -31,5 +31,17 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./decode
 
+# The Debian package, built by nfpm (a tool dependency in go.mod):
+# dist/nflog-agent_<version>_<arch>.deb. Debian versions must start with a
+# digit and a '-' would split off a Debian revision, so an untagged tree
+# becomes 0.0.0~git<commit>[+dirty] and v1.2.3-4-gabc becomes 1.2.3+4+gabc.
+DEB_VERSION ?= $(shell v='$(VERSION)'; v=$${v#v}; case "$$v" in ([0-9]*) ;; (*) v="0.0.0~git$$v" ;; esac; echo "$$v" | sed 's/-/+/g')
+DEB_ARCH    ?= $(shell $(GO) env GOARCH)
+
+deb: build
+	mkdir -p dist
+	NFLOG_AGENT_BIN=bin/nflog-agent DEB_VERSION='$(DEB_VERSION)' DEB_ARCH='$(DEB_ARCH)' \
+	  $(GO) tool nfpm package --config deploy/nfpm.yaml --packager deb --target dist/
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

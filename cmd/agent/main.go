@@ -22,6 +22,8 @@ commands:
   run [--config FILE]  read NFLOG groups and print ECS JSON lines (the default;
                        without a config: group 100 to stdout)
   replay FILE...       decode NFLOG pcap/pcapng files to ECS JSON lines on stdout
+  check --config FILE  validate a configuration file without starting
+  rules [--config FILE] print an nftables ruleset for the configured groups
   version              print version, commit and Go version
 `
 
@@ -39,6 +41,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runRun(args, stdout, stderr)
 	case "replay":
 		return runReplay(args, stdout, stderr)
+	case "check":
+		return runCheck(args, stdout, stderr)
+	case "rules":
+		return runRules(args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "nflog-agent %s (commit %s, %s)\n", version, commit, runtime.Version())
 		return 0

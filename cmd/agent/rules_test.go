@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"golang.org/x/sys/unix"
+
+	"github.com/nflog-agent/nflog-agent/collector"
+	"github.com/nflog-agent/nflog-agent/decode"
+)
+
+// The shipped nft/nflog-agent.nft is what `rules` prints for the default
+// config, so the file and the command never drift apart.
+func TestRulesDefaultIsShippedFile(t *testing.T) {
+	want, err := os.ReadFile("../../nft/nflog-agent.nft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if status := run([]string{"rules"}, &out, &errOut); status != 0 {
+		t.Fatalf("exit %d: %s", status, errOut.String())
+	}
+	if out.String() != string(want) {
+		t.Errorf("`nflog-agent rules` differs from nft/nflog-agent.nft; regenerate it with\n"+
+			"  go run ./cmd/agent rules > nft/nflog-agent.nft\ngot:\n%s", out.String())
+	}
+}
+
+func TestRulesGroups(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+	cases := []struct {
+		config     string
+		want, not  []string
+		wantStatus int
+	}{
+		{"groups:\n  - group: 7\n", []string{`prefix "IPTABLES: ACCEPT " group 7`, `prefix "IPTABLES: DROP " group 7`, "NFLOG group 7."}, []string{"group 100"}, 0},
+		{"groups:\n  - group: 7\n  - group: 8\n", []string{`prefix "IPTABLES: ACCEPT " group 7`, `prefix "IPTABLES: DROP " group 8`, "group 7 (accepted) and group 8 (dropped)"}, []string{`DROP " group 7`, `ACCEPT " group 8`}, 0},
+		{"netns: /run/netns/fw\ngroups:\n  - group: 7\n  - group: 8\n  - group: 9\n  - group: 10\n", []string{"also reads groups 9, 10", `log prefix "IPTABLES: DROP " group 9`, "nsenter --net=/run/netns/fw nft -f FILE"}, nil, 0},
+		{"groups:\n  - group: 7\n    overflow: maybe\n", nil, nil, 1},
+	}
+	for i, c := range cases {
+		path := write(fmt.Sprintf("c%d.yaml", i), c.config)
+		var out, errOut bytes.Buffer
+		status := run([]string{"rules", "--config", path}, &out, &errOut)
+		if status != c.wantStatus {
+			t.Errorf("case %d: exit %d, want %d; stderr %s", i, status, c.wantStatus, errOut.String())
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("case %d: output lacks %q:\n%s", i, w, out.String())
+			}
+		}
+		for _, w := range c.not {
+			if strings.Contains(out.String(), w) {
+				t.Errorf("case %d: output has %q:\n%s", i, w, out.String())
+			}
+		}
+		if c.wantStatus == 1 && !strings.Contains(errOut.String(), path+":3: groups[0].overflow") {
+			t.Errorf("case %d: stderr %q", i, errOut.String())
+		}
+	}
+	var out, errOut bytes.Buffer
+	if status := run([]string{"rules", "extra"}, &out, &errOut); status != 2 {
+		t.Errorf("extra argument: exit %d", status)
+	}
+}
+
+// The ruleset printed for two groups loads with nft and sends accepted
+// connections to the first group and invalid packets to the second.
+func TestRulesLoadAndLog(t *testing.T) {
+	nsPath, nsFd := labNS(t) // skips unless root with nft
+	cfg := filepath.Join(t.TempDir(), "agent.yaml")
+	os.WriteFile(cfg, []byte("groups:\n  - group: 7\n  - group: 8\n"), 0o600)
+	var rules, errOut bytes.Buffer
+	if status := run([]string{"rules", "--config", cfg}, &rules, &errOut); status != 0 {
+		t.Fatalf("rules: exit %d: %s", status, errOut.String())
+	}
+	load := exec.Command("ip", "netns", "exec", filepath.Base(nsPath), "nft", "-f", "-")
+	load.Stdin = &rules
+	if out, err := load.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f: %v\n%s", err, out)
+	}
+
+	got := make(chan decode.Record, 16)
+	for _, group := range []uint16{7, 8} {
+		g, err := collector.OpenGroup(collector.GroupConfig{Group: group}, collector.GroupOptions{NetNS: nsFd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Close() })
+		go func() {
+			for r := range g.Records() {
+				got <- r
+			}
+		}()
+	}
+	inNS(t, nsFd, func() {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:9051", time.Second); err == nil {
+			c.Close()
+		}
+		if err := sendSynFin("127.0.0.1", 9052); err != nil {
+			t.Error(err)
+		}
+	})
+	want := map[string]bool{"7 IPTABLES: ACCEPT ": true, "8 IPTABLES: DROP ": true}
+	timeout := time.After(10 * time.Second)
+	for len(want) > 0 {
+		select {
+		case r := <-got:
+			delete(want, fmt.Sprintf("%d %s", r.Group, r.Prefix))
+		case <-timeout:
+			t.Fatalf("no record for %v", want)
+		}
+	}
+}
+
+// sendSynFin sends a TCP segment with SYN and FIN set, which conntrack
+// classifies as invalid, through a raw socket.
+func sendSynFin(dst string, dport uint16) error {
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.ParseIP(dst).To4(), DstIP: net.ParseIP(dst).To4()}
+	tcp := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(dport), SYN: true, FIN: true, Window: 1024}
+	tcp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, tcp); err != nil {
+		return err
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	to := &unix.SockaddrInet4{}
+	copy(to.Addr[:], ip.DstIP)
+	return unix.Sendto(fd, buf.Bytes(), 0, to)
+}

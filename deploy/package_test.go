@@ -1,0 +1,87 @@
+package deploy
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// The Debian package, built as `make deb` builds it (nfpm with
+// deploy/nfpm.yaml, run from the repository root), holds the binary, the
+// unit, the config as a conffile, the rules and the maintainer scripts.
+func TestDebianPackage(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		t.Skip("dpkg-deb not found: the package is checked on Debian-like systems only")
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "nflog-agent")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/agent")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	deb := filepath.Join(tmp, "nflog-agent.deb")
+	nfpm := exec.Command("go", "tool", "nfpm", "package", "--config", "deploy/nfpm.yaml", "--packager", "deb", "--target", deb)
+	nfpm.Dir = ".."
+	nfpm.Env = append(os.Environ(), "NFLOG_AGENT_BIN="+bin, "DEB_VERSION=1.2.3~test", "DEB_ARCH="+runtime.GOARCH)
+	if out, err := nfpm.CombinedOutput(); err != nil {
+		t.Fatalf("nfpm: %v\n%s", err, out)
+	}
+
+	// Contents: path → mode and owner as dpkg-deb -c prints them.
+	files := map[string]string{}
+	for _, line := range strings.Split(run(t, "dpkg-deb", "-c", deb), "\n") {
+		if f := strings.Fields(line); len(f) == 6 {
+			files[strings.TrimPrefix(f[5], ".")] = f[0] + " " + f[1]
+		}
+	}
+	for path, want := range map[string]string{
+		"/usr/bin/nflog-agent":                                "-rwxr-xr-x root/root",
+		"/usr/lib/systemd/system/nflog-agent.service":         "-rw-r--r-- root/root",
+		"/etc/nflog-agent/nflog-agent.yaml":                   "-rw-r----- root/root", // postinst gives it group nflog-agent
+		"/usr/share/nflog-agent/nflog-agent.nft":              "-rw-r--r-- root/root",
+		"/usr/share/nflog-agent/sekoia-output.nft":            "-rw-r--r-- root/root",
+		"/usr/share/nflog-agent/input-drop.nft":               "-rw-r--r-- root/root",
+		"/usr/share/nflog-agent/forward.nft":                  "-rw-r--r-- root/root",
+		"/usr/share/nflog-agent/iptables-nflog.rules":         "-rw-r--r-- root/root",
+		"/usr/share/doc/nflog-agent/MIGRATING-FROM-ULOGD2.md": "-rw-r--r-- root/root",
+		"/usr/share/doc/nflog-agent/copyright":                "-rw-r--r-- root/root",
+	} {
+		if got, ok := files[path]; !ok {
+			t.Errorf("package lacks %s", path)
+		} else if got != want {
+			t.Errorf("%s: %s, want %s", path, got, want)
+		}
+	}
+
+	info := run(t, "dpkg-deb", "-I", deb)
+	for _, want := range []string{"Package: nflog-agent", "Version: 1.2.3~test", "Architecture: " + runtime.GOARCH,
+		"conffiles", "postinst", "prerm", "postrm"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("dpkg-deb -I lacks %q:\n%s", want, info)
+		}
+	}
+	control := filepath.Join(tmp, "control")
+	run(t, "dpkg-deb", "-e", deb, control)
+	if c, _ := os.ReadFile(filepath.Join(control, "conffiles")); strings.TrimSpace(string(c)) != "/etc/nflog-agent/nflog-agent.yaml" {
+		t.Errorf("conffiles: %q", c)
+	}
+	for _, script := range []string{"postinst", "prerm", "postrm"} {
+		run(t, "sh", "-n", filepath.Join(control, script))
+	}
+	if p, _ := os.ReadFile(filepath.Join(control, "postinst")); !strings.Contains(string(p), "useradd --system") ||
+		!strings.Contains(string(p), "chown root:nflog-agent /etc/nflog-agent/nflog-agent.yaml") {
+		t.Errorf("postinst does not create the system user and hand it the config:\n%s", p)
+	}
+
+	// The packaged binary accepts the packaged config.
+	root := filepath.Join(tmp, "root")
+	run(t, "dpkg-deb", "-x", deb, root)
+	out := run(t, filepath.Join(root, "usr/bin/nflog-agent"), "check", "--config", filepath.Join(root, "etc/nflog-agent/nflog-agent.yaml"))
+	if !strings.HasSuffix(out, ": ok\n") {
+		t.Errorf("check of the packaged config: %q", out)
+	}
+}

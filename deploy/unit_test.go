@@ -1,0 +1,171 @@
+// Package deploy holds no Go code: its tests check the systemd unit, the
+// example configuration and the Debian package that deploy/ ships.
+package deploy
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// unitSettings reads the [Service] assignments of the unit; a key set on
+// several lines keeps each value.
+func unitSettings(t *testing.T) map[string][]string {
+	t.Helper()
+	f, err := os.Open("nflog-agent.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m := map[string][]string{}
+	section := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "["):
+			section = line
+		case section == "[Service]":
+			k, v, _ := strings.Cut(line, "=")
+			m[k] = append(m[k], v)
+		}
+	}
+	return m
+}
+
+// What the issue asks of the unit, and what must agree with the package
+// (paths) and the agent (CAP_NET_ADMIN, AF_NETLINK).
+func TestUnitSettings(t *testing.T) {
+	s := unitSettings(t)
+	want := map[string]string{
+		"User":                    "nflog-agent",
+		"Group":                   "nflog-agent",
+		"ExecStart":               "/usr/bin/nflog-agent run --config /etc/nflog-agent/nflog-agent.yaml",
+		"ExecStartPre":            "/usr/bin/nflog-agent check --config /etc/nflog-agent/nflog-agent.yaml",
+		"AmbientCapabilities":     "CAP_NET_ADMIN",
+		"CapabilityBoundingSet":   "CAP_NET_ADMIN",
+		"StateDirectory":          "nflog-agent",
+		"RestrictAddressFamilies": "AF_NETLINK AF_INET AF_INET6 AF_UNIX",
+		"NoNewPrivileges":         "yes",
+		"ProtectSystem":           "strict",
+		"ProtectHome":             "yes",
+		"PrivateTmp":              "yes",
+		"ProtectKernelTunables":   "yes",
+		"ProtectKernelModules":    "yes",
+		"ProtectKernelLogs":       "yes",
+		"MemoryDenyWriteExecute":  "yes",
+		"LockPersonality":         "yes",
+		"RestrictNamespaces":      "yes",
+	}
+	for k, v := range want {
+		if got := s[k]; len(got) != 1 || got[0] != v {
+			t.Errorf("%s=%q, want %q", k, got, v)
+		}
+	}
+	if f := s["SystemCallFilter"]; len(f) == 0 || f[0] != "@system-service" {
+		t.Errorf("SystemCallFilter=%q, want @system-service first", f)
+	}
+	// Either would take NFLOG out of reach: the host's network namespace,
+	// and a capability that counts in it, are the point of the service.
+	for _, k := range []string{"PrivateNetwork", "PrivateUsers", "DynamicUser"} {
+		if v := s[k]; len(v) > 0 {
+			t.Errorf("%s=%q must not be set", k, v)
+		}
+	}
+}
+
+// systemd-analyze rates the unit's exposure from 0 (locked down) to 10;
+// the bar is 2.0.
+func TestUnitExposure(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("systemd-analyze not found (apt-get install systemd)")
+	}
+	out, err := exec.Command("systemd-analyze", "security", "--offline=yes", "nflog-agent.service").CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Overall exposure level for nflog-agent\.service: ([0-9.]+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no overall exposure level in:\n%s", out)
+	}
+	score, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("exposure %.1f", score)
+	if score > 2.0 {
+		t.Errorf("exposure %.1f, want at most 2.0:\n%s", score, out)
+	}
+}
+
+// The capabilities the unit grants are enough to read NFLOG, as the unit's
+// unprivileged user would: the agent, run with exactly the unit's ambient
+// and bounding sets as nobody inside a throw-away network namespace, turns a
+// logged connection into an event; without them it refuses to start and
+// says why.
+func TestUnitCapabilitiesSuffice(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespace, nft, setpriv); CI runs it as root")
+	}
+	for _, tool := range []string{"nft", "ip", "setpriv", "bash"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not found (apt-get install nftables iproute2 util-linux)", tool)
+		}
+	}
+	s := unitSettings(t)
+	caps := func(key string) string { // CAP_NET_ADMIN → -all,+net_admin
+		v := "-all"
+		for _, c := range strings.Fields(strings.Join(s[key], " ")) {
+			v += ",+" + strings.ToLower(strings.TrimPrefix(c, "CAP_"))
+		}
+		return v
+	}
+	// Not in t.TempDir(), whose parent is private to root: nobody must be
+	// able to reach the binary.
+	dir, err := os.MkdirTemp("", "nflog-agent-unit-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "nflog-agent")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/agent").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	ns := "nfldeploy-" + randHex()
+	run(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	run(t, "ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+	run(t, "ip", "netns", "exec", ns, "nft", "-f", "../nft/nflog-agent.nft")
+
+	agent := func(ambient, bounding string) *exec.Cmd {
+		return exec.Command("ip", "netns", "exec", ns, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+			"--inh-caps="+ambient, "--ambient-caps="+ambient, "--bounding-set="+bounding, "--no-new-privs", bin, "run")
+	}
+
+	if out, err := agent("-all", "-all").CombinedOutput(); err == nil || !strings.Contains(string(out), "needs CAP_NET_ADMIN") {
+		t.Errorf("without capabilities: %v, output:\n%s", err, out)
+	}
+
+	cmd := agent(caps("AmbientCapabilities"), caps("CapabilityBoundingSet"))
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, "the agent to start", func() bool { return strings.Contains(stderr.String(), "reading NFLOG group") })
+	// A refused connection inside the namespace: its SYN is logged.
+	exec.Command("ip", "netns", "exec", ns, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9061").Run()
+	waitFor(t, "an event", func() bool { return strings.Contains(stdout.String(), "DPT=9061") })
+	if !strings.Contains(stdout.String(), `"message":"IPTABLES: ACCEPT IN=lo`) {
+		t.Errorf("event:\n%s", stdout.String())
+	}
+}
