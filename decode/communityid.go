@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
+	"slices"
 )
 
 // Community ID v1 (github.com/corelight/community-id-spec): a direction-free
@@ -34,10 +35,12 @@ func appendCommunityID(dst []byte, seed uint16, k flowKey) []byte {
 		return dst
 	}
 	sum := communityIDDigest(seed, k)
-	var buf [2 + 28]byte // 20 digest bytes are 28 base64 chars with padding
-	buf[0], buf[1] = '1', ':'
-	base64.StdEncoding.Encode(buf[2:], sum[:])
-	return append(dst, buf[:]...)
+	const n = 2 + 28 // 20 digest bytes are 28 base64 chars with padding
+	dst = slices.Grow(dst, n)
+	out := dst[len(dst) : len(dst)+n]
+	out[0], out[1] = '1', ':'
+	base64.StdEncoding.Encode(out[2:], sum[:])
+	return dst[:len(dst)+n]
 }
 
 // communityIDDigest returns the raw SHA-1 digest (so tests can check the hex

@@ -4,7 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"net/netip"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -26,33 +26,40 @@ type Event struct {
 // Encoder turns Records into Events, reusing its buffers so that the steady
 // state allocates nothing. It is not safe for concurrent use: give each
 // goroutine its own.
+//
+// The JSON is written straight through rather than through a generic
+// writer: in each branch it is known which member comes first, so keys are
+// constants that carry their separator (`,"ttl":`) and runs of constant
+// members go out as one append. On this path the cost is the number of
+// appends, not the bytes.
 type Encoder struct {
 	opts       Options
 	line       []byte
-	observer   string  // the constant members of observer, JSON-encoded once
-	hostHash   [8]byte // identifies the host in event ids
-	count      uint64  // events encoded, part of the event id
+	json       []byte
+	observer   string // `,"observer":{` and its constant members, encoded once
+	hostKey    uint64 // identifies the host in event ids
+	count      uint64 // events encoded, part of the event id
 	id         [20]byte
 	pk         packet
 	srcAddr    []byte // quoted source address, written three times
 	dstAddr    []byte
 	lastPrefix prefixFields
-	// The date and time to the second of the last @timestamp: events come in
-	// bursts within the same second.
+	// `{"@timestamp":"` and the date and time to the second of the last
+	// event: events come in bursts within the same second.
 	lastSecond     int64
 	lastSecondText []byte
-	j              jsonWriter
 }
 
 // NewEncoder returns an Encoder with the given options.
 func NewEncoder(opts Options) *Encoder {
 	e := &Encoder{opts: opts}
+	e.observer = `,"observer":{`
 	if opts.Hostname != "" {
-		e.observer = `"hostname":` + string(appendJSONString(nil, opts.Hostname)) + ","
+		e.observer += `"hostname":` + string(appendJSONString(nil, opts.Hostname)) + ","
 	}
 	e.observer += `"type":"firewall","vendor":"Linux","product":"Netfilter"`
 	sum := sha256.Sum256([]byte(opts.Hostname))
-	copy(e.hostHash[:], sum[:])
+	e.hostKey = binary.BigEndian.Uint64(sum[:8])
 	return e
 }
 
@@ -60,202 +67,205 @@ func NewEncoder(opts Options) *Encoder {
 // message says what the kernel would print (TRUNCATED, INCOMPLETE [N bytes]).
 func (e *Encoder) Encode(r *Record) Event {
 	pk := &e.pk
-	e.line = appendKernelLine(e.line[:0], r, e.opts.Flags, pk)
-	ev := Event{Time: r.Timestamp, Message: e.line, ID: e.eventID(r)}
+	ev := Event{Time: r.Timestamp, ID: e.eventID(r)}
 	if ev.Time.IsZero() {
 		ev.Time = r.ReceivedAt
 	}
-
-	j := &e.j
-	j.b = append(j.b[:0], '{')
-	j.depth, j.members[0] = 0, 0
-	if !ev.Time.IsZero() {
-		j.key("@timestamp")
-		j.b = e.appendTimestamp(j.b, ev.Time)
-	}
-	j.key("message")
-	if lineIsJSONSafe(r) {
-		// Everything but the prefix and the names is the kernel's ASCII.
-		j.b = append(j.b, '"')
-		j.b = append(j.b, e.line...)
-		j.b = append(j.b, '"')
-	} else {
-		j.b = appendJSONString(j.b, e.line)
-	}
-	j.chunk(`"ecs":{"version":"` + ECSVersion + `"}`)
-
 	p := e.prefixInfo(r.Prefix)
-	e.writeEvent(r, p, ev.ID)
-	if p.action != nil {
-		j.chunk(`"action":{"name":`)
-		j.b = append(j.b, p.action...)
-		j.b = append(j.b, `,"outcome":"success"}`...)
+
+	var b []byte
+	if ev.Time.IsZero() {
+		b = append(e.json[:0], `{"message":`...)
+	} else {
+		b = e.appendTimestamp(e.json[:0], ev.Time)
+		b = append(b, `,"message":`...)
 	}
-	if p.rule != nil {
-		j.chunk(`"rule":{"name":`)
-		j.b = append(j.b, p.rule...)
-		j.b = append(j.b, '}')
+	// The event's head opens with the quote that closes the message, which
+	// appendJSONString writes itself.
+	var head string
+	if p.safe && namesAreJSONSafe(r) {
+		// Everything but the prefix and the names is the kernel's ASCII:
+		// the line is written in place, and Message is a view of it
+		// capped so that appending to it cannot overwrite the document.
+		b = append(b, '"')
+		start := len(b)
+		b = appendKernelLine(b, r, e.opts.Flags, pk)
+		ev.Message = b[start:len(b):len(b)]
+		head = eventHeads[boolByte(pk.version != 0)][p.verdict]
+	} else {
+		e.line = appendKernelLine(e.line[:0], r, e.opts.Flags, pk)
+		ev.Message = e.line
+		b = appendJSONString(b, e.line)
+		head = eventHeads[boolByte(pk.version != 0)][p.verdict][1:]
 	}
-	e.writeObserver(r)
-	e.writeEndpoints(r)
-	e.writeNetwork()
+	b = append(b, head...)
+	b = append(b, e.id[:]...)
+	if r.HasSeq {
+		b = append(b, `","sequence":`...)
+		b = appendUint(b, uint64(r.Seq))
+	} else {
+		b = append(b, '"')
+	}
+	b = append(b, p.members...)
+	b = appendInterface(b, `,"ingress":{"interface":{"name":`, r.InName)
+	b = appendInterface(b, `,"egress":{"interface":{"name":`, r.OutName)
+	b = append(b, '}')
+	b = e.appendEndpoints(b, r)
+	b = e.appendNetwork(b)
 	if r.HasUID {
-		j.open("user")
-		j.uintString("id", uint64(r.UID))
-		j.close()
+		b = appendUintString(b, `,"user":{"id":"`, uint64(r.UID))
+		b = append(b, '}')
 	}
 	if r.HasGID {
-		j.open("group")
-		j.uintString("id", uint64(r.GID))
-		j.close()
+		b = appendUintString(b, `,"group":{"id":"`, uint64(r.GID))
+		b = append(b, '}')
 	}
-	e.writeIptables(r)
-	e.writeNetfilter(r)
-	j.b = append(j.b, '}')
-	ev.JSON = j.b
+	b = e.appendIptables(b, r)
+	b = appendNetfilter(b, r)
+	b = append(b, '}')
+	e.json = b
+	ev.JSON = b
 	return ev
 }
 
-// prefixFields is what a prefix gives the event, JSON-encoded.
+// eventHeads holds, by [has IP header][verdict], everything from the end of
+// the message to the value of event.id: the ecs object and the constant
+// members of event, whose type depends on the two indexes.
+var eventHeads = func() (t [2][3]string) {
+	for ip := range t {
+		for v := range t[ip] {
+			var types []string
+			if ip == 1 {
+				types = append(types, `"connection"`)
+			}
+			switch verdict(v) {
+			case verdictAllowed:
+				types = append(types, `"allowed"`)
+			case verdictDenied:
+				types = append(types, `"denied"`)
+			}
+			s := `","ecs":{"version":"` + ECSVersion + `"},"event":{"kind":"event","category":["network"]`
+			if types != nil {
+				s += `,"type":[` + strings.Join(types, ",") + `]`
+			}
+			t[ip][v] = s + `,"module":"netfilter","dataset":"netfilter.log","id":"`
+		}
+	}
+	return t
+}()
+
+// prefixFields is what a prefix gives the event.
 type prefixFields struct {
 	prefix  string
-	action  []byte // quoted, lower-cased action word; nil when there is none
+	safe    bool // the prefix needs no JSON escaping
 	verdict verdict
-	rule    []byte // quoted rule.name; nil for a blank prefix
-
-	actionBuf, ruleBuf []byte // storage reused by action and rule
+	// members closes event after its id and sequence (event.action and
+	// event.outcome when the prefix yields an action), then writes the
+	// action and rule objects when there are, and the constant members of
+	// observer, leaving it open.
+	members []byte
 }
 
 // prefixInfo derives the prefix's fields, once per run of records with the
 // same prefix: a group's records mostly share a few prefixes.
 func (e *Encoder) prefixInfo(prefix string) *prefixFields {
 	p := &e.lastPrefix
-	if prefix == p.prefix && p.prefix != "" {
+	if prefix == p.prefix && p.members != nil {
 		return p
 	}
 	action := e.opts.Actions[prefix]
 	if action == "" {
 		action = actionFromPrefix(prefix)
 	}
-	p.prefix, p.verdict = prefix, verdictOf(action)
-	p.action, p.rule = nil, nil
+	p.prefix, p.safe, p.verdict = prefix, isJSONSafe(prefix), verdictOf(action)
+	m := p.members[:0]
 	if action != "" {
-		p.action = appendJSONLower(p.actionBuf[:0], action)
+		m = append(m, `,"action":`...)
+		start := len(m)
+		m = appendJSONLower(m, action)
+		quoted := m[start:]
+		m = append(m, `,"outcome":"success"},"action":{"name":`...)
+		m = append(m, quoted...)
+		m = append(m, `,"outcome":"success"}`...)
+	} else {
+		m = append(m, '}')
 	}
 	if name := strings.TrimSpace(prefix); name != "" {
-		p.rule = appendJSONString(p.ruleBuf[:0], name)
+		m = append(m, `,"rule":{"name":`...)
+		m = appendJSONString(m, name)
+		m = append(m, '}')
 	}
-	p.actionBuf, p.ruleBuf = p.action, p.rule
+	p.members = append(m, e.observer...)
 	return p
 }
 
-func (e *Encoder) writeEvent(r *Record, p *prefixFields, id []byte) {
-	j, pk := &e.j, &e.pk
-	j.chunk(`"event":{"kind":"event","category":["network"]`)
-	if pk.version != 0 || p.verdict != verdictUnknown {
-		j.b = append(j.b, `,"type":[`...)
-		if pk.version != 0 {
-			j.b = append(j.b, `"connection"`...)
-			if p.verdict != verdictUnknown {
-				j.b = append(j.b, ',')
-			}
-		}
-		switch p.verdict {
-		case verdictAllowed:
-			j.b = append(j.b, `"allowed"`...)
-		case verdictDenied:
-			j.b = append(j.b, `"denied"`...)
-		}
-		j.b = append(j.b, ']')
+// appendInterface writes observer.ingress or observer.egress; key opens both
+// objects up to the name.
+func appendInterface(b []byte, key, name string) []byte {
+	if name == "" {
+		return b
 	}
-	j.b = append(j.b, `,"module":"netfilter","dataset":"netfilter.log","id":"`...)
-	j.b = append(j.b, id...)
-	j.b = append(j.b, '"')
-	if r.HasSeq {
-		j.b = append(j.b, `,"sequence":`...)
-		j.b = appendUint(j.b, uint64(r.Seq))
-	}
-	if p.action != nil {
-		j.b = append(j.b, `,"action":`...)
-		j.b = append(j.b, p.action...)
-		j.b = append(j.b, `,"outcome":"success"`...)
-	}
-	j.b = append(j.b, '}')
+	b = append(b, key...)
+	b = appendJSONString(b, name)
+	return append(b, '}', '}')
 }
 
-func (e *Encoder) writeObserver(r *Record) {
-	j := &e.j
-	j.open("observer")
-	j.chunk(e.observer)
-	if r.InName != "" {
-		j.open("ingress")
-		j.open("interface")
-		j.str("name", r.InName)
-		j.close()
-		j.close()
-	}
-	if r.OutName != "" {
-		j.open("egress")
-		j.open("interface")
-		j.str("name", r.OutName)
-		j.close()
-		j.close()
-	}
-	j.close()
-}
-
-// writeEndpoints writes source.*, destination.* and related.ip.
-func (e *Encoder) writeEndpoints(r *Record) {
-	j, pk := &e.j, &e.pk
+// appendEndpoints writes source.*, destination.* and related.ip.
+func (e *Encoder) appendEndpoints(b []byte, r *Record) []byte {
+	pk := &e.pk
 	var srcMAC, dstMAC []byte
 	if hw := ethernetHeader(r); hw != nil {
 		srcMAC, dstMAC = hw[6:12], hw[0:6]
 	}
-	if pk.version != 0 {
-		e.srcAddr = appendJSONAddr(e.srcAddr[:0], pk.src)
-		e.dstAddr = appendJSONAddr(e.dstAddr[:0], pk.dst)
-	}
-	e.writeEndpoint("source", e.srcAddr, pk.sport, srcMAC)
-	e.writeEndpoint("destination", e.dstAddr, pk.dport, dstMAC)
-	if pk.version != 0 {
-		j.open("related")
-		j.key("ip")
-		j.b = append(j.b, '[')
-		j.b = append(j.b, e.srcAddr...)
-		if string(pk.src) != string(pk.dst) {
-			j.b = append(j.b, ',')
-			j.b = append(j.b, e.dstAddr...)
+	if pk.version == 0 {
+		// Without an IP header only the MACs are known, if at all.
+		if srcMAC != nil {
+			b = e.appendMACMember(b, `,"source":{"mac":"`, srcMAC)
+			b = e.appendMACMember(b, `"},"destination":{"mac":"`, dstMAC)
+			b = append(b, '"', '}')
 		}
-		j.b = append(j.b, ']')
-		j.close()
+		return b
 	}
+	e.srcAddr = appendJSONAddr(e.srcAddr[:0], pk.src)
+	e.dstAddr = appendJSONAddr(e.dstAddr[:0], pk.dst)
+	b = e.appendEndpoint(b, `,"source":{"ip":`, e.srcAddr, pk.sport, srcMAC)
+	b = appendUintMember(b, `,"bytes":`, uint64(pk.length))
+	b = e.appendEndpoint(b, `},"destination":{"ip":`, e.dstAddr, pk.dport, dstMAC)
+	b = append(b, `},"related":{"ip":[`...)
+	b = append(b, e.srcAddr...)
+	if string(pk.src) != string(pk.dst) {
+		b = append(b, ',')
+		b = append(b, e.dstAddr...)
+	}
+	return append(b, ']', '}')
 }
 
-// writeEndpoint writes source or destination; addr is the quoted address.
-func (e *Encoder) writeEndpoint(key string, addr []byte, port uint16, mac []byte) {
-	j, pk := &e.j, &e.pk
-	j.open(key)
-	if pk.version != 0 {
-		j.raw("ip", addr)
-		j.raw("address", addr)
-		if pk.hasPorts {
-			j.uint("port", uint64(port))
-		}
+// appendEndpoint writes the members of source or destination that have an
+// IP header; head opens the object up to the value of ip, addr is quoted.
+// The object is left open.
+func (e *Encoder) appendEndpoint(b []byte, head string, addr []byte, port uint16, mac []byte) []byte {
+	b = append(b, head...)
+	b = append(b, addr...)
+	b = append(b, `,"address":`...)
+	b = append(b, addr...)
+	if e.pk.hasPorts {
+		b = appendUintMember(b, `,"port":`, uint64(port))
 	}
 	if mac != nil {
-		j.key("mac")
-		j.b = append(j.b, '"')
-		if e.opts.MAC == MACRFC7042 {
-			j.b = appendMAC(j.b, mac, '-', true)
-		} else {
-			j.b = appendMAC(j.b, mac, ':', false)
-		}
-		j.b = append(j.b, '"')
+		b = e.appendMACMember(b, `,"mac":"`, mac)
+		b = append(b, '"')
 	}
-	if key == "source" && pk.version != 0 {
-		j.uint("bytes", uint64(pk.length))
+	return b
+}
+
+// appendMACMember writes key, which ends with the opening quote, and mac in
+// the configured style.
+func (e *Encoder) appendMACMember(b []byte, key string, mac []byte) []byte {
+	b = append(b, key...)
+	if e.opts.MAC == MACRFC7042 {
+		return appendMAC(b, mac, '-', true)
 	}
-	j.close()
+	return appendMAC(b, mac, ':', false)
 }
 
 // ethernetHeader returns the record's 14-byte Ethernet header, or nil.
@@ -266,35 +276,33 @@ func ethernetHeader(r *Record) []byte {
 	return nil
 }
 
-func (e *Encoder) writeNetwork() {
-	j, pk := &e.j, &e.pk
-	if pk.version == 0 {
-		return
-	}
-	j.open("network")
-	if pk.version == 4 {
-		j.lit("type", "ipv4")
-	} else {
-		j.lit("type", "ipv6")
+// appendNetwork writes network.*, which needs an IP header.
+func (e *Encoder) appendNetwork(b []byte) []byte {
+	pk := &e.pk
+	switch pk.version {
+	case 0:
+		return b
+	case 4:
+		b = append(b, `,"network":{"type":"ipv4"`...)
+	default:
+		b = append(b, `,"network":{"type":"ipv6"`...)
 	}
 	if pk.hasProto {
-		j.key("transport")
-		j.b = appendTransport(j.b, pk.proto)
-		j.uintString("iana_number", uint64(pk.proto))
+		b = append(b, transportMembers[pk.proto]...)
 		if k, ok := pk.flowKey(); ok {
-			j.key("community_id")
-			j.b = append(j.b, '"')
-			j.b = appendCommunityID(j.b, 0, k)
-			j.b = append(j.b, '"')
+			b = append(b, `,"community_id":"`...)
+			b = appendCommunityID(b, 0, k)
+			b = append(b, '"')
 		}
 	}
-	j.close()
+	return append(b, '}')
 }
 
-// lineIsJSONSafe reports whether the record's kernel line needs no JSON
-// escaping: only the prefix and interface names can bring unsafe bytes.
-func lineIsJSONSafe(r *Record) bool {
-	return isJSONSafe(r.Prefix) && isJSONSafe(r.InName) && isJSONSafe(r.OutName) &&
+// namesAreJSONSafe reports whether the record's interface names need no
+// JSON escaping: with the prefix, they are all that can bring unsafe bytes
+// into the kernel line.
+func namesAreJSONSafe(r *Record) bool {
+	return isJSONSafe(r.InName) && isJSONSafe(r.OutName) &&
 		isJSONSafe(r.PhysInName) && isJSONSafe(r.PhysOutName)
 }
 
@@ -317,136 +325,145 @@ func (pk *packet) flowKey() (flowKey, bool) {
 	return k, true
 }
 
-func (e *Encoder) writeIptables(r *Record) {
-	j, pk := &e.j, &e.pk
-	j.open("iptables")
-	j.str("input_device", r.InName)
-	j.str("output_device", r.OutName)
+// appendIptables writes the iptables object: the kernel line's fields.
+func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
+	pk := &e.pk
+	b = append(b, `,"iptables":{"input_device":`...)
+	b = appendJSONString(b, r.InName)
+	b = append(b, `,"output_device":`...)
+	b = appendJSONString(b, r.OutName)
 	if hw := ethernetHeader(r); hw != nil {
-		j.uint("ether_type", uint64(binary.BigEndian.Uint16(hw[12:14])))
+		b = appendUintMember(b, `,"ether_type":`, uint64(binary.BigEndian.Uint16(hw[12:14])))
 	}
 	if pk.version != 0 {
-		j.uint("length", uint64(pk.length))
-		j.uint("tos", uint64(pk.tos))
-		j.uint("ttl", uint64(pk.ttl))
+		b = appendUintMember(b, `,"length":`, uint64(pk.length))
+		b = appendUintMember(b, `,"tos":`, uint64(pk.tos))
+		b = appendUintMember(b, `,"ttl":`, uint64(pk.ttl))
 		if pk.version == 4 {
-			j.uint("precedence_bits", uint64(pk.prec))
-			j.uint("id", uint64(pk.id))
+			b = appendUintMember(b, `,"precedence_bits":`, uint64(pk.prec))
+			b = appendUintMember(b, `,"id":`, uint64(pk.id))
 		} else {
-			j.uint("flow_label", uint64(pk.flowLabel))
+			b = appendUintMember(b, `,"flow_label":`, uint64(pk.flowLabel))
 		}
-		if pk.fragFlags != 0 {
-			j.key("fragment_flags")
-			j.b = append(j.b, '[')
-			sep := false
-			for _, f := range [...]struct {
-				bit  uint8
-				name string
-			}{{fragCE, `"CE"`}, {fragDF, `"DF"`}, {fragMF, `"MF"`}} {
-				if pk.fragFlags&f.bit != 0 {
-					if sep {
-						j.b = append(j.b, ',')
-					}
-					j.b = append(j.b, f.name...)
-					sep = true
-				}
-			}
-			j.b = append(j.b, ']')
-		}
+		b = append(b, fragmentFlagMembers[pk.fragFlags&7]...)
 		if pk.fragOffset != 0 {
-			j.uint("fragment_offset", uint64(pk.fragOffset))
+			b = appendUintMember(b, `,"fragment_offset":`, uint64(pk.fragOffset))
 		}
 	}
 	if pk.hasTCP {
-		j.open("tcp")
-		j.key("flags")
-		j.b = append(j.b, '[')
-		sep := false
+		b = append(b, `,"tcp":{"flags":[`...)
+		sep := 1 // skip the comma before the first flag
 		for _, f := range tcpFlagNames {
 			if pk.tcpFlags&f.bit != 0 {
-				if sep {
-					j.b = append(j.b, ',')
-				}
-				j.b = append(j.b, '"')
-				j.b = append(j.b, f.name...)
-				j.b = append(j.b, '"')
-				sep = true
+				b = append(b, f.json[sep:]...)
+				sep = 0
 			}
 		}
-		j.b = append(j.b, ']')
-		j.uint("reserved_bits", uint64(pk.tcpRes))
-		j.uint("window", uint64(pk.window))
-		j.uint("seq", uint64(pk.seq))
-		j.uint("ack", uint64(pk.ack))
-		j.close()
+		b = appendUintMember(b, `],"reserved_bits":`, uint64(pk.tcpRes))
+		b = appendUintMember(b, `,"window":`, uint64(pk.window))
+		b = appendUintMember(b, `,"seq":`, uint64(pk.seq))
+		b = appendUintMember(b, `,"ack":`, uint64(pk.ack))
+		b = append(b, '}')
 	}
 	if pk.hasUDP {
-		j.open("udp")
-		j.uint("length", uint64(pk.udpLen))
-		j.close()
+		b = appendUintMember(b, `,"udp":{"length":`, uint64(pk.udpLen))
+		b = append(b, '}')
 	}
 	if pk.hasICMP {
-		j.open("icmp")
-		j.uint("type", uint64(pk.icmpType))
-		j.uint("code", uint64(pk.icmpCode))
+		b = appendUintMember(b, `,"icmp":{"type":`, uint64(pk.icmpType))
+		b = appendUintMember(b, `,"code":`, uint64(pk.icmpCode))
 		if pk.hasEcho {
-			j.uint("id", uint64(pk.echoID))
-			j.uint("seq", uint64(pk.echoSeq))
+			b = appendUintMember(b, `,"id":`, uint64(pk.echoID))
+			b = appendUintMember(b, `,"seq":`, uint64(pk.echoSeq))
 		}
 		if pk.hasParameter {
-			j.uint("parameter", uint64(pk.parameter))
+			b = appendUintMember(b, `,"parameter":`, uint64(pk.parameter))
 		}
 		if pk.gateway != nil {
-			j.key("redirect")
-			j.b = appendJSONAddr(j.b, pk.gateway)
+			b = append(b, `,"redirect":`...)
+			b = appendJSONAddr(b, pk.gateway)
 		}
-		j.close()
+		b = append(b, '}')
 	}
 	if pk.hasIncomplete {
-		j.uint("incomplete_bytes", uint64(pk.incomplete))
+		b = appendUintMember(b, `,"incomplete_bytes":`, uint64(pk.incomplete))
 	}
-	j.close()
+	return append(b, '}')
 }
 
-var hookNames = [...]string{"prerouting", "input", "forward", "output", "postrouting"}
+// fragmentFlagMembers is iptables.fragment_flags for each fragFlags value.
+var fragmentFlagMembers = func() (t [8]string) {
+	for v := 1; v < len(t); v++ {
+		var names []string
+		for _, f := range [...]struct {
+			bit  uint8
+			name string
+		}{{fragCE, `"CE"`}, {fragDF, `"DF"`}, {fragMF, `"MF"`}} {
+			if uint8(v)&f.bit != 0 {
+				names = append(names, f.name)
+			}
+		}
+		t[v] = `,"fragment_flags":[` + strings.Join(names, ",") + `]`
+	}
+	return t
+}()
+
+// hookMembers is netfilter.hook for the hooks with a name.
+var hookMembers = func() (t [5]string) {
+	for i, name := range [...]string{"prerouting", "input", "forward", "output", "postrouting"} {
+		t[i] = `,"hook":"` + name + `"`
+	}
+	return t
+}()
 
 // ctStates names enum ip_conntrack_info; 7 is IP_CT_UNTRACKED.
 var ctStates = [...]string{"established", "related", "new", "established_reply", "related_reply", "", "", "untracked"}
 
-func (e *Encoder) writeNetfilter(r *Record) {
-	j := &e.j
-	j.open("netfilter")
-	j.uint("group", uint64(r.Group))
+// appendNetfilter writes the netfilter object: the NFLOG attributes.
+func appendNetfilter(b []byte, r *Record) []byte {
+	b = appendUintMember(b, `,"netfilter":{"group":`, uint64(r.Group))
 	if r.HasHook {
-		if int(r.Hook) < len(hookNames) {
-			j.lit("hook", hookNames[r.Hook])
+		if int(r.Hook) < len(hookMembers) {
+			b = append(b, hookMembers[r.Hook]...)
 		} else {
-			j.uintString("hook", uint64(r.Hook))
+			b = appendUintString(b, `,"hook":"`, uint64(r.Hook))
 		}
 	}
 	if r.Mark != 0 {
-		j.uint("mark", uint64(r.Mark))
+		b = appendUintMember(b, `,"mark":`, uint64(r.Mark))
 	}
 	if r.HasSeqGlobal {
-		j.uint("seq_global", uint64(r.SeqGlobal))
+		b = appendUintMember(b, `,"seq_global":`, uint64(r.SeqGlobal))
 	}
 	if r.PhysInDev != 0 {
-		j.str("physin", r.PhysInName)
+		b = append(b, `,"physin":`...)
+		b = appendJSONString(b, r.PhysInName)
 	}
 	if r.PhysOutDev != 0 {
-		j.str("physout", r.PhysOutName)
+		b = append(b, `,"physout":`...)
+		b = appendJSONString(b, r.PhysOutName)
 	}
-	if r.HasCtInfo || r.Ct != nil {
-		j.open("ct")
-		if r.HasCtInfo && int(r.CtInfo) < len(ctStates) && ctStates[r.CtInfo] != "" {
-			j.lit("state", ctStates[r.CtInfo])
-		}
-		if id, ok := conntrackID(r.Ct); ok {
-			j.uint("id", uint64(id))
-		}
-		j.close()
+	state := ""
+	if r.HasCtInfo && int(r.CtInfo) < len(ctStates) {
+		state = ctStates[r.CtInfo]
 	}
-	j.close()
+	id, hasID := conntrackID(r.Ct)
+	if state != "" || hasID {
+		b = append(b, `,"ct":{`...)
+		if state != "" {
+			b = append(b, `"state":"`...)
+			b = append(b, state...)
+			b = append(b, '"')
+			if hasID {
+				b = append(b, ',')
+			}
+		}
+		if hasID {
+			b = appendUintMember(b, `"id":`, uint64(id))
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
 }
 
 // conntrackID finds CTA_ID (12, big-endian u32) among the top-level netlink
@@ -475,23 +492,43 @@ func conntrackID(ct []byte) (uint32, bool) {
 // that even two identical records (no sequence numbers, same microsecond)
 // get distinct ids. The id is computed once and travels with the event
 // through spool and retries, which is what makes it a dedupe key.
+//
+// It needs a deterministic, well-distributed function of that fixed-size
+// key, not a cryptographic one. The id's first 64 bits are a bijective mix
+// of the counter and the host, so one encoder never repeats an id; the last
+// 56 fold in the rest of the key with 64×64→128-bit multiplies.
 func (e *Encoder) eventID(r *Record) []byte {
 	e.count++
 	t := r.Timestamp
 	if t.IsZero() {
 		t = r.ReceivedAt
 	}
-	var in [64]byte
-	b := append(in[:0], e.hostHash[:]...)
-	b = binary.BigEndian.AppendUint64(b, e.count)
-	b = binary.BigEndian.AppendUint64(b, uint64(t.UnixNano()))
-	b = binary.BigEndian.AppendUint32(b, r.Seq)
-	b = binary.BigEndian.AppendUint32(b, r.SeqGlobal)
-	b = binary.BigEndian.AppendUint16(b, r.Group)
-	b = append(b, r.Hook, boolByte(r.HasSeq), boolByte(r.HasSeqGlobal))
-	sum := sha256.Sum256(b)
+	seqs := uint64(r.Seq)<<32 | uint64(r.SeqGlobal)
+	misc := uint64(r.Group)<<24 | uint64(r.Hook)<<16 | uint64(boolByte(r.HasSeq))<<8 | uint64(boolByte(r.HasSeqGlobal))
+	const p0, p1, p2, p3 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db, 0x8ebc6af09c88c6e3, 0x589965cc75374cc3
+	lo := fmix64(e.count ^ e.hostKey)
+	hi := mix(mix(uint64(t.UnixNano())^p0, seqs^p1)^misc^p2, lo^p3)
+	var sum [16]byte
+	binary.LittleEndian.PutUint64(sum[0:], lo)
+	binary.LittleEndian.PutUint64(sum[8:], hi)
 	base64.RawURLEncoding.Encode(e.id[:], sum[:15])
 	return e.id[:]
+}
+
+// fmix64 is MurmurHash3's 64-bit finalizer: a bijection that spreads every
+// input bit over the output.
+func fmix64(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	return x ^ x>>33
+}
+
+// mix multiplies a and b and folds the 128-bit product into 64 bits.
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
 }
 
 func boolByte(v bool) byte {
@@ -501,15 +538,16 @@ func boolByte(v bool) byte {
 	return 0
 }
 
-// appendTimestamp writes t as a quoted RFC 3339 UTC time with microseconds,
-// by hand (time.AppendFormat costs a tenth of the event budget) and with the
-// part up to the second reused while it does not change.
+// appendTimestamp opens the document with its @timestamp member: t as a
+// quoted RFC 3339 UTC time with microseconds, written by hand
+// (time.AppendFormat costs a tenth of the event budget) and with the part up
+// to the second reused while it does not change.
 func (e *Encoder) appendTimestamp(b []byte, t time.Time) []byte {
 	t = t.UTC()
 	if sec := t.Unix(); sec != e.lastSecond || e.lastSecondText == nil {
 		year, month, day := t.Date()
 		hour, minute, second := t.Clock()
-		d := append(e.lastSecondText[:0], '"')
+		d := append(e.lastSecondText[:0], `{"@timestamp":"`...)
 		d = appendDigits(d, year, 4)
 		d = append(d, '-')
 		d = appendDigits(d, int(month), 2)
@@ -525,8 +563,10 @@ func (e *Encoder) appendTimestamp(b []byte, t time.Time) []byte {
 		e.lastSecond, e.lastSecondText = sec, d
 	}
 	b = append(b, e.lastSecondText...)
-	b = appendDigits(b, t.Nanosecond()/1000, 6)
-	return append(b, 'Z', '"')
+	us := t.Nanosecond() / 1000
+	hi, mid, lo := 2*(us/10000), 2*(us/100%100), 2*(us%100)
+	return append(b, digitPairs[hi], digitPairs[hi+1], digitPairs[mid], digitPairs[mid+1],
+		digitPairs[lo], digitPairs[lo+1], 'Z', '"')
 }
 
 // appendDigits appends v zero-padded to width decimal digits.
@@ -548,7 +588,7 @@ func appendJSONAddr(b, a []byte) []byte {
 	if len(a) == 4 {
 		b = appendIPv4(b, a)
 	} else {
-		b = netip.AddrFrom16([16]byte(a)).AppendTo(b)
+		b = appendIPv6(b, a)
 	}
 	return append(b, '"')
 }
@@ -566,22 +606,24 @@ func appendJSONLower(b []byte, s string) []byte {
 	return b
 }
 
-// transportNames are the network.transport values: the kernel's words, then
-// IANA keywords for protocols the kernel prints as numbers.
-var transportNames = [256]string{
-	0: "hopopt", 1: "icmp", 2: "igmp", 4: "ipv4", 6: "tcp", 8: "egp", 17: "udp", 41: "ipv6",
-	43: "ipv6-route", 44: "ipv6-frag", 46: "rsvp", 47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp",
-	59: "ipv6-nonxt", 60: "ipv6-opts", 88: "eigrp", 89: "ospfigp", 94: "ipip", 103: "pim",
-	108: "ipcomp", 112: "vrrp", 115: "l2tp", 132: "sctp", 135: "mobility-header", 136: "udplite",
-	137: "mpls-in-ip",
-}
-
-func appendTransport(b []byte, proto uint8) []byte {
-	b = append(b, '"')
-	if name := transportNames[proto]; name != "" {
-		b = append(b, name...)
-	} else {
-		b = strconv.AppendUint(b, uint64(proto), 10)
+// transportMembers holds network.transport and network.iana_number for
+// each protocol: the kernel's words, then IANA keywords for protocols the
+// kernel prints as numbers, else the number.
+var transportMembers = func() (t [256]string) {
+	names := map[int]string{
+		0: "hopopt", 1: "icmp", 2: "igmp", 4: "ipv4", 6: "tcp", 8: "egp", 17: "udp", 41: "ipv6",
+		43: "ipv6-route", 44: "ipv6-frag", 46: "rsvp", 47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp",
+		59: "ipv6-nonxt", 60: "ipv6-opts", 88: "eigrp", 89: "ospfigp", 94: "ipip", 103: "pim",
+		108: "ipcomp", 112: "vrrp", 115: "l2tp", 132: "sctp", 135: "mobility-header", 136: "udplite",
+		137: "mpls-in-ip",
 	}
-	return append(b, '"')
-}
+	for p := range t {
+		num := strconv.Itoa(p)
+		name, ok := names[p]
+		if !ok {
+			name = num
+		}
+		t[p] = `,"transport":"` + name + `","iana_number":"` + num + `"`
+	}
+	return t
+}()

@@ -1,142 +1,72 @@
 package decode
 
 import (
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
 
-// jsonWriter appends a JSON document by hand: no reflection, no maps, no
-// allocations once its buffer has grown. Objects are opened lazily, so an
-// object none of whose members is written leaves no trace.
-type jsonWriter struct {
-	b       []byte
-	depth   int
-	members [8]int    // members written so far at each depth
-	pending [8]string // keys of objects opened but not yet written
-}
+// The JSON helpers below append to a byte slice by hand: no reflection, no
+// maps, no allocations once the buffer has grown. Keys are passed with their
+// separator and quotes (`,"ttl":`), as the encoder knows where each member
+// falls.
 
-// open starts an object under key k; it appears only once a member is written.
-func (j *jsonWriter) open(k string) {
-	j.depth++
-	j.members[j.depth] = 0
-	j.pending[j.depth] = k
-}
-
-// close ends the innermost object.
-func (j *jsonWriter) close() {
-	if j.pending[j.depth] == "" {
-		j.b = append(j.b, '}')
+// appendUintMember appends key and v as a JSON number. Single digits, which
+// many header fields hold (codes, flags, zeros), are written without a call.
+func appendUintMember(b []byte, key string, v uint64) []byte {
+	b = append(b, key...)
+	if v < 10 {
+		return append(b, byte('0'+v))
 	}
-	j.pending[j.depth] = ""
-	j.depth--
+	return appendUint(b, v)
 }
 
-// key writes the separator and "k": of the next member, and the openings of
-// any pending parent objects.
-func (j *jsonWriter) key(k string) {
-	if j.pending[j.depth] != "" {
-		j.flushPending()
-	}
-	j.member(j.depth, k)
+// appendUintString appends key, which ends with the opening quote, and v as
+// the rest of a JSON string: keyword fields holding numbers.
+func appendUintString(b []byte, key string, v uint64) []byte {
+	b = append(b, key...)
+	b = appendUint(b, v)
+	return append(b, '"')
 }
 
-// flushPending writes the openings of the objects opened but not written.
-func (j *jsonWriter) flushPending() {
-	first := j.depth
-	for first > 0 && j.pending[first] != "" {
-		first--
-	}
-	for d := first + 1; d <= j.depth; d++ {
-		j.member(d-1, j.pending[d])
-		j.b = append(j.b, '{')
-		j.pending[d] = ""
-	}
-}
-
-func (j *jsonWriter) member(depth int, k string) {
-	if j.members[depth] > 0 {
-		j.b = append(j.b, ',', '"')
-	} else {
-		j.b = append(j.b, '"')
-	}
-	j.members[depth]++
-	j.b = append(j.b, k...)
-	j.b = append(j.b, '"', ':')
-}
-
-func (j *jsonWriter) str(k, v string) {
-	j.key(k)
-	j.b = appendJSONString(j.b, v)
-}
-
-// lit writes a string value that needs no escaping (constants, base64).
-func (j *jsonWriter) lit(k string, v string) {
-	j.key(k)
-	j.b = append(j.b, '"')
-	j.b = append(j.b, v...)
-	j.b = append(j.b, '"')
-}
-
-// chunk writes constant, already encoded members ("k":v,"k2":v2…) as one
-// append: the hot path's fixed parts cost one copy instead of a call each.
-func (j *jsonWriter) chunk(members string) {
-	if j.pending[j.depth] != "" {
-		j.flushPending()
-	}
-	if j.members[j.depth] > 0 {
-		j.b = append(j.b, ',')
-	}
-	j.members[j.depth]++
-	j.b = append(j.b, members...)
-}
-
-// raw writes an already encoded JSON value.
-func (j *jsonWriter) raw(k string, v []byte) {
-	j.key(k)
-	j.b = append(j.b, v...)
-}
-
-func (j *jsonWriter) uint(k string, v uint64) {
-	j.key(k)
-	j.b = appendUint(j.b, v)
-}
-
-// uintString writes v as a JSON string, for keyword fields holding numbers.
-func (j *jsonWriter) uintString(k string, v uint64) {
-	j.key(k)
-	j.b = append(j.b, '"')
-	j.b = appendUint(j.b, v)
-	j.b = append(j.b, '"')
-}
-
-// appendUint is strconv.AppendUint with shortcuts for the numbers of up to
-// five digits that fill packet headers.
+// appendUint is strconv.AppendUint for the numbers that fill packet
+// headers: up to four digits in one append, longer numbers two digits at a
+// time, written in place rather than assembled on the stack and copied.
 func appendUint(b []byte, v uint64) []byte {
 	switch {
 	case v < 10:
 		return append(b, byte('0'+v))
 	case v < 100:
 		return append(b, digitPairs[2*v], digitPairs[2*v+1])
-	case v < 100000:
-		var tmp [5]byte
-		i := len(tmp)
-		for v >= 100 {
-			q := v / 100
-			r := (v - q*100) * 2
-			i -= 2
-			tmp[i], tmp[i+1] = digitPairs[r], digitPairs[r+1]
-			v = q
-		}
-		if v >= 10 {
-			i -= 2
-			tmp[i], tmp[i+1] = digitPairs[2*v], digitPairs[2*v+1]
-		} else {
-			i--
-			tmp[i] = byte('0' + v)
-		}
-		return append(b, tmp[i:]...)
+	case v < 1000:
+		q, r := v/100, 2*(v%100)
+		return append(b, byte('0'+q), digitPairs[r], digitPairs[r+1])
+	case v < 10000:
+		q, r := 2*(v/100), 2*(v%100)
+		return append(b, digitPairs[q], digitPairs[q+1], digitPairs[r], digitPairs[r+1])
+	case v >= 1e10:
+		return strconv.AppendUint(b, v, 10)
 	}
-	return strconv.AppendUint(b, v, 10)
+	n := 5
+	for p := uint64(100000); v >= p; p *= 10 {
+		n++
+	}
+	b = slices.Grow(b, n)
+	d := b[len(b) : len(b)+n]
+	i := n
+	for v >= 100 {
+		q := v / 100
+		r := (v - q*100) * 2
+		i -= 2
+		d[i], d[i+1] = digitPairs[r], digitPairs[r+1]
+		v = q
+	}
+	if v >= 10 {
+		d[0], d[1] = digitPairs[2*v], digitPairs[2*v+1]
+	} else {
+		d[0] = byte('0' + v)
+	}
+	return b[:len(b)+n]
 }
 
 const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +

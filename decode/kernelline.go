@@ -63,6 +63,11 @@ func (w *lineWriter) str(s string) { w.b = append(w.b, s...) }
 
 func (w *lineWriter) uint(v uint64) { w.b = appendUint(w.b, v) }
 
+// hex2 prints a byte as two hex digits.
+func (w *lineWriter) hex2(v uint8, upper bool) {
+	w.b = append(w.b, hexPairs[boolByte(upper)][v][:]...)
+}
+
 // readable reports whether n bytes at off are inside the packet, as
 // skb_header_pointer would.
 func (w *lineWriter) readable(off, n int) bool {
@@ -146,23 +151,14 @@ func (w *lineWriter) ipv4(off int, mark uint32, uid bool, uidv, gidv uint32) {
 	w.str(" LEN=")
 	w.uint(uint64(totLen))
 	w.str(" TOS=0x")
-	w.b = appendHex(w.b, uint64(h[1]&0x1e), 2, true)
+	w.hex2(h[1]&0x1e, true)
 	w.str(" PREC=0x")
-	w.b = appendHex(w.b, uint64(h[1]&0xe0), 2, true)
+	w.hex2(h[1]&0xe0, true)
 	w.str(" TTL=")
 	w.uint(uint64(h[8]))
 	w.str(" ID=")
 	w.uint(uint64(binary.BigEndian.Uint16(h[4:6])))
-	w.str(" ")
-	if fragOff&0x8000 != 0 {
-		w.str("CE ")
-	}
-	if fragOff&0x4000 != 0 {
-		w.str("DF ")
-	}
-	if fragOff&0x2000 != 0 {
-		w.str("MF ")
-	}
+	w.str(ipv4FlagText[fragOff>>13])
 	offset := fragOff & 0x1fff
 	if offset != 0 {
 		w.str("FRAG:")
@@ -366,7 +362,7 @@ func (w *lineWriter) tcp(off int, fragment, outer bool) bool {
 	w.str("WINDOW=")
 	w.uint(uint64(window))
 	w.str(" RES=0x")
-	w.b = appendHex(w.b, uint64(res), 2, false)
+	w.hex2(res, false)
 	w.str(" ")
 	for _, f := range tcpFlagNames {
 		if flags&f.bit != 0 {
@@ -395,14 +391,34 @@ func (w *lineWriter) tcp(off int, fragment, outer bool) bool {
 	return false
 }
 
-// tcpFlagNames lists the TCP flags in the kernel's print order.
+// tcpFlagNames lists the TCP flags in the kernel's print order, each also as
+// a JSON array element with its leading comma.
 var tcpFlagNames = [...]struct {
-	bit  uint16
-	name string
+	bit        uint16
+	name, json string
 }{
-	{0x100, "AE"}, {0x80, "CWR"}, {0x40, "ECE"}, {0x20, "URG"}, {0x10, "ACK"},
-	{0x08, "PSH"}, {0x04, "RST"}, {0x02, "SYN"}, {0x01, "FIN"},
+	{0x100, "AE", `,"AE"`}, {0x80, "CWR", `,"CWR"`}, {0x40, "ECE", `,"ECE"`},
+	{0x20, "URG", `,"URG"`}, {0x10, "ACK", `,"ACK"`}, {0x08, "PSH", `,"PSH"`},
+	{0x04, "RST", `,"RST"`}, {0x02, "SYN", `,"SYN"`}, {0x01, "FIN", `,"FIN"`},
 }
+
+// ipv4FlagText is what the kernel prints after ID= for each value of the
+// three IPv4 flag bits (frag_off >> 13): the separator, then CE, DF and MF.
+var ipv4FlagText = func() (t [8]string) {
+	for v := range t {
+		s := " "
+		for _, f := range [...]struct {
+			bit  uint8
+			name string
+		}{{fragCE, "CE "}, {fragDF, "DF "}, {fragMF, "MF "}} {
+			if uint8(v)&f.bit != 0 {
+				s += f.name
+			}
+		}
+		t[v] = s
+	}
+	return t
+}()
 
 // udp is nf_log_dump_udp_header; true means stop, as for tcp.
 func (w *lineWriter) udp(proto uint8, off int, fragment, outer bool) bool {
