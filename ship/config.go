@@ -1,0 +1,195 @@
+package ship
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Sink types.
+const (
+	TypeStdout        = "stdout"
+	TypeFile          = "file"
+	TypeHTTP          = "http"
+	TypeElasticsearch = "elasticsearch"
+	TypeSekoia        = "sekoia"
+)
+
+// SinkConfig configures one sink. Fields that a type does not use must be
+// left empty. The yaml tags are the configuration file's keys.
+type SinkConfig struct {
+	Type string `yaml:"type"`
+	// Name identifies the sink in metrics, logs and the spool's cursor
+	// files; default: the type. Names must be unique.
+	Name string `yaml:"name"`
+
+	// file
+	Path string `yaml:"path"`
+
+	// http, elasticsearch, sekoia
+	URL         string            `yaml:"url"`
+	Compression string            `yaml:"compression"` // gzip (default) or none
+	Timeout     time.Duration     `yaml:"timeout"`     // per request; default 30s
+	Concurrency int               `yaml:"concurrency"` // batches in flight; default 2 (stdout, file: 1)
+	Headers     map[string]string `yaml:"headers"`     // http: extra headers, treated as secrets
+	Format      string            `yaml:"format"`      // http: ndjson (default) or json_array
+	TLS         TLSConfig         `yaml:"tls"`
+	Retry       RetryConfig       `yaml:"retry"`
+
+	// elasticsearch
+	DataStream   string `yaml:"data_stream"` // default logs-netfilter.log-default
+	APIKeyFile   string `yaml:"api_key_file"`
+	APIKeyEnv    string `yaml:"api_key_env"`
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env"`
+
+	// sekoia
+	Region        string `yaml:"region"` // fra1, fra2, mco1, uae1, usa1, sgp1 (or url)
+	IntakeKeyFile string `yaml:"intake_key_file"`
+	IntakeKeyEnv  string `yaml:"intake_key_env"`
+
+	Batch BatchConfig `yaml:"batch"`
+}
+
+// BatchConfig says when a batch is sent: at MaxEvents events, at MaxBytes
+// bytes (uncompressed), or MaxAge after its first event, whichever first.
+type BatchConfig struct {
+	MaxEvents int           `yaml:"max_events"` // default 1000
+	MaxBytes  int           `yaml:"max_bytes"`  // default 5 MiB
+	MaxAge    time.Duration `yaml:"max_age"`    // default 1s
+}
+
+// RetryConfig shapes the backoff between attempts: exponential from
+// InitialBackoff to MaxBackoff with jitter, or what Retry-After says, up to
+// MaxRetryAfter. After Attempts tries a request is reported as failed (the
+// batch stays queued and is tried again at MaxBackoff): nothing is dropped
+// for being transient.
+type RetryConfig struct {
+	InitialBackoff time.Duration `yaml:"initial_backoff"` // default 500ms
+	MaxBackoff     time.Duration `yaml:"max_backoff"`     // default 30s
+	MaxRetryAfter  time.Duration `yaml:"max_retry_after"` // default 5m
+	Attempts       int           `yaml:"attempts"`        // per request; default 5
+}
+
+// DataStreamDefault is the Elasticsearch data stream used when none is set.
+const DataStreamDefault = "logs-netfilter.log-default"
+
+// withDefaults returns c with its defaults filled in, or an error naming the
+// first invalid field.
+func (c SinkConfig) withDefaults() (SinkConfig, error) {
+	if c.Name == "" {
+		c.Name = c.Type
+	}
+	fail := func(format string, a ...any) (SinkConfig, error) {
+		return c, fmt.Errorf("ship: sink %s: %s", c.Name, fmt.Sprintf(format, a...))
+	}
+	b := &c.Batch
+	b.MaxEvents = orDefault(b.MaxEvents, 1000)
+	b.MaxBytes = orDefault(b.MaxBytes, 5<<20)
+	b.MaxAge = orDefault(b.MaxAge, time.Second)
+	r := &c.Retry
+	r.InitialBackoff = orDefault(r.InitialBackoff, 500*time.Millisecond)
+	r.MaxBackoff = max(orDefault(r.MaxBackoff, 30*time.Second), r.InitialBackoff)
+	r.MaxRetryAfter = orDefault(r.MaxRetryAfter, 5*time.Minute)
+	r.Attempts = orDefault(r.Attempts, 5)
+	c.Timeout = orDefault(c.Timeout, 30*time.Second)
+	if c.Type == TypeStdout || c.Type == TypeFile {
+		// One writer keeps lines in order; a local write gains nothing
+		// from parallel batches.
+		c.Concurrency = orDefault(c.Concurrency, 1)
+	}
+	c.Concurrency = orDefault(c.Concurrency, 2)
+	if b.MaxEvents < 0 || b.MaxBytes < 0 || b.MaxAge < 0 || c.Concurrency < 0 || r.Attempts < 0 {
+		return fail("negative batch, concurrency or retry setting")
+	}
+	switch c.Compression {
+	case "":
+		c.Compression = "gzip"
+	case "gzip", "none":
+	default:
+		return fail("compression %q: want gzip or none", c.Compression)
+	}
+	remote := c.Type == TypeHTTP || c.Type == TypeElasticsearch || c.Type == TypeSekoia
+	if !remote && (c.URL != "" || c.TLS != (TLSConfig{}) || len(c.Headers) > 0) {
+		return fail("url, tls and headers apply to http, elasticsearch and sekoia sinks only")
+	}
+	if c.Type != TypeFile && c.Path != "" {
+		return fail("path applies to file sinks only")
+	}
+	if c.Type != TypeHTTP && (c.Format != "" || len(c.Headers) > 0) {
+		return fail("format and headers apply to http sinks only")
+	}
+	if c.Type != TypeElasticsearch && (c.DataStream != "" || c.APIKeyFile != "" || c.APIKeyEnv != "" ||
+		c.Username != "" || c.PasswordFile != "" || c.PasswordEnv != "") {
+		return fail("data_stream, api_key_* , username and password_* apply to elasticsearch sinks only")
+	}
+	if c.Type != TypeSekoia && (c.Region != "" || c.IntakeKeyFile != "" || c.IntakeKeyEnv != "") {
+		return fail("region and intake_key_* apply to sekoia sinks only")
+	}
+	switch c.Type {
+	case TypeStdout:
+	case TypeFile:
+		if c.Path == "" {
+			return fail("path is required")
+		}
+	case TypeHTTP:
+		if c.URL == "" {
+			return fail("url is required")
+		}
+		switch c.Format {
+		case "":
+			c.Format = "ndjson"
+		case "ndjson", "json_array":
+		default:
+			return fail("format %q: want ndjson or json_array", c.Format)
+		}
+	case TypeElasticsearch:
+		if c.URL == "" {
+			return fail("url is required")
+		}
+		if c.DataStream == "" {
+			c.DataStream = DataStreamDefault
+		}
+	case TypeSekoia:
+		if (c.Region == "") == (c.URL == "") {
+			return fail("set exactly one of region and url")
+		}
+		if (c.IntakeKeyFile == "") == (c.IntakeKeyEnv == "") {
+			return fail("set exactly one of intake_key_file and intake_key_env")
+		}
+	default:
+		return fail("unknown type %q: want stdout, file, http, elasticsearch or sekoia", c.Type)
+	}
+	return c, nil
+}
+
+func orDefault[T int | time.Duration](v, d T) T {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+// readSecret returns the secret from file or from the environment variable
+// env (exactly one is set by the caller), trimmed of surrounding whitespace.
+// Errors name where it was looked for, never its value.
+func readSecret(what, file, env string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", what, err)
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", fmt.Errorf("%s file %s is empty", what, file)
+		}
+		return s, nil
+	}
+	s := strings.TrimSpace(os.Getenv(env))
+	if s == "" {
+		return "", fmt.Errorf("%s: environment variable %s is not set", what, env)
+	}
+	return s, nil
+}

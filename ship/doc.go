@@ -1,0 +1,18 @@
+// Package ship moves encoded events from the spool to their sinks.
+//
+// Each configured sink gets its own [spool.Reader], so a slow or dead sink
+// never stalls another. A sink's runner reads batches (by count, bytes and
+// age), sends them with a bounded number of requests in flight, retries what
+// is worth retrying with jittered exponential backoff (honouring
+// Retry-After), splits batches the server finds too large, and commits the
+// reader's position only once every batch before it was delivered or given
+// up on. Whatever is not delivered is counted by reason in [Stats].
+//
+// ship knows nothing about packets: an [Event] is an opaque encoded document
+// plus its id, timestamp and kernel log line.
+package ship
+
+import "github.com/nflog-agent/nflog-agent/ship/spool"
+
+// Event is one encoded event; see [spool.Event].
+type Event = spool.Event

@@ -1,0 +1,336 @@
+package ship
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nflog-agent/nflog-agent/ship/spool"
+)
+
+// testEvents returns n events with ids ev-0000… and a kernel-like line.
+func testEvents(n int) []Event {
+	evs := make([]Event, n)
+	for i := range evs {
+		id := fmt.Sprintf("ev-%04d", i)
+		evs[i] = Event{
+			ID:      []byte(id),
+			Time:    time.Date(2026, 11, 30, 1, 2, 3, i*1000, time.UTC),
+			Message: fmt.Appendf(nil, "IN=eth0 OUT= SRC=10.0.0.%d DST=10.0.0.1 LEN=60 PROTO=TCP", i%250),
+			JSON:    fmt.Appendf(nil, `{"event":{"id":"%s"},"message":"m%d"}`, id, i),
+		}
+	}
+	return evs
+}
+
+// fastRetry makes tests quick: every backoff is a few milliseconds.
+var fastRetry = RetryConfig{InitialBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
+	MaxRetryAfter: 4 * time.Millisecond, Attempts: 3}
+
+var smallBatch = BatchConfig{MaxEvents: 10, MaxAge: 2 * time.Millisecond}
+
+// logBuffer collects log output for assertions.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// harness runs one Shipper over a Memory queue.
+type harness struct {
+	t    *testing.T
+	q    spool.Queue
+	s    *Shipper
+	logs *logBuffer
+}
+
+func startShipper(t *testing.T, q spool.Queue, cfgs ...SinkConfig) *harness {
+	t.Helper()
+	if q == nil {
+		q = spool.NewMemory(0, 0)
+	}
+	h := &harness{t: t, q: q, logs: &logBuffer{}}
+	var err error
+	h.s, err = New(q, cfgs, Options{Logger: slog.New(slog.NewTextHandler(h.logs, nil))})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	h.s.Start()
+	t.Cleanup(func() { h.stop(100 * time.Millisecond) }) // only failed tests get here with work left
+	return h
+}
+
+func (h *harness) append(evs []Event) {
+	h.t.Helper()
+	if err := h.q.Append(evs...); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// stop shuts the shipper down (once) and closes the queue.
+func (h *harness) stop(deadline time.Duration) error {
+	if h.s == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	err := h.s.Shutdown(ctx)
+	h.q.Close()
+	h.s = nil
+	return err
+}
+
+// stats stops the shipper and returns the only sink's final counters.
+func (h *harness) finalStats() Stats {
+	h.t.Helper()
+	s := h.s
+	if err := h.stop(time.Minute); err != nil {
+		h.t.Fatalf("Shutdown: %v", err)
+	}
+	return s.Stats()[0]
+}
+
+// waitFor polls cond (a counter the test cannot get as an event) every
+// millisecond until it holds; the test fails after a generous minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// receiver records what a test server got. Events are identified by the
+// string the sink sends for them (id or message).
+type receiver struct {
+	mu       sync.Mutex
+	got      map[string]int
+	requests []*http.Request
+	bodies   [][]byte
+	all      chan struct{} // closed once want distinct events arrived
+	want     int
+}
+
+func newReceiver(want int) *receiver {
+	return &receiver{got: map[string]int{}, all: make(chan struct{}), want: want}
+}
+
+func (r *receiver) record(req *http.Request, body []byte, keys []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests = append(r.requests, req)
+	r.bodies = append(r.bodies, body)
+	before := len(r.got)
+	for _, k := range keys {
+		r.got[k]++
+	}
+	if before < r.want && len(r.got) >= r.want {
+		close(r.all)
+	}
+}
+
+// wait blocks until every wanted event arrived.
+func (r *receiver) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-r.all:
+	case <-time.After(time.Minute):
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		t.Fatalf("receiver got %d distinct events, want %d", len(r.got), r.want)
+	}
+}
+
+func (r *receiver) count(key string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got[key]
+}
+
+func (r *receiver) distinct() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
+}
+
+func (r *receiver) nrequests() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.requests)
+}
+
+// readBody returns the request body, gunzipped when it says so.
+func readBody(t *testing.T, req *http.Request) []byte {
+	var rd io.Reader = req.Body
+	if req.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(req.Body)
+		if err != nil {
+			t.Errorf("gzip: %v", err)
+			return nil
+		}
+		rd = zr
+	}
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		t.Errorf("read body: %v", err)
+	}
+	return b
+}
+
+// tlsServer starts an httptest TLS server and returns it with a CA file
+// that trusts it.
+func tlsServer(t testing.TB, h http.Handler) (*httptest.Server, string) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = quietLog
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	writePEM(t, ca, "CERTIFICATE", srv.Certificate().Raw)
+	return srv, ca
+}
+
+func writePEM(t testing.TB, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pki is a throwaway CA with certificates it signs, written as PEM files.
+type pki struct {
+	t      *testing.T
+	dir    string
+	key    *ecdsa.PrivateKey
+	cert   *x509.Certificate
+	CAFile string
+	serial int64
+}
+
+func newPKI(t *testing.T, name string) *pki {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	p := &pki{t: t, dir: t.TempDir(), key: key, cert: cert, serial: 1}
+	p.CAFile = filepath.Join(p.dir, name+"-ca.pem")
+	writePEM(t, p.CAFile, "CERTIFICATE", der)
+	return p
+}
+
+// issue signs a certificate for the names (DNS names or IPs) and returns
+// it as a tls.Certificate and as cert and key files.
+func (p *pki) issue(client bool, names ...string) (tls.Certificate, string, string) {
+	p.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(p.serial), Subject: pkix.Name{CommonName: names[0]},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	if client {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	certFile := filepath.Join(p.dir, fmt.Sprintf("cert-%d.pem", p.serial))
+	keyFile := filepath.Join(p.dir, fmt.Sprintf("key-%d.pem", p.serial))
+	writePEM(p.t, certFile, "CERTIFICATE", der)
+	writePEM(p.t, keyFile, "EC PRIVATE KEY", kder)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, certFile, keyFile
+}
+
+func (p *pki) pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.cert)
+	return pool
+}
+
+// serverWithCert starts a TLS server with the given TLS configuration.
+func serverWithCert(t *testing.T, cfg *tls.Config, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = quietLog
+	srv.TLS = cfg
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// serverWithListener starts a TLS server on l.
+func serverWithListener(t *testing.T, l net.Listener, cfg *tls.Config, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = quietLog
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.TLS = cfg
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// quietLog drops the test servers' own logs (expected handshake failures).
+var quietLog = log.New(io.Discard, "", 0)

@@ -1,0 +1,131 @@
+package ship
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// writerSink writes the events' ECS documents as NDJSON to a writer
+// (stdout). Writes are serialised: batches never interleave.
+type writerSink struct {
+	mu  sync.Mutex
+	out io.Writer
+	w   *bufio.Writer
+}
+
+func newWriterSink(w io.Writer) *writerSink {
+	return &writerSink{out: w, w: bufio.NewWriterSize(w, 64<<10)}
+}
+
+func (s *writerSink) Send(_ context.Context, events []Event) (Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := writeNDJSON(s.w, events); err != nil {
+		s.w.Reset(s.out)
+		return Result{}, err
+	}
+	return Result{}, nil
+}
+
+func writeNDJSON(w *bufio.Writer, events []Event) error {
+	for _, ev := range events {
+		w.Write(ev.JSON)
+		w.WriteByte('\n')
+	}
+	// A failed write sticks in the bufio.Writer; Reset drops the partial
+	// batch so that the retry starts on a line boundary.
+	if err := w.Flush(); err != nil {
+		return writeError{fmt.Errorf("write: %w", err)}
+	}
+	return nil
+}
+
+// writeError marks a local write failure, counted as a "write" send error.
+type writeError struct{ error }
+
+func (e writeError) Unwrap() error { return e.error }
+
+// fileSink appends NDJSON to a file and syncs each batch, since the spool
+// forgets a batch once it is written. The file is reopened when Reopen is
+// called or when the path no longer names the open file (logrotate moved
+// it), so rotation needs no signal.
+type fileSink struct {
+	path   string
+	mu     sync.Mutex
+	f      *os.File
+	w      *bufio.Writer
+	reopen atomic.Bool
+}
+
+func newFileSink(path string) (*fileSink, error) {
+	s := &fileSink{path: path}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *fileSink) open() error {
+	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", s.path, err)
+	}
+	if s.f != nil {
+		s.f.Close()
+	}
+	s.f = f
+	s.w = bufio.NewWriterSize(f, 64<<10)
+	return nil
+}
+
+// Reopen makes the next batch go to a freshly opened file at the path.
+func (s *fileSink) Reopen() error {
+	s.reopen.Store(true)
+	return nil
+}
+
+// moved says whether the path no longer names the open file.
+func (s *fileSink) moved() bool {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return true
+	}
+	cur, err := s.f.Stat()
+	if err != nil {
+		return true
+	}
+	a, ok1 := fi.Sys().(*syscall.Stat_t)
+	b, ok2 := cur.Sys().(*syscall.Stat_t)
+	return ok1 && ok2 && (a.Dev != b.Dev || a.Ino != b.Ino)
+}
+
+func (s *fileSink) Send(_ context.Context, events []Event) (Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reopen.Swap(false) || s.moved() {
+		if err := s.open(); err != nil {
+			s.reopen.Store(true)
+			return Result{}, writeError{err}
+		}
+	}
+	if err := writeNDJSON(s.w, events); err != nil {
+		s.w.Reset(s.f)
+		return Result{}, err
+	}
+	if err := s.f.Sync(); err != nil {
+		return Result{}, writeError{fmt.Errorf("sync %s: %w", s.path, err)}
+	}
+	return Result{}, nil
+}
+
+func (s *fileSink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.Close()
+}

@@ -1,0 +1,72 @@
+package spool
+
+import "sync/atomic"
+
+// Appender feeds a Queue from several producer goroutines (the decoders)
+// without making them wait: Add copies the event into a bounded buffer and
+// returns at once, and one goroutine drains the buffer into Append calls of
+// up to maxBatch events, so a Spool pays one fsync per drained batch rather
+// than per event. When the buffer is full, Add drops the event and counts it.
+type Appender struct {
+	q     Queue
+	ch    chan Event
+	max   int
+	onErr func(error)
+	done  chan struct{}
+	full  atomic.Uint64
+}
+
+// NewAppender starts an Appender holding up to capacity events. onErr, when
+// not nil, is called (from the Appender's goroutine) with each Append error;
+// the events of a failed Append are counted by the queue (Stats.Lost).
+func NewAppender(q Queue, capacity, maxBatch int, onErr func(error)) *Appender {
+	a := &Appender{q: q, ch: make(chan Event, max(capacity, 1)), max: max(maxBatch, 1), onErr: onErr, done: make(chan struct{})}
+	go a.loop()
+	return a
+}
+
+// Add queues a copy of ev (the caller may reuse its buffers at once) and
+// reports whether there was room. It is safe for concurrent use, but not
+// after Close.
+func (a *Appender) Add(ev Event) bool {
+	select {
+	case a.ch <- copyEvent(&ev):
+		return true
+	default:
+		a.full.Add(1)
+		return false
+	}
+}
+
+// Full returns how many events Add dropped because the buffer was full.
+func (a *Appender) Full() uint64 { return a.full.Load() }
+
+// Close appends what is buffered and stops the Appender.
+func (a *Appender) Close() {
+	close(a.ch)
+	<-a.done
+}
+
+func (a *Appender) loop() {
+	defer close(a.done)
+	batch := make([]Event, 0, a.max)
+	for ev := range a.ch {
+		batch = append(batch[:0], ev)
+	fill:
+		for len(batch) < a.max {
+			select {
+			case ev, ok := <-a.ch:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, ev)
+			default:
+				break fill // nothing more now: append what there is
+			}
+		}
+		if err := a.q.Append(batch...); err != nil && a.onErr != nil {
+			a.onErr(err)
+		}
+		clear(batch)
+	}
+}

@@ -1,0 +1,75 @@
+package spool
+
+import (
+	"sync"
+	"testing"
+)
+
+func TestAppenderFeedsTheQueue(t *testing.T) {
+	s := openSpool(t, t.TempDir(), Options{})
+	r := reader(t, s, "r")
+	a := NewAppender(s, 10000, 256, func(err error) { t.Error(err) })
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			buf := testEvent(0)
+			for i := range 500 {
+				ev := testEvent(g*500 + i)
+				// Reuse one set of buffers, as the encoder does.
+				buf.ID = append(buf.ID[:0], ev.ID...)
+				buf.Message = append(buf.Message[:0], ev.Message...)
+				buf.JSON = append(buf.JSON[:0], ev.JSON...)
+				buf.Time = ev.Time
+				if !a.Add(buf) {
+					t.Error("buffer full")
+				}
+			}
+		})
+	}
+	wg.Wait()
+	a.Close()
+	evs, _ := readAll(t, r, 1000)
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		seen[string(ev.ID)] = true
+	}
+	if len(evs) != 2000 || len(seen) != 2000 || a.Full() != 0 {
+		t.Fatalf("%d events, %d distinct, %d dropped", len(evs), len(seen), a.Full())
+	}
+	if s.Stats().Appended != 2000 {
+		t.Fatalf("appended %d", s.Stats().Appended)
+	}
+}
+
+// blockedQueue is a Queue whose Append waits for release: it stands in for
+// a slow disk to fill the Appender's buffer.
+type blockedQueue struct {
+	Queue
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (q *blockedQueue) Append(evs ...Event) error {
+	q.entered <- struct{}{}
+	<-q.release
+	return q.Queue.Append(evs...)
+}
+
+func TestAppenderCountsWhatDoesNotFit(t *testing.T) {
+	m := NewMemory(0, 0)
+	r, _ := m.Reader("r")
+	q := &blockedQueue{Queue: m, entered: make(chan struct{}, 10), release: make(chan struct{})}
+	a := NewAppender(q, 3, 100, nil)
+	a.Add(testEvent(0))
+	<-q.entered // the loop holds event 0 in a blocked Append
+	for i := 1; i <= 5; i++ {
+		a.Add(testEvent(i)) // 1..3 fit, 4 and 5 do not
+	}
+	close(q.release)
+	a.Close()
+	evs, _ := readAll(t, r, 100)
+	checkEvents(t, evs, 0, 4)
+	if a.Full() != 2 {
+		t.Fatalf("dropped %d, want 2", a.Full())
+	}
+}

@@ -1,0 +1,245 @@
+package spool
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Defaults for a Memory queue.
+const (
+	DefaultMemoryEvents = 100_000
+	DefaultMemoryBytes  = 256 << 20
+)
+
+// Memory is the in-memory Queue, for agents without a spool directory. It
+// holds at most MaxEvents events and about MaxBytes bytes; when full, the
+// oldest events are dropped and counted for each reader that had not read
+// them. Nothing survives a restart. It is safe for concurrent use.
+type Memory struct {
+	maxEvents int
+	maxBytes  int
+
+	mu       sync.Mutex
+	events   []memEvent // events[0] has Seq base
+	base     uint64
+	bytes    int
+	readers  map[string]*memReader
+	closed   bool
+	appended uint64
+	lost     map[string]uint64
+}
+
+type memEvent struct {
+	ev    Event
+	added time.Time
+}
+
+// NewMemory returns an empty Memory queue; zero limits take the defaults.
+func NewMemory(maxEvents, maxBytes int) *Memory {
+	if maxEvents <= 0 {
+		maxEvents = DefaultMemoryEvents
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultMemoryBytes
+	}
+	return &Memory{maxEvents: maxEvents, maxBytes: maxBytes, readers: map[string]*memReader{}, lost: map[string]uint64{}}
+}
+
+// Append implements Queue: it copies evs into the queue, dropping the oldest
+// events when it is full.
+func (m *Memory) Append(evs ...Event) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	now := time.Now()
+	for i := range evs {
+		ev := copyEvent(&evs[i])
+		m.events = append(m.events, memEvent{ev: ev, added: now})
+		m.bytes += ev.size()
+		m.appended++
+	}
+	for len(m.events) > m.maxEvents || (m.bytes > m.maxBytes && len(m.events) > 1) {
+		m.dropFirst(DropMemory)
+	}
+	readers := make([]*memReader, 0, len(m.readers))
+	for _, r := range m.readers {
+		readers = append(readers, r)
+	}
+	m.mu.Unlock()
+	for _, r := range readers {
+		r.notify()
+	}
+	return nil
+}
+
+// copyEvent copies ev into one allocation.
+func copyEvent(ev *Event) Event {
+	b := make([]byte, 0, len(ev.ID)+len(ev.Message)+len(ev.JSON))
+	b = append(b, ev.ID...)
+	b = append(b, ev.Message...)
+	b = append(b, ev.JSON...)
+	i, m := len(ev.ID), len(ev.ID)+len(ev.Message)
+	return Event{ID: b[:i:i], Time: ev.Time, Message: b[i:m:m], JSON: b[m:]}
+}
+
+// dropFirst removes the oldest event; readers that had not read it count it
+// under reason (empty: every reader had committed it). m.mu is held.
+func (m *Memory) dropFirst(reason string) {
+	m.bytes -= m.events[0].ev.size()
+	m.events[0] = memEvent{}
+	m.events = m.events[1:]
+	for _, r := range m.readers {
+		if r.pos < m.base+1 {
+			if reason != "" && r.pos == m.base {
+				r.dropped[reason]++
+			}
+			r.pos = m.base + 1
+		}
+	}
+	if len(m.readers) == 0 && reason != "" {
+		m.lost[reason]++
+	}
+	m.base++
+	if len(m.events) == 0 {
+		m.events = nil // let the backing array go
+	}
+}
+
+// collect releases the events every reader has committed. m.mu is held.
+func (m *Memory) collect() {
+	if len(m.readers) == 0 {
+		return
+	}
+	low := m.base + uint64(len(m.events))
+	for _, r := range m.readers {
+		low = min(low, r.ack)
+	}
+	for m.base < low {
+		m.dropFirst("")
+	}
+}
+
+// Reader implements Queue. A new reader starts at the oldest queued event.
+func (m *Memory) Reader(name string) (Reader, error) {
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	if _, dup := m.readers[name]; dup {
+		return nil, fmt.Errorf("spool: reader %q already open", name)
+	}
+	r := &memReader{m: m, ready: make(chan struct{}, 1), dropped: map[string]uint64{}, pos: m.base, ack: m.base}
+	m.readers[name] = r
+	r.notify()
+	return r, nil
+}
+
+// Stats implements Queue.
+func (m *Memory) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := Stats{Appended: m.appended, Lost: map[string]uint64{}, Bytes: int64(m.bytes), Events: uint64(len(m.events))}
+	for k, v := range m.lost {
+		st.Lost[k] = v
+	}
+	return st
+}
+
+// Close implements Queue. Events still queued are counted as dropped for the
+// readers that had not committed them: a memory queue loses them.
+func (m *Memory) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	end := m.base + uint64(len(m.events))
+	for _, r := range m.readers {
+		if r.ack < end {
+			r.dropped[DropClosed] += end - r.ack
+		}
+	}
+	m.events = nil
+	return nil
+}
+
+// memReader is one sink's Reader on a Memory queue; its fields are guarded
+// by the queue's mu.
+type memReader struct {
+	m       *Memory
+	ready   chan struct{}
+	pos     uint64 // next Seq to read
+	ack     uint64
+	dropped map[string]uint64
+}
+
+func (r *memReader) notify() {
+	select {
+	case r.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (r *memReader) Ready() <-chan struct{} { return r.ready }
+
+// Read implements Reader.
+func (r *memReader) Read(dst []Event, maxEvents, maxBytes int) ([]Event, Position, error) {
+	m := r.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return dst, Position{Seq: r.pos}, ErrClosed
+	}
+	start, size := len(dst), 0
+	for r.pos < m.base+uint64(len(m.events)) && len(dst)-start < maxEvents && (size < maxBytes || len(dst) == start) {
+		ev := m.events[r.pos-m.base].ev
+		dst = append(dst, ev)
+		size += ev.size()
+		r.pos++
+	}
+	return dst, Position{Seq: r.pos}, nil
+}
+
+// Commit implements Reader.
+func (r *memReader) Commit(pos Position) error {
+	m := r.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if pos.Seq > r.ack {
+		r.ack = pos.Seq
+		m.collect()
+	}
+	return nil
+}
+
+// Stats implements Reader.
+func (r *memReader) Stats() ReaderStats {
+	m := r.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := ReaderStats{Dropped: map[string]uint64{}}
+	for k, v := range r.dropped {
+		st.Dropped[k] = v
+	}
+	from := max(r.ack, m.base)
+	end := m.base + uint64(len(m.events))
+	if from < end {
+		st.Pending = end - from
+		for _, e := range m.events[from-m.base:] {
+			st.Bytes += int64(e.ev.size())
+		}
+		st.OldestAge = max(time.Since(m.events[from-m.base].added), 0)
+	}
+	return st
+}

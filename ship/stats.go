@@ -1,0 +1,107 @@
+package ship
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Stats is a snapshot of one sink's counters. Every event appended to the
+// spool ends up, for each sink, in exactly one of Sent, Failed, Dropped or
+// SpoolPending.
+type Stats struct {
+	Sink string
+	Type string
+
+	Sent       uint64            // events delivered (Duplicates included)
+	Duplicates uint64            // delivered events the destination already had
+	Failed     map[string]uint64 // events given up on, by Fail* reason
+	Dropped    map[string]uint64 // events the sink never got, by spool.Drop* reason
+	Retried    uint64            // requests sent again (whole or with the retried items)
+
+	// SendErrors counts failed attempts by kind: network, timeout, tls,
+	// http_408, http_429, http_5xx, http_4xx, bad_response, write.
+	SendErrors map[string]uint64
+	Requests   uint64        // HTTP attempts made
+	Latency    time.Duration // sum of their durations: Latency/Requests is the mean
+	LastError  string        // most recent failed attempt, secrets removed
+
+	SpoolPending   uint64        // events not yet committed
+	SpoolBytes     int64         // their size in the spool
+	SpoolOldestAge time.Duration // age of the oldest of them
+}
+
+// counters are a sink's live counters: plain atomics, read by Stats.
+type counters struct {
+	sent, duplicates, retried, requests, latency atomic.Uint64
+	failed                                       keyedCounters
+	sendErrors                                   keyedCounters
+	lastErr                                      atomic.Pointer[string]
+}
+
+// keyedCounters is a small fixed set of named counters, safe for concurrent
+// use without locks once created.
+type keyedCounters struct {
+	names []string
+	vals  []atomic.Uint64
+}
+
+func newKeyed(names ...string) keyedCounters {
+	return keyedCounters{names: names, vals: make([]atomic.Uint64, len(names))}
+}
+
+func (k *keyedCounters) add(name string, n uint64) {
+	for i, v := range k.names {
+		if v == name {
+			k.vals[i].Add(n)
+			return
+		}
+	}
+	// An unknown name is a bug; count it under the last name ("other")
+	// rather than lose it.
+	k.vals[len(k.vals)-1].Add(n)
+}
+
+func (k *keyedCounters) snapshot() map[string]uint64 {
+	m := make(map[string]uint64, len(k.names))
+	for i, name := range k.names {
+		if v := k.vals[i].Load(); v > 0 {
+			m[name] = v
+		}
+	}
+	return m
+}
+
+// Send error kinds.
+const (
+	errNetwork     = "network"
+	errTimeout     = "timeout"
+	errTLS         = "tls"
+	errHTTP408     = "http_408"
+	errHTTP429     = "http_429"
+	errHTTP5xx     = "http_5xx"
+	errHTTP4xx     = "http_4xx"
+	errBadResponse = "bad_response"
+	errWrite       = "write"
+	errOther       = "other"
+)
+
+func newCounters() *counters {
+	return &counters{
+		failed:     newKeyed(FailRejected, FailItemRejected, FailTooLarge, errOther),
+		sendErrors: newKeyed(errNetwork, errTimeout, errTLS, errHTTP408, errHTTP429, errHTTP5xx, errHTTP4xx, errBadResponse, errWrite, errOther),
+	}
+}
+
+func (c *counters) setLastErr(s string) { c.lastErr.Store(&s) }
+
+func (c *counters) snapshot() Stats {
+	st := Stats{
+		Sent: c.sent.Load(), Duplicates: c.duplicates.Load(), Retried: c.retried.Load(),
+		Failed: c.failed.snapshot(), SendErrors: c.sendErrors.snapshot(),
+		Requests: c.requests.Load(), Latency: time.Duration(c.latency.Load()),
+	}
+	if p := c.lastErr.Load(); p != nil {
+		st.LastError = *p
+	}
+	return st
+}
