@@ -5,7 +5,7 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 10m
 
-.PHONY: all build test lint fuzz bench clean deb
+.PHONY: all build test lint fuzz bench clean deb demo
 
 all: build
 
@@ -29,8 +29,13 @@ fuzz:
 	$(GO) test ./collector/nflogpcap -run '^$$' -fuzz '^FuzzParseMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ship/spool -run '^$$' -fuzz '^FuzzSpoolRead$$' -fuzzminimizetime 5s -fuzztime $(FUZZTIME)
 
+# Go benchmarks of the hot paths (decode/encode, spool, ship: every package
+# with Benchmark functions), then — as root — the side-by-side run with
+# ulogd2 on a kernel flood (bench/run.sh, about 13 minutes; BENCH_QUICK=1 for
+# a 2-minute smoke run), which writes docs/bench/.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./decode
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	GO=$(GO) bench/run.sh
 
 # The Debian package, built by nfpm (a tool dependency in go.mod):
 # dist/nflog-agent_<version>_<arch>.deb. Debian versions must start with a
@@ -43,6 +48,11 @@ deb: build
 	mkdir -p dist
 	NFLOG_AGENT_BIN=bin/nflog-agent DEB_VERSION='$(DEB_VERSION)' DEB_ARCH='$(DEB_ARCH)' \
 	  $(GO) tool nfpm package --config deploy/nfpm.yaml --packager deb --target dist/
+
+# As root: the agent at work in throw-away network namespaces (never the
+# host's ruleset or interfaces), see deploy/demo.sh.
+demo: build
+	bash deploy/demo.sh bin/nflog-agent
 
 clean:
 	rm -rf bin dist

@@ -51,7 +51,12 @@ func TestCheckShippedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Groups) != 1 || cfg.Groups[0].Collector.WithDefaults() != defaultConfig().Groups[0].Collector.WithDefaults() {
+	def := defaultConfig()
+	if len(cfg.Groups) != 1 || cfg.Groups[0].Collector.WithDefaults() != def.Groups[0].Collector.WithDefaults() {
 		t.Errorf("deploy/nflog-agent.yaml differs from the defaults: %+v", cfg.Groups)
+	}
+	if cfg.ShutdownTimeout != def.ShutdownTimeout || cfg.Metrics != def.Metrics || cfg.Health != def.Health || cfg.Log != def.Log {
+		t.Errorf("deploy/nflog-agent.yaml differs from the defaults:\n got %v %+v %+v %+v\nwant %v %+v %+v %+v",
+			cfg.ShutdownTimeout, cfg.Metrics, cfg.Health, cfg.Log, def.ShutdownTimeout, def.Metrics, def.Health, def.Log)
 	}
 }

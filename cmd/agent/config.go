@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -16,10 +18,39 @@ import (
 
 // config is the agent's configuration file, validated.
 type config struct {
-	NetNS    string // path of a network namespace file (e.g. /run/netns/fw); "" = the agent's own
-	Hostname string // observer.hostname; "" = os.Hostname
-	Groups   []groupConfig
+	NetNS           string // path of a network namespace file (e.g. /run/netns/fw); "" = the agent's own
+	Hostname        string // observer.hostname; "" = os.Hostname
+	Groups          []groupConfig
+	ShutdownTimeout time.Duration // how long SIGTERM may take to drain what was read
+	Metrics         metricsConfig
+	Health          healthConfig
+	Log             logConfig
 }
+
+// metricsConfig is the `metrics:` section.
+type metricsConfig struct {
+	Listen string // host:port of /metrics and /healthz; "" = off
+}
+
+// healthConfig is the `health:` section.
+type healthConfig struct {
+	// SinkFailureThreshold is how long a sink may keep failing before
+	// /healthz turns 503: short outages are what the spool is for.
+	SinkFailureThreshold time.Duration
+}
+
+// logConfig is the `log:` section.
+type logConfig struct {
+	Format string     // "text" or "json"
+	Level  slog.Level // records below it are discarded
+}
+
+// Defaults of the sections above.
+const (
+	defaultMetricsListen        = "127.0.0.1:9740"
+	defaultShutdownTimeout      = 10 * time.Second
+	defaultSinkFailureThreshold = 5 * time.Minute
+)
 
 // groupConfig is one NFLOG group: how to read it and how to render its
 // records.
@@ -31,7 +62,13 @@ type groupConfig struct {
 // defaultConfig is what `run` does without --config: group 100 (the group of
 // the rules in nft/), every option at its default.
 func defaultConfig() *config {
-	return &config{Groups: []groupConfig{{Collector: collector.GroupConfig{Group: collector.DefaultGroup}}}}
+	return &config{
+		Groups:          []groupConfig{{Collector: collector.GroupConfig{Group: collector.DefaultGroup}}},
+		ShutdownTimeout: defaultShutdownTimeout,
+		Metrics:         metricsConfig{Listen: defaultMetricsListen},
+		Health:          healthConfig{SinkFailureThreshold: defaultSinkFailureThreshold},
+		Log:             logConfig{Format: "text", Level: slog.LevelInfo},
+	}
 }
 
 // loadConfig reads and validates a YAML configuration file.
@@ -93,8 +130,18 @@ func parseConfig(name string, data []byte) (*config, error) {
 			groups, err := p.groups(v)
 			cfg.Groups = groups
 			return err
+		case "shutdown_timeout":
+			d, err := p.duration(v, key)
+			cfg.ShutdownTimeout = d
+			return err
+		case "metrics":
+			return p.metrics(v, &cfg.Metrics)
+		case "health":
+			return p.health(v, &cfg.Health)
+		case "log":
+			return p.log(v, &cfg.Log)
 		}
-		return p.errorf(k, key, "unknown key (want netns, hostname or groups)")
+		return p.errorf(k, key, "unknown key (want netns, hostname, groups, shutdown_timeout, metrics, health or log)")
 	})
 	if err != nil {
 		return nil, err
@@ -194,6 +241,84 @@ func (p *parser) group(n *yaml.Node, path string) (groupConfig, error) {
 		return g, p.errorf(n, path+".read_buffer_max", "%d is below read_buffer %d", c.ReadBufferMax, c.ReadBuffer)
 	}
 	return g, nil
+}
+
+// metrics reads `metrics: {listen: ADDR}`. `off` or an empty value turns
+// the endpoint off; port 0 picks a free port (tests, the demo).
+func (p *parser) metrics(v *yaml.Node, m *metricsConfig) error {
+	return p.section(v, "metrics", func(key string, k, val *yaml.Node) error {
+		full := "metrics." + key
+		if key != "listen" {
+			return p.errorf(k, full, "unknown key (want listen)")
+		}
+		s, err := p.str(val, full)
+		if err != nil {
+			return err
+		}
+		if s == "off" || s == "" {
+			m.Listen = ""
+			return nil
+		}
+		host, port, err := net.SplitHostPort(s)
+		if err == nil {
+			_, err = strconv.ParseUint(port, 10, 16)
+		}
+		if err != nil || strings.ContainsAny(host, " /") {
+			return p.errorf(val, full, "%q: want host:port such as 127.0.0.1:9740, or off", s)
+		}
+		m.Listen = s
+		return nil
+	})
+}
+
+// health reads `health: {sink_failure_threshold: DURATION}`.
+func (p *parser) health(v *yaml.Node, h *healthConfig) error {
+	return p.section(v, "health", func(key string, k, val *yaml.Node) error {
+		full := "health." + key
+		if key != "sink_failure_threshold" {
+			return p.errorf(k, full, "unknown key (want sink_failure_threshold)")
+		}
+		d, err := p.duration(val, full)
+		h.SinkFailureThreshold = d
+		return err
+	})
+}
+
+// log reads `log: {format: text|json, level: debug|info|warn|error}`.
+func (p *parser) log(v *yaml.Node, l *logConfig) error {
+	return p.section(v, "log", func(key string, k, val *yaml.Node) error {
+		full := "log." + key
+		s, err := p.str(val, full)
+		if err != nil {
+			return err
+		}
+		switch key {
+		case "format":
+			if s != "text" && s != "json" {
+				return p.errorf(val, full, "%q: want text or json", s)
+			}
+			l.Format = s
+		case "level":
+			lv, ok := logLevels[s]
+			if !ok {
+				return p.errorf(val, full, "%q: want debug, info, warn or error", s)
+			}
+			l.Level = lv
+		default:
+			return p.errorf(k, full, "unknown key (want format or level)")
+		}
+		return nil
+	})
+}
+
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+
+// section checks that a top-level section is a mapping and walks its keys.
+func (p *parser) section(v *yaml.Node, name string, fn func(key string, k, v *yaml.Node) error) error {
+	if v.Kind != yaml.MappingNode {
+		return p.errorf(v, name, "want a mapping, got %s", kindName(v))
+	}
+	return p.mapping(v, name+".", fn)
 }
 
 func (p *parser) actions(v *yaml.Node, path string) (map[string]string, error) {

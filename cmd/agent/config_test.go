@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,14 @@ groups:
     snaplen: 0
     message_flags: 0x2f
   - group: 0
+shutdown_timeout: 3s
+metrics:
+  listen: "[::1]:9999"
+health:
+  sink_failure_threshold: 90s
+log:
+  format: json
+  level: warn
 `
 	got, err := parseConfig("agent.yaml", []byte(full))
 	if err != nil {
@@ -46,7 +55,12 @@ groups:
 		},
 		{Collector: collector.GroupConfig{Group: 101, FullPacket: true}, Decode: decode.Options{Flags: decode.FlagsAll}},
 		{Collector: collector.GroupConfig{Group: 0}},
-	}}
+	},
+		ShutdownTimeout: 3 * time.Second,
+		Metrics:         metricsConfig{Listen: "[::1]:9999"},
+		Health:          healthConfig{SinkFailureThreshold: 90 * time.Second},
+		Log:             logConfig{Format: "json", Level: slog.LevelWarn},
+	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
 	}
@@ -93,11 +107,42 @@ func TestParseConfigErrors(t *testing.T) {
 		{"hostname: a\nhostname: b\n", "a.yaml:2: hostname: duplicate key"},
 		{"- 1\n", "a.yaml:1: (top level)"},
 		{"groups: [\n", "a.yaml: yaml:"},
+		{"shutdown_timeout: soon\n", `a.yaml:1: shutdown_timeout: "soon": want a positive duration`},
+		{"metrics: 9740\n", "a.yaml:1: metrics: want a mapping"},
+		{"metrics:\n  port: 9740\n", "a.yaml:2: metrics.port: unknown key (want listen)"},
+		{"metrics:\n  listen: 9740\n", `a.yaml:2: metrics.listen: "9740": want host:port`},
+		{"metrics:\n  listen: localhost:http\n", `a.yaml:2: metrics.listen: "localhost:http": want host:port`},
+		{"metrics:\n  listen: 127.0.0.1:70000\n", `a.yaml:2: metrics.listen`},
+		{"metrics:\n  listen: [a]\n", `a.yaml:2: metrics.listen: want a string`},
+		{"metrics:\n  listen: off\n  listen: on\n", "a.yaml:3: metrics.listen: duplicate key"},
+		{"health:\n  sink_failure_threshold: -5m\n", `a.yaml:2: health.sink_failure_threshold: "-5m": want a positive duration`},
+		{"health:\n  threshold: 5m\n", "a.yaml:2: health.threshold: unknown key"},
+		{"log:\n  format: xml\n", `a.yaml:2: log.format: "xml": want text or json`},
+		{"log:\n  level: verbose\n", `a.yaml:2: log.level: "verbose": want debug, info, warn or error`},
+		{"log:\n  colour: red\n", "a.yaml:2: log.colour: unknown key"},
+		{"log: json\n", "a.yaml:1: log: want a mapping"},
 	}
 	for _, tt := range tests {
 		_, err := parseConfig("a.yaml", []byte(tt.in))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%q:\n got %v\nwant …%s…", tt.in, err, tt.want)
+		}
+	}
+}
+
+// `listen: off` and an empty listen both turn the endpoint off; without the
+// section it is on, on loopback.
+func TestParseConfigMetricsOff(t *testing.T) {
+	for _, in := range []string{"metrics:\n  listen: off\n", "metrics:\n  listen: \"\"\n", "metrics:\n  listen:\n"} {
+		cfg, err := parseConfig("a.yaml", []byte(in))
+		if err != nil || cfg.Metrics.Listen != "" {
+			t.Errorf("%q: listen %q, err %v; want off", in, cfg.Metrics.Listen, err)
+		}
+	}
+	for in, want := range map[string]string{"": "127.0.0.1:9740", "metrics: {listen: \":0\"}\n": ":0", "metrics: {listen: localhost:9100}": "localhost:9100"} {
+		cfg, err := parseConfig("a.yaml", []byte(in))
+		if err != nil || cfg.Metrics.Listen != want {
+			t.Errorf("%q: listen %q, err %v; want %q", in, cfg.Metrics.Listen, err, want)
 		}
 	}
 }

@@ -19,12 +19,13 @@ var (
 const usage = `usage: nflog-agent <command> [options]
 
 commands:
-  run [--config FILE]  read NFLOG groups and print ECS JSON lines (the default;
-                       without a config: group 100 to stdout)
-  replay FILE...       decode NFLOG pcap/pcapng files to ECS JSON lines on stdout
-  check --config FILE  validate a configuration file without starting
-  rules [--config FILE] print an nftables ruleset for the configured groups
-  version              print version, commit and Go version
+  run [--config FILE]     read NFLOG groups and print ECS JSON lines (the default;
+                          without a config: group 100 to stdout)
+  replay FILE...          decode NFLOG pcap/pcapng files to ECS JSON lines on stdout
+  check --config FILE     validate a configuration file without starting
+  rules [--config FILE]   print an nftables ruleset for the configured groups
+  doctor [--config FILE]  check this host: kernel, capability, groups, rules
+  version                 print version, commit and Go version
 `
 
 func main() {
@@ -45,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCheck(args, stdout, stderr)
 	case "rules":
 		return runRules(args, stdout, stderr)
+	case "doctor":
+		return runDoctor(args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "nflog-agent %s (commit %s, %s)\n", version, commit, runtime.Version())
 		return 0

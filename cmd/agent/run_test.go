@@ -26,16 +26,16 @@ import (
 
 func TestRunUsage(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := runAgent(context.Background(), []string{"extra"}, &out, &errb); code != 2 {
+	if code := runAgent(context.Background(), []string{"extra"}, &out, &errb, nil); code != 2 {
 		t.Errorf("extra argument: exit %d", code)
 	}
-	if code := runAgent(context.Background(), []string{"--bogus"}, &out, &errb); code != 2 {
+	if code := runAgent(context.Background(), []string{"--bogus"}, &out, &errb, nil); code != 2 {
 		t.Errorf("unknown flag: exit %d", code)
 	}
 	errb.Reset()
 	path := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(path, []byte("groups:\n  - group: 1\n    overflow: maybe\n"), 0o600)
-	if code := runAgent(context.Background(), []string{"--config", path}, &out, &errb); code != 1 ||
+	if code := runAgent(context.Background(), []string{"--config", path}, &out, &errb, nil); code != 1 ||
 		!strings.Contains(errb.String(), path+":3: groups[0].overflow") {
 		t.Errorf("bad config: exit %d, stderr %q", code, errb.String())
 	}
@@ -63,6 +63,12 @@ func (s *syncBuffer) String() string {
 // (nft/nflog-agent.nft) loaded, removed at cleanup. Skips unless root.
 func labNS(t *testing.T) (path string, fd int) {
 	t.Helper()
+	return newLabNS(t, true)
+}
+
+// newLabNS is labNS, with or without the rules.
+func newLabNS(t *testing.T, rules bool) (path string, fd int) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespace, nft, NFLOG); CI runs it as root")
 	}
@@ -81,7 +87,9 @@ func labNS(t *testing.T) (path string, fd int) {
 	run("ip", "netns", "add", name)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
 	run("ip", "netns", "exec", name, "ip", "link", "set", "lo", "up")
-	run("ip", "netns", "exec", name, "nft", "-f", "../../nft/nflog-agent.nft")
+	if rules {
+		run("ip", "netns", "exec", name, "nft", "-f", "../../nft/nflog-agent.nft")
+	}
 	f, err := os.Open("/run/netns/" + name)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +122,7 @@ func inNS(t *testing.T, fd int, fn func()) {
 func TestRunEndToEnd(t *testing.T) {
 	nsPath, nsFd := labNS(t)
 	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf("netns: %s\nhostname: labhost\ngroups:\n  - group: 100\n    message_flags: all\n", nsPath)), 0o600)
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("netns: %s\nhostname: labhost\nmetrics: {listen: off}\ngroups:\n  - group: 100\n    message_flags: all\n", nsPath)), 0o600)
 
 	// Catch SIGTERM in the test too, so a signal can never kill the test
 	// binary whatever the agent's state.
@@ -185,9 +193,9 @@ func TestRunGroupBusy(t *testing.T) {
 	}
 	defer holder.Close()
 	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
-	os.WriteFile(cfgPath, []byte("netns: "+nsPath+"\n"), 0o600)
+	os.WriteFile(cfgPath, []byte("netns: "+nsPath+"\nmetrics: {listen: off}\n"), 0o600)
 	var stdout, stderr syncBuffer
-	code := runAgent(context.Background(), []string{"--config", cfgPath}, &stdout, &stderr)
+	code := runAgent(context.Background(), []string{"--config", cfgPath}, &stdout, &stderr, nil)
 	if code != 1 || !strings.Contains(stderr.String(), "group 100") || !strings.Contains(stderr.String(), "ulogd2") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
 	}
