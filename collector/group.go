@@ -38,6 +38,7 @@ type Group struct {
 	c            counters
 	bufRequested atomic.Int64                 // last size asked of SO_RCVBUFFORCE; grows on ENOBUFS
 	current      atomic.Pointer[subscription] // for tests that break the socket
+	bound        atomic.Bool                  // a socket is bound to the group and being read
 
 	out     chan decode.Record
 	done    chan struct{} // closed by Close
@@ -71,9 +72,14 @@ func OpenGroup(cfg GroupConfig, opts GroupOptions) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.bound.Store(true)
 	go g.supervise(sub)
 	return g, nil
 }
+
+// Bound reports whether the group is being read right now: false while a
+// broken socket is being re-opened and after Close. Health checks use it.
+func (g *Group) Bound() bool { return g.bound.Load() }
 
 // Records is the group's output queue. It is closed after Close, once the
 // reader has stopped; what is still queued stays readable.
@@ -103,6 +109,7 @@ func (g *Group) Close() error {
 func (g *Group) supervise(sub *subscription) {
 	defer close(g.stopped)
 	defer close(g.out)
+	defer g.bound.Store(false)
 	for {
 		g.current.Store(sub)
 		select {
@@ -111,12 +118,14 @@ func (g *Group) supervise(sub *subscription) {
 			return
 		case <-sub.dead:
 		}
+		g.bound.Store(false)
 		g.log.Warn("NFLOG socket failed, re-opening", "err", sub.deadErr)
 		sub.stop()
 		sub = g.reopen()
 		if sub == nil {
 			return // closed while waiting
 		}
+		g.bound.Store(true)
 	}
 }
 

@@ -245,6 +245,9 @@ func TestLabReopenBrokenSocket(t *testing.T) {
 	}
 }`)
 	g := openGroup(t, l.B, GroupConfig{Group: 45}, nil)
+	if !g.Bound() {
+		t.Error("open group: Bound() = false")
+	}
 	s := drain(g)
 	tx := l.Sender(t)
 	mustSend(t, tx, udp4(l, 5005, 0, 0))
@@ -256,6 +259,13 @@ func TestLabReopenBrokenSocket(t *testing.T) {
 	waitFor(t, "packet after re-open", labWait, func() bool { return s.len() == 2 })
 	if st := g.Stats(); st.Reopens != 1 || st.Received != 2 {
 		t.Errorf("stats %+v", st)
+	}
+	if !g.Bound() {
+		t.Error("re-opened group: Bound() = false")
+	}
+	g.Close()
+	if g.Bound() {
+		t.Error("closed group: Bound() = true")
 	}
 }
 
