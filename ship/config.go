@@ -76,6 +76,24 @@ type RetryConfig struct {
 // DataStreamDefault is the Elasticsearch data stream used when none is set.
 const DataStreamDefault = "logs-netfilter.log-default"
 
+// ValidateSinks reports the first invalid sink configuration, or two sinks
+// with the same name, without building anything: what New would reject
+// before reading secrets and certificates.
+func ValidateSinks(sinks []SinkConfig) error {
+	names := map[string]bool{}
+	for _, raw := range sinks {
+		c, err := raw.withDefaults()
+		if err != nil {
+			return err
+		}
+		if names[c.Name] {
+			return fmt.Errorf("ship: two sinks are named %q: give each a name", c.Name)
+		}
+		names[c.Name] = true
+	}
+	return nil
+}
+
 // withDefaults returns c with its defaults filled in, or an error naming the
 // first invalid field.
 func (c SinkConfig) withDefaults() (SinkConfig, error) {
@@ -88,6 +106,10 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 	b := &c.Batch
 	b.MaxEvents = orDefault(b.MaxEvents, 1000)
 	b.MaxBytes = orDefault(b.MaxBytes, 5<<20)
+	if c.Type == TypeStdout || c.Type == TypeFile {
+		// A local write is cheap: keep a tail -f or a pipe close to live.
+		b.MaxAge = orDefault(b.MaxAge, 100*time.Millisecond)
+	}
 	b.MaxAge = orDefault(b.MaxAge, time.Second)
 	r := &c.Retry
 	r.InitialBackoff = orDefault(r.InitialBackoff, 500*time.Millisecond)

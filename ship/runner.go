@@ -221,6 +221,7 @@ func (r *runner) unavailable(err error) {
 		r.st.sendErrors.add(errWrite, 1)
 	}
 	if !r.failing.Swap(true) {
+		r.st.failingSince.Store(time.Now().UnixNano())
 		args := []any{"sink", r.cfg.Name, "err", msg}
 		if errKind(err) == errTLS {
 			// Fail closed: nothing is sent until the operator fixes trust.
@@ -233,6 +234,7 @@ func (r *runner) unavailable(err error) {
 
 func (r *runner) recovered() {
 	if r.failing.Swap(false) {
+		r.st.failingSince.Store(0)
 		r.log.Info("sink available again", "sink", r.cfg.Name)
 	}
 }

@@ -24,6 +24,9 @@ type Stats struct {
 	Requests   uint64        // HTTP attempts made
 	Latency    time.Duration // sum of their durations: Latency/Requests is the mean
 	LastError  string        // most recent failed attempt, secrets removed
+	// FailingSince is when the current run of failed attempts began (the
+	// first failure since the last success); zero while the sink works.
+	FailingSince time.Time
 
 	SpoolPending   uint64        // events not yet committed
 	SpoolBytes     int64         // their size in the spool
@@ -36,6 +39,7 @@ type counters struct {
 	failed                                       keyedCounters
 	sendErrors                                   keyedCounters
 	lastErr                                      atomic.Pointer[string]
+	failingSince                                 atomic.Int64 // unix nanoseconds; 0 = not failing
 }
 
 // keyedCounters is a small fixed set of named counters, safe for concurrent
@@ -102,6 +106,9 @@ func (c *counters) snapshot() Stats {
 	}
 	if p := c.lastErr.Load(); p != nil {
 		st.LastError = *p
+	}
+	if ns := c.failingSince.Load(); ns != 0 {
+		st.FailingSince = time.Unix(0, ns)
 	}
 	return st
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/ship"
 )
 
 // config is the agent's configuration file, validated.
@@ -25,6 +26,15 @@ type config struct {
 	Metrics         metricsConfig
 	Health          healthConfig
 	Log             logConfig
+	Spool           spoolConfig
+	Sinks           []ship.SinkConfig // nil = ship.DefaultSinks (stdout)
+}
+
+// spoolConfig is the `spool:` section: where events wait for the sinks.
+type spoolConfig struct {
+	Dir          string // spool directory; "" = a bounded in-memory queue, lost at stop
+	MaxBytes     int64  // size cap; 0 = the queue's default
+	MemoryEvents int    // in-memory queue only: event cap; 0 = default
 }
 
 // metricsConfig is the `metrics:` section.
@@ -140,8 +150,14 @@ func parseConfig(name string, data []byte) (*config, error) {
 			return p.health(v, &cfg.Health)
 		case "log":
 			return p.log(v, &cfg.Log)
+		case "spool":
+			return p.spool(v, &cfg.Spool)
+		case "sinks":
+			sinks, err := p.sinks(v)
+			cfg.Sinks = sinks
+			return err
 		}
-		return p.errorf(k, key, "unknown key (want netns, hostname, groups, shutdown_timeout, metrics, health or log)")
+		return p.errorf(k, key, "unknown key (want netns, hostname, groups, shutdown_timeout, metrics, health, log, spool or sinks)")
 	})
 	if err != nil {
 		return nil, err
@@ -404,21 +420,27 @@ func (p *parser) size(v *yaml.Node, key string) (int, error) {
 }
 
 func parseSize(s string) (int, error) {
-	num, mult := strings.TrimSpace(s), 1
+	n, err := parseSizeMax(s, 1<<31-1, "2GiB", "8MiB or 8388608")
+	return int(n), err
+}
+
+// parseSizeMax is parseSize up to limit (called limitName in errors).
+func parseSizeMax(s string, limit uint64, limitName, example string) (uint64, error) {
+	num, mult := strings.TrimSpace(s), uint64(1)
 	for _, suf := range []struct {
 		s string
-		m int
+		m uint64
 	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}} {
 		if strings.HasSuffix(num, suf.s) {
 			num, mult = strings.TrimSpace(strings.TrimSuffix(num, suf.s)), suf.m
 			break
 		}
 	}
-	n, err := strconv.ParseUint(num, 10, 31)
-	if err != nil || n == 0 || n*uint64(mult) > 1<<31-1 {
-		return 0, errors.New(strconv.Quote(s) + ": want a size from 1 byte to 2GiB, such as 8MiB or 8388608")
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n == 0 || n > limit/mult {
+		return 0, errors.New(strconv.Quote(s) + ": want a size from 1 byte to " + limitName + ", such as " + example)
 	}
-	return int(n) * mult, nil
+	return n * mult, nil
 }
 
 func kindName(n *yaml.Node) string {

@@ -118,12 +118,7 @@ func (d *doctor) run(cfg *config) []checkResult {
 	out := []checkResult{d.checkKernel(), d.checkCapability()}
 	out = append(out, d.checkGroups(cfg)...)
 	out = append(out, d.checkRules(cfg)...)
-	// The spool and sinks are not configurable yet. When config gains
-	// them, this is where checkSpoolDir(dir) and one checkSinkReachable
-	// per sink go.
-	out = append(out,
-		checkResult{status: statusSkip, name: "spool directory", detail: "no spool configured"},
-		checkResult{status: statusSkip, name: "sinks", detail: "none configured: events go to stdout"})
+	out = append(out, d.checkShipping(cfg)...)
 	return out
 }
 

@@ -9,10 +9,52 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nflog-agent/nflog-agent/ship"
+	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
-// The checks of what ships events. They are not wired yet because the
-// config has no spool or sinks yet; doctor.run says where they go.
+// The checks of what ships events: the spool directory when one is
+// configured, and whether each remote sink's endpoint can be reached.
+
+// sinkDialTimeout bounds each sink reachability check.
+const sinkDialTimeout = 5 * time.Second
+
+func (d *doctor) checkShipping(cfg *config) []checkResult {
+	var out []checkResult
+	if cfg.Spool.Dir == "" {
+		out = append(out, checkResult{status: statusSkip, name: "spool directory",
+			detail: "no spool.dir configured: events wait in memory and are lost at stop"})
+	} else {
+		minFree := uint64(cfg.Spool.MaxBytes)
+		if minFree == 0 {
+			minFree = spool.DefaultMaxBytes
+		}
+		out = append(out, checkSpoolDir(cfg.Spool.Dir, minFree))
+	}
+	if len(cfg.Sinks) == 0 {
+		return append(out, checkResult{status: statusSkip, name: "sinks", detail: "none configured: events go to stdout"})
+	}
+	for _, s := range cfg.Sinks {
+		name := s.Name
+		if name == "" {
+			name = s.Type
+		}
+		u := s.URL
+		switch s.Type {
+		case ship.TypeSekoia:
+			if u == "" {
+				u = ship.SekoiaURL(s.Region)
+			}
+		case ship.TypeHTTP, ship.TypeElasticsearch:
+		default:
+			out = append(out, checkResult{status: statusSkip, name: "sink " + name + " reachable", detail: "local sink (" + s.Type + ")"})
+			continue
+		}
+		out = append(out, checkSinkReachable(context.Background(), name, u, sinkDialTimeout))
+	}
+	return out
+}
 
 // checkSpoolDir checks that dir exists, takes a new file, and has at least
 // minFree bytes free for the spool to grow during an outage.

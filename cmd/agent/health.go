@@ -58,27 +58,18 @@ func (h *health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-// groupState tracks whether a group is being read. The collector opens
-// every group before the agent starts (a group it cannot bind is a start
-// error) and re-opens a broken socket by itself, but it does not say when
-// it is re-opening; until it does, a group counts as bound from its open
-// until its reader stops.
-type groupState struct {
-	state atomic.Int32
-}
+// binder is what groupCheck needs of a collector.Group.
+type binder interface{ Bound() bool }
 
-const (
-	groupBound int32 = iota
-	groupStopped
-)
-
-func (g *groupState) stop() { g.state.Store(groupStopped) }
-
-func (g *groupState) check() error {
-	if g.state.Load() == groupStopped {
-		return errors.New("not bound: its reader has stopped")
+// groupCheck fails while the group is not being read: its socket broke and
+// is being re-opened, or the group was closed.
+func groupCheck(g binder) func() error {
+	return func() error {
+		if !g.Bound() {
+			return errors.New("not bound: its socket is being re-opened, or it was closed")
+		}
+		return nil
 	}
-	return nil
 }
 
 // drainState fails /healthz while the agent shuts down, so that a

@@ -22,25 +22,31 @@ func TestHealth(t *testing.T) {
 	if code, body := healthz(t, h); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("no checks: %d %q", code, body)
 	}
-	var g100, g101 groupState
+	g100, g101 := &fakeGroup{bound: true}, &fakeGroup{bound: true}
 	var drain drainState
 	h.add("agent", drain.check)
-	h.add("group 100", g100.check)
-	h.add("group 101", g101.check)
+	h.add("group 100", groupCheck(g100))
+	h.add("group 101", groupCheck(g101))
 	if code, body := healthz(t, h); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("all bound: %d %q", code, body)
 	}
-	g101.stop()
-	if code, body := healthz(t, h); code != http.StatusServiceUnavailable || body != "group 101: not bound: its reader has stopped\n" {
+	g101.bound = false
+	if code, body := healthz(t, h); code != http.StatusServiceUnavailable || body != "group 101: "+notBound+"\n" {
 		t.Errorf("group 101 stopped: %d %q", code, body)
 	}
 	drain.start()
-	g100.stop()
-	want := "agent: shutting down, draining what was read\ngroup 100: not bound: its reader has stopped\ngroup 101: not bound: its reader has stopped\n"
+	g100.bound = false
+	want := "agent: shutting down, draining what was read\ngroup 100: " + notBound + "\ngroup 101: " + notBound + "\n"
 	if code, body := healthz(t, h); code != http.StatusServiceUnavailable || body != want {
 		t.Errorf("draining: %d %q", code, body)
 	}
 }
+
+const notBound = "not bound: its socket is being re-opened, or it was closed"
+
+type fakeGroup struct{ bound bool }
+
+func (g *fakeGroup) Bound() bool { return g.bound }
 
 // A component that is failing turns /healthz red only once it has been
 // failing for longer than the threshold.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -10,19 +9,23 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/ship"
+	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
 // runRun is `nflog-agent run [--config FILE]`: read the configured NFLOG
-// groups and print one ECS JSON event per line on stdout until SIGINT or
-// SIGTERM. SIGHUP asks the outputs to reopen their files and never stops
-// the agent. It returns the process exit code.
+// groups and ship one ECS JSON event per record to the configured sinks
+// (default: NDJSON on stdout) until SIGINT or SIGTERM. SIGHUP makes file
+// sinks reopen their files and never stops the agent. It returns the process exit code.
 func runRun(args []string, stdout, stderr io.Writer) int {
 	ctx, reopen, stop := notifySignals(context.Background())
 	defer stop()
@@ -51,7 +54,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, reop
 	configPath := fs.String("config", "", "YAML configuration `file` (default: NFLOG group 100, events to stdout)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: nflog-agent run [--config FILE]\n\n"+
-			"Reads netfilter NFLOG groups and prints one ECS JSON event per line on stdout.\n\n")
+			"Reads netfilter NFLOG groups and ships one ECS JSON event per record to the\n"+
+			"configured sinks (default: one per line on stdout).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -80,9 +84,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, reop
 	return 0
 }
 
-// runPipeline wires collector → decode → stdout, with metrics and health,
-// until ctx is done; then it stops the readers and drains what they had
-// read, within cfg.ShutdownTimeout.
+// runPipeline wires collector → decode → queue (spool or memory) → ship's
+// sinks, with metrics and health, until ctx is done; then it stops the
+// readers, appends what they had read, and lets the sinks deliver it within
+// cfg.ShutdownTimeout.
 func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.Logger, reopen <-chan os.Signal) error {
 	hostname := cfg.Hostname
 	if hostname == "" {
@@ -129,17 +134,55 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 	var drain drainState
 	tel.health.add("agent", drain.check)
 
-	out := newLineWriter(stdout)
+	q, err := openQueue(cfg.Spool)
+	if err != nil {
+		col.Close()
+		return err
+	}
+	sinks := cfg.Sinks
+	if len(sinks) == 0 {
+		sinks = ship.DefaultSinks()
+	}
+	sh, err := ship.New(q, sinks, ship.Options{Logger: log, Stdout: stdout})
+	if err != nil {
+		q.Close()
+		col.Close()
+		return err
+	}
+	if err := registerShipping(tel, q, sh, cfg.Health.SinkFailureThreshold); err != nil {
+		q.Close()
+		col.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
+	sh.Start()
+	app := spool.NewAppender(q, appenderEvents, appenderBatch, func(err error) {
+		log.Error("spool append failed: events lost", "err", err)
+	})
+
+	drops := make([]groupDrops, len(col.Groups()))
+	if err := tel.register(promsnap.New("group", func() []dropSnap {
+		out := make([]dropSnap, len(drops))
+		for i := range drops {
+			out[i] = dropSnap{group: drops[i].group, n: drops[i].n.Load()}
+		}
+		return out
+	}, func(d *dropSnap) string { return strconv.Itoa(int(d.group)) }, spoolDroppedMetric)); err != nil {
+		app.Close()
+		sh.Shutdown(context.Background())
+		q.Close()
+		col.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
+
 	var wg sync.WaitGroup
 	for i, g := range col.Groups() {
 		opts := cfg.Groups[i].Decode
 		opts.Hostname = hostname
 		gc := g.Config()
-		var st groupState
-		tel.health.add(fmt.Sprintf("group %d", gc.Group), st.check)
+		drops[i].group = gc.Group
+		tel.health.add(fmt.Sprintf("group %d", gc.Group), groupCheck(g))
 		wg.Go(func() {
-			defer st.stop()
-			decodeLoop(g, decode.NewEncoder(opts), out)
+			decodeLoop(g, decode.NewEncoder(opts), app, &drops[i].n)
 		})
 		log.Info("reading NFLOG group", "group", gc.Group, "snaplen", gc.SnapLen, "full_packet", gc.FullPacket,
 			"message_flags", opts.Flags.String(), "queue_threshold", gc.QueueThreshold, "flush_timeout", gc.FlushTimeout,
@@ -151,59 +194,130 @@ wait:
 		select {
 		case <-ctx.Done():
 			break wait
-		case <-out.failed:
-			break wait
 		case <-reopen:
-			reopenOutputs(log)
+			log.Info("reopen requested (SIGHUP): reopening file sinks")
+			if err := sh.Reopen(); err != nil {
+				log.Error("reopen failed", "err", err)
+			}
 		}
 	}
 	drain.start()
 	log.Info("stopping: draining what was read", "shutdown_timeout", cfg.ShutdownTimeout)
 	col.Close() // closes every Records channel once its reader has stopped
-	drained := make(chan error, 1)
-	go func() {
-		wg.Wait()
-		drained <- out.flush()
-	}()
-	var werr error
-	select {
-	case werr = <-drained:
-	case <-time.After(cfg.ShutdownTimeout):
-		// The output is stuck (a blocked pipe): exit anyway, as systemd
-		// would kill us a little later, but say what was not written.
-		werr = fmt.Errorf("shutdown: output not drained after shutdown_timeout %s; queued events are lost", cfg.ShutdownTimeout)
-	}
+	wg.Wait()   // the decode loops never block: Add drops when the buffer is full
+	app.Close() // appends what is buffered
+	werr := shutdownShipper(sh, cfg, log)
 	for _, s := range col.Stats() {
 		log.Info("group totals", "group", s.Group, "received", s.Received, "kernel_lost", s.KernelLost,
 			"enobufs", s.ENOBUFS, "queue_dropped", s.QueueDropped, "decode_errors", s.DecodeErrors,
 			"reopens", s.Reopens, "read_buffer", s.ReadBuffer)
 	}
-	if werr != nil {
-		return fmt.Errorf("write events: %w", werr)
+	for i := range drops {
+		if n := drops[i].n.Load(); n > 0 {
+			log.Warn("events dropped before the spool (its input buffer was full)", "group", drops[i].group, "spool_dropped", n)
+		}
 	}
-	return nil
+	for _, st := range sh.Stats() {
+		log.Info("sink totals", "sink", st.Sink, "sent", st.Sent, "failed", sum(st.Failed), "dropped", sum(st.Dropped),
+			"pending", st.SpoolPending)
+	}
+	if err := q.Close(); err != nil && werr == nil {
+		werr = fmt.Errorf("close the spool: %w", err)
+	}
+	return werr
 }
 
-// reopenOutputs runs on SIGHUP, which logrotate sends after moving a log
-// file away. Events go to stdout today, which has nothing to reopen; the
-// file sink's reopen (ship's Shipper.Reopen) belongs here.
-func reopenOutputs(log *slog.Logger) {
-	log.Info("reopen requested (SIGHUP): nothing to reopen, events go to stdout")
+// The Appender between the decoders and the queue: how many events it
+// buffers (a burst the queue absorbs without dropping) and how many it
+// appends at once (one fsync each on a spool).
+const (
+	appenderEvents = 16384
+	appenderBatch  = 1024
+)
+
+// openQueue opens the spool directory, or an in-memory queue without one.
+func openQueue(c spoolConfig) (spool.Queue, error) {
+	if c.Dir == "" {
+		return spool.NewMemory(c.MemoryEvents, int(c.MaxBytes)), nil
+	}
+	s, err := spool.Open(c.Dir, spool.Options{MaxBytes: c.MaxBytes})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// shutdownShipper lets the sinks deliver what is queued until
+// cfg.ShutdownTimeout, then gives up on them, saying what was abandoned.
+// A sink stuck in a write that ignores cancellation (a stdout pipe nobody
+// reads) is abandoned too, a moment after the deadline.
+func shutdownShipper(sh *ship.Shipper, cfg *config, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- sh.Shutdown(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		select {
+		case err = <-done:
+		case <-time.After(abandonGrace):
+			err = errors.New("a sink is stuck in a write")
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var pending uint64
+	for _, st := range sh.Stats() {
+		pending = max(pending, st.SpoolPending)
+	}
+	fate := "they are lost (counted as dropped, reason lost_at_stop): configure spool.dir to keep them"
+	if cfg.Spool.Dir != "" {
+		fate = "they are kept in the spool " + cfg.Spool.Dir + " and sent at the next start"
+	}
+	log.Debug("sink shutdown", "err", err)
+	return fmt.Errorf("shutdown: sinks not drained after shutdown_timeout %s: %d events undelivered; %s",
+		cfg.ShutdownTimeout, pending, fate)
+}
+
+// abandonGrace is how long a sink gets past the deadline to notice it.
+const abandonGrace = 500 * time.Millisecond
+
+func sum(m map[string]uint64) (n uint64) {
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// groupDrops counts one group's events the Appender had no room for.
+type groupDrops struct {
+	group uint16
+	n     atomic.Uint64
+}
+
+// dropSnap is a groupDrops read for a scrape.
+type dropSnap struct {
+	group uint16
+	n     uint64
 }
 
 // decodeLoop is the decode stage of one group: it runs on its own goroutine
-// so the reader never waits for encoding or output.
-func decodeLoop(g *collector.Group, enc *decode.Encoder, out *lineWriter) {
-	recs := g.Records()
-	for r := range recs {
+// so the reader never waits for encoding or output. Events go to the queue
+// through app, which never blocks; those it has no room for are counted in
+// dropped.
+func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, dropped *atomic.Uint64) {
+	for r := range g.Records() {
 		ev, ok := encode(enc, &r)
 		if !ok {
 			g.AddDecodeError()
 			continue
 		}
-		// Flush when the queue is empty: batches under load, no latency
-		// when idle.
-		out.writeLine(ev.JSON, len(recs) == 0)
+		if !app.Add(spool.Event{ID: ev.ID, Time: ev.Time, Message: ev.Message, JSON: ev.JSON}) {
+			dropped.Add(1)
+		}
 	}
 }
 
@@ -216,51 +330,4 @@ func encode(enc *decode.Encoder, r *decode.Record) (ev decode.Event, ok bool) {
 		}
 	}()
 	return enc.Encode(r), true
-}
-
-// lineWriter serialises NDJSON lines from several decode goroutines. After
-// the first write error it discards everything and closes failed, so a
-// closed stdout stops the agent instead of wedging it.
-type lineWriter struct {
-	mu     sync.Mutex
-	w      *bufio.Writer
-	err    error
-	failed chan struct{}
-}
-
-func newLineWriter(w io.Writer) *lineWriter {
-	return &lineWriter{w: bufio.NewWriterSize(w, 64<<10), failed: make(chan struct{})}
-}
-
-func (l *lineWriter) writeLine(b []byte, flush bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.err != nil {
-		return
-	}
-	_, err := l.w.Write(b)
-	if err == nil {
-		err = l.w.WriteByte('\n')
-	}
-	if err == nil && flush {
-		err = l.w.Flush()
-	}
-	l.fail(err)
-}
-
-func (l *lineWriter) flush() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.err == nil {
-		l.fail(l.w.Flush())
-	}
-	return l.err
-}
-
-// fail records the first error; l.mu must be held.
-func (l *lineWriter) fail(err error) {
-	if err != nil && l.err == nil {
-		l.err = err
-		close(l.failed)
-	}
 }

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nflog-agent/nflog-agent/ship"
+)
+
+func TestParseConfigShipping(t *testing.T) {
+	const src = `spool:
+  dir: /var/lib/nflog-agent/spool
+  max_bytes: 4GiB
+sinks:
+  - type: http
+    name: collector
+    url: https://collector.example.net/ingest
+    format: json_array
+    timeout: 10s
+    headers:
+      Authorization: Bearer x
+      X-Any-Header: y
+    tls:
+      ca_file: /etc/ca.pem
+      insecure_skip_verify: false
+    retry: {initial_backoff: 1s, attempts: 3}
+    batch: {max_events: 500, max_age: 200ms}
+  - type: file
+    path: /var/log/events.ndjson
+  - type: sekoia
+    region: fra2
+    intake_key_env: KEY
+`
+	cfg, err := parseConfig("agent.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (spoolConfig{Dir: "/var/lib/nflog-agent/spool", MaxBytes: 4 << 30}); cfg.Spool != want {
+		t.Errorf("spool %+v, want %+v", cfg.Spool, want)
+	}
+	want := []ship.SinkConfig{
+		{Type: "http", Name: "collector", URL: "https://collector.example.net/ingest", Format: "json_array",
+			Timeout: 10 * time.Second, Headers: map[string]string{"Authorization": "Bearer x", "X-Any-Header": "y"},
+			TLS:   ship.TLSConfig{CAFile: "/etc/ca.pem"},
+			Retry: ship.RetryConfig{InitialBackoff: time.Second, Attempts: 3},
+			Batch: ship.BatchConfig{MaxEvents: 500, MaxAge: 200 * time.Millisecond}},
+		{Type: "file", Path: "/var/log/events.ndjson"},
+		{Type: "sekoia", Region: "fra2", IntakeKeyEnv: "KEY"},
+	}
+	if d := cmp.Diff(want, cfg.Sinks); d != "" {
+		t.Errorf("sinks (-want +got):\n%s", d)
+	}
+
+	mem, err := parseConfig("agent.yaml", []byte("spool: {memory_events: 5000, max_bytes: 64MiB}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (spoolConfig{MemoryEvents: 5000, MaxBytes: 64 << 20}); mem.Spool != want || mem.Sinks != nil {
+		t.Errorf("memory spool %+v, sinks %v", mem.Spool, mem.Sinks)
+	}
+}
+
+func TestParseConfigShippingErrors(t *testing.T) {
+	cases := []struct{ src, want string }{
+		// Unknown keys anywhere inside a sink, with their line.
+		{"sinks:\n  - type: http\n    url: https://x\n    tls:\n      ca_fil: /x\n", "agent.yaml:5: sinks[0].tls.ca_fil: unknown key (want one of ca_file, cert_file, "},
+		{"sinks:\n  - type: stdout\n  - type: http\n    url: https://x\n    retry: {attempt: 3}\n", "agent.yaml:5: sinks[1].retry.attempt: unknown key"},
+		{"sinks:\n  - type: stdout\n    bogus: 1\n", "agent.yaml:3: sinks[0].bogus: unknown key"},
+		// Bad values, with their line and key.
+		{"sinks:\n  - type: http\n    url: https://x\n    timeout: soon\n", `agent.yaml:4: sinks[0].timeout: "soon": want a duration such as 30s`},
+		{"sinks:\n  - type: http\n    url: https://x\n    batch:\n      max_events: many\n", `agent.yaml:5: sinks[0].batch.max_events: "many": want an integer`},
+		{"sinks:\n  - type: http\n    url: https://x\n    tls: {insecure_skip_verify: maybe}\n", `agent.yaml:4: sinks[0].tls.insecure_skip_verify: "maybe": want true or false`},
+		{"sinks:\n  - type: http\n    url: https://x\n    headers: [a]\n", "agent.yaml:4: sinks[0].headers: want a mapping"},
+		// What ship would refuse at start.
+		{"sinks:\n  - type: http\n", "agent.yaml:2: sinks[0]: sink http: url is required"},
+		{"sinks:\n  - type: kafka\n", `agent.yaml:2: sinks[0]: sink kafka: unknown type "kafka"`},
+		{"sinks:\n  - type: stdout\n  - type: stdout\n", `agent.yaml:2: sinks: two sinks are named "stdout"`},
+		{"sinks:\n  - type: sekoia\n    region: mars\n    intake_key_env: K\n", `agent.yaml:2: sinks[0].region: "mars"`},
+		{"sinks: []\n", "agent.yaml:1: sinks: empty"},
+		{"sinks: {type: stdout}\n", "agent.yaml:1: sinks: want a list"},
+		// The spool section.
+		{"spool:\n  dirr: /x\n", "agent.yaml:2: spool.dirr: unknown key"},
+		{"spool:\n  max_bytes: lots\n", `agent.yaml:2: spool.max_bytes: "lots": want a size`},
+		{"spool:\n  dir: /x\n  memory_events: 10\n", "agent.yaml:3: spool.memory_events: applies to the in-memory queue only"},
+	}
+	for _, c := range cases {
+		_, err := parseConfig("agent.yaml", []byte(c.src))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want %q", c.src, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
+	"github.com/nflog-agent/nflog-agent/ship"
+	"github.com/nflog-agent/nflog-agent/ship/spool"
+)
+
+// spoolDroppedMetric counts, per group, the decoded events the Appender in
+// front of the queue had no room for.
+var spoolDroppedMetric = promsnap.Metric[dropSnap]{
+	Name: metricPrefix + "spool_dropped_events_total", Kind: promsnap.Counter,
+	Help:  "Decoded events dropped because the buffer in front of the spool was full (the spool could not keep up).",
+	Value: func(s *dropSnap, emit func(float64, ...string)) { emit(float64(s.n)) },
+}
+
+// sinkMetrics are the per-sink metrics, read from ship.Stats at scrape time.
+var sinkMetrics = []promsnap.Metric[ship.Stats]{
+	sinkCounter("sink_sent_events_total", "Events the sink delivered (duplicates included).",
+		func(s *ship.Stats) uint64 { return s.Sent }),
+	sinkCounter("sink_duplicate_events_total", "Delivered events the destination already had.",
+		func(s *ship.Stats) uint64 { return s.Duplicates }),
+	sinkKeyed("sink_failed_events_total", "Events given up on, by reason (the destination refused them).", "reason",
+		func(s *ship.Stats) map[string]uint64 { return s.Failed }),
+	sinkKeyed("sink_dropped_events_total", "Events the sink never got, by reason (spool cap, corruption, memory queue full or lost at stop).", "reason",
+		func(s *ship.Stats) map[string]uint64 { return s.Dropped }),
+	sinkCounter("sink_retries_total", "Requests sent again.",
+		func(s *ship.Stats) uint64 { return s.Retried }),
+	sinkKeyed("sink_send_errors_total", "Failed send attempts, by kind.", "kind",
+		func(s *ship.Stats) map[string]uint64 { return s.SendErrors }),
+	sinkCounter("sink_requests_total", "HTTP requests made.",
+		func(s *ship.Stats) uint64 { return s.Requests }),
+	{Name: metricPrefix + "sink_request_duration_seconds_sum", Kind: promsnap.Counter,
+		Help:  "Total duration of the sink's HTTP requests; divide by nflog_agent_sink_request_duration_seconds_count for the mean.",
+		Value: func(s *ship.Stats, emit func(float64, ...string)) { emit(s.Latency.Seconds()) }},
+	sinkCounter("sink_request_duration_seconds_count", "HTTP requests made (the count of ..._sum).",
+		func(s *ship.Stats) uint64 { return s.Requests }),
+	sinkGauge("sink_pending_events", "Events appended to the spool and not yet delivered or given up on by the sink.",
+		func(s *ship.Stats) float64 { return float64(s.SpoolPending) }),
+	sinkGauge("spool_bytes", "Bytes of the sink's pending events in the spool.",
+		func(s *ship.Stats) float64 { return float64(s.SpoolBytes) }),
+	sinkGauge("spool_oldest_event_age_seconds", "Age of the sink's oldest pending event; 0 when none.",
+		func(s *ship.Stats) float64 { return s.SpoolOldestAge.Seconds() }),
+	sinkGauge("sink_failing", "1 while the sink's attempts fail (since its last success), else 0.",
+		func(s *ship.Stats) float64 {
+			if s.FailingSince.IsZero() {
+				return 0
+			}
+			return 1
+		}),
+}
+
+func sinkCounter(name, help string, get func(*ship.Stats) uint64) promsnap.Metric[ship.Stats] {
+	return promsnap.Metric[ship.Stats]{Name: metricPrefix + name, Help: help, Kind: promsnap.Counter,
+		Value: func(s *ship.Stats, emit func(float64, ...string)) { emit(float64(get(s))) }}
+}
+
+func sinkGauge(name, help string, get func(*ship.Stats) float64) promsnap.Metric[ship.Stats] {
+	return promsnap.Metric[ship.Stats]{Name: metricPrefix + name, Help: help, Kind: promsnap.Gauge,
+		Value: func(s *ship.Stats, emit func(float64, ...string)) { emit(get(s)) }}
+}
+
+func sinkKeyed(name, help, label string, get func(*ship.Stats) map[string]uint64) promsnap.Metric[ship.Stats] {
+	return promsnap.Metric[ship.Stats]{Name: metricPrefix + name, Help: help, Kind: promsnap.Counter, Labels: []string{label},
+		Value: func(s *ship.Stats, emit func(float64, ...string)) {
+			for k, v := range get(s) {
+				emit(float64(v), k)
+			}
+		}}
+}
+
+func sinkID(s *ship.Stats) string { return s.Sink }
+
+// spoolCollector exposes the queue-wide counters of q.Stats, unlabelled.
+type spoolCollector struct {
+	q                          spool.Queue
+	appended, lost, tornTails  *prometheus.Desc
+	appendErrors, bytes, count *prometheus.Desc
+}
+
+func newSpoolCollector(q spool.Queue) *spoolCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(metricPrefix+name, help, labels, nil)
+	}
+	return &spoolCollector{q: q,
+		appended:     d("spool_appended_events_total", "Events stored in the spool (or the in-memory queue)."),
+		lost:         d("spool_lost_events_total", "Events the spool failed to store, by reason.", "reason"),
+		tornTails:    d("spool_torn_tails_total", "Torn or corrupt segment tails cut off when the spool was opened (after a crash)."),
+		appendErrors: d("spool_append_errors_total", "Appends to the spool that failed."),
+		bytes:        d("spool_size_bytes", "Bytes the spool holds (files on disk, or event bytes in memory)."),
+		count:        d("spool_events", "Events the spool holds."),
+	}
+}
+
+func (c *spoolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.appended, c.lost, c.tornTails, c.appendErrors, c.bytes, c.count} {
+		ch <- d
+	}
+}
+
+func (c *spoolCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.q.Stats()
+	ch <- prometheus.MustNewConstMetric(c.appended, prometheus.CounterValue, float64(st.Appended))
+	for _, r := range []string{spool.LostDiskFull, spool.LostWriteError, spool.LostTooLarge} {
+		ch <- prometheus.MustNewConstMetric(c.lost, prometheus.CounterValue, float64(st.Lost[r]), r)
+	}
+	ch <- prometheus.MustNewConstMetric(c.tornTails, prometheus.CounterValue, float64(st.TornTails))
+	ch <- prometheus.MustNewConstMetric(c.appendErrors, prometheus.CounterValue, float64(st.AppendErrors))
+	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(st.Bytes))
+	ch <- prometheus.MustNewConstMetric(c.count, prometheus.GaugeValue, float64(st.Events))
+}
+
+// registerShipping adds the sink and spool metrics, and one health check
+// per sink that fails once the sink has been failing for longer than
+// threshold.
+func registerShipping(tel *telemetry, q spool.Queue, sh *ship.Shipper, threshold time.Duration) error {
+	if err := tel.register(promsnap.New("sink", sh.Stats, sinkID, sinkMetrics...)); err != nil {
+		return err
+	}
+	if err := tel.register(newSpoolCollector(q)); err != nil {
+		return err
+	}
+	for i, st := range sh.Stats() {
+		tel.health.add("sink "+st.Sink, func() error {
+			s := sh.Stats()[i]
+			err := failingFor(threshold, time.Now, func() (time.Time, bool) {
+				return s.FailingSince, !s.FailingSince.IsZero()
+			})()
+			if err != nil {
+				return fmt.Errorf("%w; last error: %s", err, s.LastError)
+			}
+			return nil
+		})
+	}
+	return nil
+}
