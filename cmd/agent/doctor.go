@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,36 +24,19 @@ import (
 // for each failure. It exits 0 when nothing failed (warnings included), 1
 // otherwise, 2 on bad usage.
 func runDoctor(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration `file` whose groups to check (default: group 100)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: nflog-agent doctor [--config FILE]\n\n"+
-			"Checks that this host can run the agent: kernel NFLOG support, CAP_NET_ADMIN, the configured\n"+
-			"groups free to bind, nft rules that log to them. Run it as the agent runs (root, or with CAP_NET_ADMIN).\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "nflog-agent doctor: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	cfg := defaultConfig()
-	if *configPath != "" {
-		var err error
-		if cfg, err = loadConfig(*configPath); err != nil {
-			fmt.Fprintf(stderr, "nflog-agent doctor: %v\n", err)
-			return 1
-		}
+	cfg, configPath, status, stop := command{
+		name: "doctor",
+		summary: "Checks that this host can run the agent: kernel NFLOG support, CAP_NET_ADMIN, the configured\n" +
+			"groups free to bind, nft rules that log to them, the spool directory and the sinks.\n" +
+			"Run it as the agent runs (root, or with CAP_NET_ADMIN).",
+		configHelp: "YAML configuration `file` whose groups to check (default: group 100)",
+	}.parse(args, stderr)
+	if stop {
+		return status
 	}
 	d := hostDoctor()
-	if *configPath != "" {
-		d.configArg = " --config " + *configPath
+	if configPath != "" {
+		d.configArg = " --config " + configPath
 	}
 	failed := 0
 	for _, r := range d.run(cfg) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -14,32 +13,14 @@ import (
 // disagree on group numbers. With the default config it prints exactly
 // nft/nflog-agent.nft (a test keeps the two identical).
 func runRules(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("rules", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration `file` whose groups the rules log to (default: group 100)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: nflog-agent rules [--config FILE]\n\n"+
-			"Prints an nftables ruleset (load it with `nft -f`) that logs to the configured NFLOG groups:\n"+
-			"accepted new connections to the first group, invalid packets (dropped) to the second if there is one.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "nflog-agent rules: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	cfg := defaultConfig()
-	if *configPath != "" {
-		var err error
-		if cfg, err = loadConfig(*configPath); err != nil {
-			fmt.Fprintf(stderr, "nflog-agent rules: %v\n", err)
-			return 1
-		}
+	cfg, _, status, stop := command{
+		name: "rules",
+		summary: "Prints an nftables ruleset (load it with `nft -f`) that logs to the configured NFLOG groups:\n" +
+			"accepted new connections to the first group, invalid packets (dropped) to the second if there is one.",
+		configHelp: "YAML configuration `file` whose groups the rules log to (default: group 100)",
+	}.parse(args, stderr)
+	if stop {
+		return status
 	}
 	if err := writeRules(stdout, cfg); err != nil {
 		fmt.Fprintf(stderr, "nflog-agent rules: %v\n", err)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,32 +48,13 @@ func notifySignals(parent context.Context) (ctx context.Context, reopen <-chan o
 // runAgent is runRun with the stop signal as a context and SIGHUP as a
 // channel, for tests.
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, reopen <-chan os.Signal) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration `file` (default: NFLOG group 100, events to stdout)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: nflog-agent run [--config FILE]\n\n"+
-			"Reads netfilter NFLOG groups and ships one ECS JSON event per record to the\n"+
-			"configured sinks (default: one per line on stdout).\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "nflog-agent run: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	cfg := defaultConfig()
-	if *configPath != "" {
-		var err error
-		if cfg, err = loadConfig(*configPath); err != nil {
-			fmt.Fprintf(stderr, "nflog-agent run: %v\n", err)
-			return 1
-		}
+	cfg, _, status, stop := command{
+		name:       "run",
+		summary:    "Reads netfilter NFLOG groups and ships one ECS event per packet (default: NDJSON on stdout).",
+		configHelp: "YAML configuration `file` (default: NFLOG group 100, events to stdout)",
+	}.parse(args, stderr)
+	if stop {
+		return status
 	}
 	log := newLogger(cfg.Log, stderr)
 	if err := runPipeline(ctx, cfg, stdout, log, reopen); err != nil {
