@@ -31,7 +31,7 @@ type SinkConfig struct {
 	URL         string            `yaml:"url"`
 	Compression string            `yaml:"compression"` // gzip (default) or none
 	Timeout     time.Duration     `yaml:"timeout"`     // per request; default 30s
-	Concurrency int               `yaml:"concurrency"` // batches in flight; default 2 (stdout, file: 1)
+	Concurrency int               `yaml:"concurrency"` // batches in flight; default 1
 	Headers     map[string]string `yaml:"headers"`     // http: extra headers, treated as secrets
 	Format      string            `yaml:"format"`      // http: ndjson (default) or json_array
 	TLS         TLSConfig         `yaml:"tls"`
@@ -117,12 +117,9 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 	r.MaxRetryAfter = orDefault(r.MaxRetryAfter, 5*time.Minute)
 	r.Attempts = orDefault(r.Attempts, 5)
 	c.Timeout = orDefault(c.Timeout, 30*time.Second)
-	if c.Type == TypeStdout || c.Type == TypeFile {
-		// One writer keeps lines in order; a local write gains nothing
-		// from parallel batches.
-		c.Concurrency = orDefault(c.Concurrency, 1)
-	}
-	c.Concurrency = orDefault(c.Concurrency, 2)
+	// One batch in flight is what keeps the crash guarantee at "at most one
+	// batch resent per sink" (DESIGN §4); more trades it for throughput.
+	c.Concurrency = orDefault(c.Concurrency, 1)
 	if b.MaxEvents < 0 || b.MaxBytes < 0 || b.MaxAge < 0 || c.Concurrency < 0 || r.Attempts < 0 {
 		return fail("negative batch, concurrency or retry setting")
 	}

@@ -169,8 +169,7 @@ type timedTransport struct {
 func (t timedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := t.rt.RoundTrip(req)
-	t.st.requests.Add(1)
-	t.st.latency.Add(uint64(time.Since(start)))
+	t.st.observe(time.Since(start))
 	return resp, err
 }
 

@@ -23,6 +23,9 @@ type Stats struct {
 	SendErrors map[string]uint64
 	Requests   uint64        // HTTP attempts made
 	Latency    time.Duration // sum of their durations: Latency/Requests is the mean
+	// LatencyBuckets[i] counts the attempts that took at most
+	// LatencyBounds[i] (cumulative, as a Prometheus histogram wants it).
+	LatencyBuckets []uint64
 	LastError  string        // most recent failed attempt, secrets removed
 	// FailingSince is when the current run of failed attempts began (the
 	// first failure since the last success); zero while the sink works.
@@ -33,13 +36,33 @@ type Stats struct {
 	SpoolOldestAge time.Duration // age of the oldest of them
 }
 
+// LatencyBounds are the upper bounds of the request latency buckets.
+var LatencyBounds = []time.Duration{
+	5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second,
+	2500 * time.Millisecond, 5 * time.Second, 10 * time.Second, 30 * time.Second,
+}
+
 // counters are a sink's live counters: plain atomics, read by Stats.
 type counters struct {
 	sent, duplicates, retried, requests, latency atomic.Uint64
+	latencyBuckets                               [12]atomic.Uint64 // per LatencyBounds, not cumulative
 	failed                                       keyedCounters
 	sendErrors                                   keyedCounters
 	lastErr                                      atomic.Pointer[string]
 	failingSince                                 atomic.Int64 // unix nanoseconds; 0 = not failing
+}
+
+// observe counts one request attempt of duration d.
+func (c *counters) observe(d time.Duration) {
+	c.requests.Add(1)
+	c.latency.Add(uint64(d))
+	for i, bound := range LatencyBounds {
+		if d <= bound {
+			c.latencyBuckets[i].Add(1)
+			break
+		}
+	}
 }
 
 // keyedCounters is a small fixed set of named counters, safe for concurrent
@@ -103,6 +126,11 @@ func (c *counters) snapshot() Stats {
 		Sent: c.sent.Load(), Duplicates: c.duplicates.Load(), Retried: c.retried.Load(),
 		Failed: c.failed.snapshot(), SendErrors: c.sendErrors.snapshot(),
 		Requests: c.requests.Load(), Latency: time.Duration(c.latency.Load()),
+	}
+	var cum uint64
+	for i := range c.latencyBuckets {
+		cum += c.latencyBuckets[i].Load()
+		st.LatencyBuckets = append(st.LatencyBuckets, cum)
 	}
 	if p := c.lastErr.Load(); p != nil {
 		st.LastError = *p

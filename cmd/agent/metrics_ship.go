@@ -35,11 +35,6 @@ var sinkMetrics = []promsnap.Metric[ship.Stats]{
 		func(s *ship.Stats) map[string]uint64 { return s.SendErrors }),
 	sinkCounter("sink_requests_total", "HTTP requests made.",
 		func(s *ship.Stats) uint64 { return s.Requests }),
-	{Name: metricPrefix + "sink_request_duration_seconds_sum", Kind: promsnap.Counter,
-		Help:  "Total duration of the sink's HTTP requests; divide by nflog_agent_sink_request_duration_seconds_count for the mean.",
-		Value: func(s *ship.Stats, emit func(float64, ...string)) { emit(s.Latency.Seconds()) }},
-	sinkCounter("sink_request_duration_seconds_count", "HTTP requests made (the count of ..._sum).",
-		func(s *ship.Stats) uint64 { return s.Requests }),
 	sinkGauge("sink_pending_events", "Events appended to the spool and not yet delivered or given up on by the sink.",
 		func(s *ship.Stats) float64 { return float64(s.SpoolPending) }),
 	sinkGauge("spool_bytes", "Bytes of the sink's pending events in the spool.",
@@ -75,6 +70,30 @@ func sinkKeyed(name, help, label string, get func(*ship.Stats) map[string]uint64
 }
 
 func sinkID(s *ship.Stats) string { return s.Sink }
+
+// latencyCollector exposes each sink's request latency histogram, read from
+// ship.Stats at scrape time like the other sink metrics.
+type latencyCollector struct {
+	stats func() []ship.Stats
+	desc  *prometheus.Desc
+}
+
+func newLatencyCollector(stats func() []ship.Stats) *latencyCollector {
+	return &latencyCollector{stats: stats, desc: prometheus.NewDesc(metricPrefix+"sink_request_duration_seconds",
+		"Duration of the sink's HTTP request attempts.", []string{"sink"}, nil)}
+}
+
+func (c *latencyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *latencyCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.stats() {
+		buckets := make(map[float64]uint64, len(ship.LatencyBounds))
+		for i, b := range ship.LatencyBounds {
+			buckets[b.Seconds()] = s.LatencyBuckets[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(c.desc, s.Requests, s.Latency.Seconds(), buckets, s.Sink)
+	}
+}
 
 // spoolCollector exposes the queue-wide counters of q.Stats, unlabelled.
 type spoolCollector struct {
@@ -123,6 +142,9 @@ func registerShipping(tel *telemetry, q spool.Queue, sh *ship.Shipper, threshold
 		return err
 	}
 	if err := tel.register(newSpoolCollector(q)); err != nil {
+		return err
+	}
+	if err := tel.register(newLatencyCollector(sh.Stats)); err != nil {
 		return err
 	}
 	for i, st := range sh.Stats() {
