@@ -26,7 +26,7 @@ type Stats struct {
 	// LatencyBuckets[i] counts the attempts that took at most
 	// LatencyBounds[i] (cumulative, as a Prometheus histogram wants it).
 	LatencyBuckets []uint64
-	LastError  string        // most recent failed attempt, secrets removed
+	LastError      string // most recent failed attempt, secrets removed
 	// FailingSince is when the current run of failed attempts began (the
 	// first failure since the last success); zero while the sink works.
 	FailingSince time.Time
