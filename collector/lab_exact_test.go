@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nflog-agent/nflog-agent/collector/internal/netlab"
+	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/decode"
 )
 

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nflog-agent/nflog-agent/collector/internal/netlab"
+	"github.com/nflog-agent/nflog-agent/collector/netlab"
 )
 
 // Item 6b: a flood into a deliberately small socket buffer. The reader is

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/collector/internal/ifcache"
-	"github.com/nflog-agent/nflog-agent/collector/internal/netlab"
+	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/decode"
 )
 

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/nflog-agent/nflog-agent/collector/netlab"
 )
 
 // `make demo` must keep working: run deploy/demo.sh as root against a fresh
@@ -25,7 +27,7 @@ func TestDemo(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/agent").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	out := run(t, "bash", "demo.sh", bin)
+	out := netlab.Cmd(t, "bash", "demo.sh", bin)
 	for _, want := range []string{
 		"no check failed",
 		`nflog_agent_received_events_total{group="100"} `,
@@ -44,7 +46,7 @@ func TestDemo(t *testing.T) {
 	if m == nil {
 		t.Fatalf("the demo did not name its namespaces:\n%s", out)
 	}
-	for _, line := range strings.Fields(run(t, "ip", "netns", "list")) {
+	for _, line := range strings.Fields(netlab.Cmd(t, "ip", "netns", "list")) {
 		if line == m[1] || line == m[2] {
 			t.Errorf("namespace %s left behind", line)
 		}

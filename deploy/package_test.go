@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/nflog-agent/nflog-agent/collector/netlab"
 )
 
 // The Debian package, built as `make deb` builds it (nfpm with
@@ -33,7 +35,7 @@ func TestDebianPackage(t *testing.T) {
 
 	// Contents: path → mode and owner as dpkg-deb -c prints them.
 	files := map[string]string{}
-	for _, line := range strings.Split(run(t, "dpkg-deb", "-c", deb), "\n") {
+	for _, line := range strings.Split(netlab.Cmd(t, "dpkg-deb", "-c", deb), "\n") {
 		if f := strings.Fields(line); len(f) == 6 {
 			files[strings.TrimPrefix(f[5], ".")] = f[0] + " " + f[1]
 		}
@@ -57,7 +59,7 @@ func TestDebianPackage(t *testing.T) {
 		}
 	}
 
-	info := run(t, "dpkg-deb", "-I", deb)
+	info := netlab.Cmd(t, "dpkg-deb", "-I", deb)
 	for _, want := range []string{"Package: nflog-agent", "Version: 1.2.3~test", "Architecture: " + runtime.GOARCH,
 		"conffiles", "postinst", "prerm", "postrm"} {
 		if !strings.Contains(info, want) {
@@ -65,12 +67,12 @@ func TestDebianPackage(t *testing.T) {
 		}
 	}
 	control := filepath.Join(tmp, "control")
-	run(t, "dpkg-deb", "-e", deb, control)
+	netlab.Cmd(t, "dpkg-deb", "-e", deb, control)
 	if c, _ := os.ReadFile(filepath.Join(control, "conffiles")); strings.TrimSpace(string(c)) != "/etc/nflog-agent/nflog-agent.yaml" {
 		t.Errorf("conffiles: %q", c)
 	}
 	for _, script := range []string{"postinst", "prerm", "postrm"} {
-		run(t, "sh", "-n", filepath.Join(control, script))
+		netlab.Cmd(t, "sh", "-n", filepath.Join(control, script))
 	}
 	if p, _ := os.ReadFile(filepath.Join(control, "postinst")); !strings.Contains(string(p), "useradd --system") ||
 		!strings.Contains(string(p), "chown root:nflog-agent /etc/nflog-agent/nflog-agent.yaml") {
@@ -79,8 +81,8 @@ func TestDebianPackage(t *testing.T) {
 
 	// The packaged binary accepts the packaged config.
 	root := filepath.Join(tmp, "root")
-	run(t, "dpkg-deb", "-x", deb, root)
-	out := run(t, filepath.Join(root, "usr/bin/nflog-agent"), "check", "--config", filepath.Join(root, "etc/nflog-agent/nflog-agent.yaml"))
+	netlab.Cmd(t, "dpkg-deb", "-x", deb, root)
+	out := netlab.Cmd(t, filepath.Join(root, "usr/bin/nflog-agent"), "check", "--config", filepath.Join(root, "etc/nflog-agent/nflog-agent.yaml"))
 	if !strings.HasSuffix(out, ": ok\n") {
 		t.Errorf("check of the packaged config: %q", out)
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nflog-agent/nflog-agent/collector/netlab"
 )
 
 // unitSettings reads the [Service] assignments of the unit; a key set on
@@ -139,11 +141,7 @@ func TestUnitCapabilitiesSuffice(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	ns := "nfldeploy-" + randHex()
-	run(t, "ip", "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	run(t, "ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
-	run(t, "ip", "netns", "exec", ns, "nft", "-f", "../nft/nflog-agent.nft")
+	ns := netlab.NewNSWithRules(t, "deploy", "../nft/nflog-agent.nft").Name
 
 	agent := func(ambient, bounding string) *exec.Cmd {
 		return exec.Command("ip", "netns", "exec", ns, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
@@ -155,16 +153,16 @@ func TestUnitCapabilitiesSuffice(t *testing.T) {
 	}
 
 	cmd := agent(caps("AmbientCapabilities"), caps("CapabilityBoundingSet"))
-	var stdout, stderr syncBuffer
+	var stdout, stderr netlab.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitFor(t, "the agent to start", func() bool { return strings.Contains(stderr.String(), "reading NFLOG group") })
+	netlab.WaitFor(t, "the agent to start", func() bool { return strings.Contains(stderr.String(), "reading NFLOG group") })
 	// A refused connection inside the namespace: its SYN is logged.
 	exec.Command("ip", "netns", "exec", ns, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9061").Run()
-	waitFor(t, "an event", func() bool { return strings.Contains(stdout.String(), "DPT=9061") })
+	netlab.WaitFor(t, "an event", func() bool { return strings.Contains(stdout.String(), "DPT=9061") })
 	if !strings.Contains(stdout.String(), `"message":"IPTABLES: ACCEPT IN=lo`) {
 		t.Errorf("event:\n%s", stdout.String())
 	}

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/nflog-agent/nflog-agent/collector/netlab"
 )
 
 // labTests maps every shipped ruleset to the test that loads it and checks
@@ -23,7 +25,7 @@ var labTests = map[string]func(t *testing.T){
 func TestRulesets(t *testing.T) {
 	for name, test := range labTests {
 		t.Run(name, func(t *testing.T) {
-			requireLab(t)
+			netlab.Require(t)
 			test(t)
 		})
 	}
@@ -86,12 +88,12 @@ func TestLogRuleConventions(t *testing.T) {
 // invalid as DROP, over IPv4 and IPv6.
 func testNflogAgent(t *testing.T) {
 	ns := newNS(t, "a")
-	ns.run(t, "nft", "-f", "nflog-agent.nft")
+	ns.Run(t, "nft", "-f", "nflog-agent.nft")
 	rs := listen(t, ns, 100)
-	ns.do(t, func() error {
+	ns.MustDo(t, func() error {
 		dialTCP("127.0.0.1:9001")
 		dialTCP("[::1]:9002")
-		return sendInvalidTCP("127.0.0.1", "127.0.0.1", 9003)
+		return netlab.SendSynFin("127.0.0.1", "127.0.0.1", 9003)
 	})
 	rs.expect(t, "100 input IPTABLES: ACCEPT |tcp 127.0.0.1 -> 127.0.0.1:9001")
 	rs.expect(t, "100 input IPTABLES: ACCEPT |tcp ::1 -> [::1]:9002")
@@ -101,9 +103,9 @@ func testNflogAgent(t *testing.T) {
 // sekoia-output.nft: every new TCP and UDP connection the host opens.
 func testSekoiaOutput(t *testing.T) {
 	ns := newNS(t, "s")
-	ns.run(t, "nft", "-f", "sekoia-output.nft")
+	ns.Run(t, "nft", "-f", "sekoia-output.nft")
 	rs := listen(t, ns, 100)
-	ns.do(t, func() error {
+	ns.MustDo(t, func() error {
 		dialTCP("127.0.0.1:9011")
 		return sendUDP("[::1]:9012")
 	})
@@ -115,9 +117,9 @@ func testSekoiaOutput(t *testing.T) {
 // port is logged as DROP and dropped.
 func testInputDrop(t *testing.T) {
 	r := newRouter(t)
-	r.fw.run(t, "nft", "-f", "input-drop.nft")
+	r.fw.Run(t, "nft", "-f", "input-drop.nft")
 	rs := listen(t, r.fw, 100)
-	r.lan.do(t, func() error {
+	r.lan.MustDo(t, func() error {
 		dialTCP("10.231.0.2:22")
 		return sendUDP("10.231.0.2:9021")
 	})
@@ -129,10 +131,10 @@ func testInputDrop(t *testing.T) {
 // wan → lan is logged as DROP.
 func testForward(t *testing.T) {
 	r := newRouter(t)
-	r.fw.run(t, "nft", "-f", "forward.nft")
+	r.fw.Run(t, "nft", "-f", "forward.nft")
 	rs := listen(t, r.fw, 100)
-	r.lan.do(t, func() error { return dialTCP("10.231.1.2:9031") })
-	r.wan.do(t, func() error { return sendUDP("10.231.0.1:9032") })
+	r.lan.MustDo(t, func() error { return dialTCP("10.231.1.2:9031") })
+	r.wan.MustDo(t, func() error { return sendUDP("10.231.0.1:9032") })
 	rs.expect(t, "100 forward IPTABLES: ACCEPT |tcp 10.231.0.1 -> 10.231.1.2:9031")
 	rs.expect(t, "100 forward IPTABLES: DROP |udp 10.231.1.2 -> 10.231.0.1:9032")
 }
@@ -145,15 +147,15 @@ func testIptables(t *testing.T) {
 		t.Skip("iptables-restore not found (apt-get install iptables)")
 	}
 	r := newRouter(t)
-	r.fw.run(t, "sh", "-c", "iptables-restore < iptables-nflog.rules")
+	r.fw.Run(t, "sh", "-c", "iptables-restore < iptables-nflog.rules")
 	rs := listen(t, r.fw, 100)
-	r.lan.do(t, func() error {
+	r.lan.MustDo(t, func() error {
 		dialTCP("10.231.0.2:22")
 		dialTCP("10.231.1.2:9041")
 		return sendUDP("10.231.0.2:9042")
 	})
-	r.wan.do(t, func() error { return sendUDP("10.231.0.1:9043") })
-	r.fw.do(t, func() error { return dialTCP("10.231.1.2:9044") })
+	r.wan.MustDo(t, func() error { return sendUDP("10.231.0.1:9043") })
+	r.fw.MustDo(t, func() error { return dialTCP("10.231.1.2:9044") })
 	rs.expect(t, "100 input IPTABLES: ACCEPT |tcp 10.231.0.1 -> 10.231.0.2:22")
 	rs.expect(t, "100 forward IPTABLES: ACCEPT |tcp 10.231.0.1 -> 10.231.1.2:9041")
 	rs.expect(t, "100 input IPTABLES: DROP |udp 10.231.0.1 -> 10.231.0.2:9042")

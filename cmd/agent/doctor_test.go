@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/collector"
+	"github.com/nflog-agent/nflog-agent/collector/netlab"
 )
 
 func TestDoctorUsage(t *testing.T) {
@@ -164,8 +165,8 @@ func wantLine(t *testing.T, out, prefix string, contains ...string) {
 
 // In a namespace with the shipped rules loaded, every check passes.
 func TestDoctorLabPass(t *testing.T) {
-	nsPath, _ := labNS(t)
-	status, out := doctorIn(t, nsPath)
+	ns := netlab.NewNSWithRules(t, "run", projectRules)
+	status, out := doctorIn(t, ns.Path())
 	if status != 0 {
 		t.Errorf("exit %d:\n%s", status, out)
 	}
@@ -177,13 +178,13 @@ func TestDoctorLabPass(t *testing.T) {
 
 // A group another socket holds fails, naming the process: here, this test.
 func TestDoctorLabGroupHeld(t *testing.T) {
-	nsPath, nsFd := labNS(t)
-	holder, err := collector.OpenGroup(collector.GroupConfig{Group: 100}, collector.GroupOptions{NetNS: nsFd})
+	ns := netlab.NewNSWithRules(t, "run", projectRules)
+	holder, err := collector.OpenGroup(collector.GroupConfig{Group: 100}, collector.GroupOptions{NetNS: ns.Fd()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer holder.Close()
-	status, out := doctorIn(t, nsPath)
+	status, out := doctorIn(t, ns.Path())
 	if status != 1 {
 		t.Errorf("exit %d:\n%s", status, out)
 	}
@@ -193,7 +194,7 @@ func TestDoctorLabGroupHeld(t *testing.T) {
 // The usual culprit, a real ulogd2 reading the group, is called by its
 // name with the command that stops it.
 func TestDoctorLabUlogd(t *testing.T) {
-	nsPath, _ := labNS(t)
+	ns := netlab.NewNSWithRules(t, "run", projectRules)
 	ulogd, err := exec.LookPath("ulogd")
 	plugins, _ := filepath.Glob("/usr/lib/*/ulogd/ulogd_inppkt_NFLOG.so")
 	if err != nil || len(plugins) == 0 {
@@ -210,8 +211,8 @@ func TestDoctorLabUlogd(t *testing.T) {
 	fmt.Fprintf(&b, "stack=log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,print1:PRINTPKT,emu1:LOGEMU\n[log1]\ngroup=100\n[emu1]\nfile=%q\n",
 		filepath.Join(dir, "emu.log"))
 	os.WriteFile(conf, []byte(b.String()), 0o600)
-	var ulogdOut syncBuffer
-	cmd := exec.Command("ip", "netns", "exec", filepath.Base(nsPath), ulogd, "-v", "-c", conf)
+	var ulogdOut netlab.SyncBuffer
+	cmd := exec.Command("ip", "netns", "exec", ns.Name, ulogd, "-v", "-c", conf)
 	cmd.Stdout, cmd.Stderr = &ulogdOut, &ulogdOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -222,7 +223,7 @@ func TestDoctorLabUlogd(t *testing.T) {
 	// group for an instant, and ulogd gives up if it binds then.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		hs, exact, err := groupHolders("/proc", nsPath, 100)
+		hs, exact, err := groupHolders("/proc", ns.Path(), 100)
 		if err == nil && exact && len(hs) > 0 {
 			break
 		}
@@ -231,7 +232,7 @@ func TestDoctorLabUlogd(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	_, out := doctorIn(t, nsPath)
+	_, out := doctorIn(t, ns.Path())
 	wantLine(t, out, "FAIL  group 100 bindable:", fmt.Sprintf("held by ulogd (pid %d)", cmd.Process.Pid), "systemctl disable --now ulogd2")
 	if t.Failed() {
 		log, _ := os.ReadFile(filepath.Join(dir, "ulogd.log"))
@@ -242,8 +243,8 @@ func TestDoctorLabUlogd(t *testing.T) {
 // With no rule logging to the group, the rules check fails with the
 // command that loads some.
 func TestDoctorLabNoRules(t *testing.T) {
-	nsPath, _ := newLabNS(t, false)
-	status, out := doctorIn(t, nsPath)
+	ns := netlab.NewNS(t, "run")
+	status, out := doctorIn(t, ns.Path())
 	if status != 1 {
 		t.Errorf("exit %d:\n%s", status, out)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
+	"github.com/nflog-agent/nflog-agent/collector/netlab"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -124,16 +125,16 @@ var metricsAddr = regexp.MustCompile(`msg="serving metrics and health" addr=(\S+
 // on /metrics, /healthz is ok, SIGHUP is logged and changes nothing, SIGTERM
 // drains and stops.
 func TestRunMetricsLab(t *testing.T) {
-	nsPath, nsFd := labNS(t)
+	ns := netlab.NewNSWithRules(t, "run", projectRules)
 	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
-	os.WriteFile(cfgPath, []byte("netns: "+nsPath+"\nmetrics:\n  listen: 127.0.0.1:0\ngroups:\n  - group: 100\n"), 0o600)
+	os.WriteFile(cfgPath, []byte("netns: "+ns.Path()+"\nmetrics:\n  listen: 127.0.0.1:0\ngroups:\n  - group: 100\n"), 0o600)
 	// The test catches the signals too, so that neither can kill the test
 	// binary whatever the agent's state.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	var stdout, stderr syncBuffer
+	var stdout, stderr netlab.SyncBuffer
 	exit := make(chan int, 1)
 	go func() { exit <- runRun([]string{"--config", cfgPath}, &stdout, &stderr) }()
 	waitUntil(t, "the agent to start", func() bool { return strings.Contains(stderr.String(), "reading NFLOG group") }, exit)
@@ -148,13 +149,14 @@ func TestRunMetricsLab(t *testing.T) {
 
 	const n = 20 // within the rules' burst of 100
 	connect := func(from, count int) {
-		inNS(t, nsFd, func() {
+		ns.MustDo(t, func() error {
 			for i := range count {
 				c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", 9100+from+i), time.Second)
 				if err == nil {
 					c.Close()
 				}
 			}
+			return nil
 		})
 	}
 	connect(0, n)
@@ -213,22 +215,23 @@ func (w *blockedWriter) Write(p []byte) (int, error) {
 // exits 1 saying the in-memory queue's events are lost. While it drains,
 // /healthz says so with a 503.
 func TestRunShutdownDeadlineLab(t *testing.T) {
-	nsPath, nsFd := labNS(t)
+	ns := netlab.NewNSWithRules(t, "run", projectRules)
 	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
-	os.WriteFile(cfgPath, []byte("netns: "+nsPath+"\nshutdown_timeout: 1s\nmetrics: {listen: \"127.0.0.1:0\"}\n"), 0o600)
+	os.WriteFile(cfgPath, []byte("netns: "+ns.Path()+"\nshutdown_timeout: 1s\nmetrics: {listen: \"127.0.0.1:0\"}\n"), 0o600)
 	out := &blockedWriter{entered: make(chan struct{}), release: make(chan struct{})}
 	defer close(out.release)
-	var stderr syncBuffer
+	var stderr netlab.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	exit := make(chan int, 1)
 	go func() { exit <- runAgent(ctx, []string{"--config", cfgPath}, out, &stderr, nil) }()
 	waitUntil(t, "the agent to start", func() bool { return strings.Contains(stderr.String(), "reading NFLOG group") }, exit)
 	base := "http://" + metricsAddr.FindStringSubmatch(stderr.String())[1]
-	inNS(t, nsFd, func() {
+	ns.MustDo(t, func() error {
 		if c, err := net.DialTimeout("tcp", "127.0.0.1:9200", time.Second); err == nil {
 			c.Close()
 		}
+		return nil
 	})
 	select {
 	case <-out.entered:

@@ -11,11 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"golang.org/x/sys/unix"
-
 	"github.com/nflog-agent/nflog-agent/collector"
+	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/decode"
 )
 
@@ -83,14 +80,14 @@ func TestRulesGroups(t *testing.T) {
 // The ruleset printed for two groups loads with nft and sends accepted
 // connections to the first group and invalid packets to the second.
 func TestRulesLoadAndLog(t *testing.T) {
-	nsPath, nsFd := labNS(t) // skips unless root with nft
+	ns := netlab.NewNSWithRules(t, "run", projectRules) // skips unless root with nft
 	cfg := filepath.Join(t.TempDir(), "agent.yaml")
 	os.WriteFile(cfg, []byte("groups:\n  - group: 7\n  - group: 8\n"), 0o600)
 	var rules, errOut bytes.Buffer
 	if status := run([]string{"rules", "--config", cfg}, &rules, &errOut); status != 0 {
 		t.Fatalf("rules: exit %d: %s", status, errOut.String())
 	}
-	load := exec.Command("ip", "netns", "exec", filepath.Base(nsPath), "nft", "-f", "-")
+	load := exec.Command("ip", "netns", "exec", ns.Name, "nft", "-f", "-")
 	load.Stdin = &rules
 	if out, err := load.CombinedOutput(); err != nil {
 		t.Fatalf("nft -f: %v\n%s", err, out)
@@ -98,7 +95,7 @@ func TestRulesLoadAndLog(t *testing.T) {
 
 	got := make(chan decode.Record, 16)
 	for _, group := range []uint16{7, 8} {
-		g, err := collector.OpenGroup(collector.GroupConfig{Group: group}, collector.GroupOptions{NetNS: nsFd})
+		g, err := collector.OpenGroup(collector.GroupConfig{Group: group}, collector.GroupOptions{NetNS: ns.Fd()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,13 +106,14 @@ func TestRulesLoadAndLog(t *testing.T) {
 			}
 		}()
 	}
-	inNS(t, nsFd, func() {
+	ns.MustDo(t, func() error {
 		if c, err := net.DialTimeout("tcp", "127.0.0.1:9051", time.Second); err == nil {
 			c.Close()
 		}
-		if err := sendSynFin("127.0.0.1", 9052); err != nil {
+		if err := netlab.SendSynFin("127.0.0.1", "127.0.0.1", 9052); err != nil {
 			t.Error(err)
 		}
+		return nil
 	})
 	want := map[string]bool{"7 IPTABLES: ACCEPT ": true, "8 IPTABLES: DROP ": true}
 	timeout := time.After(10 * time.Second)
@@ -127,24 +125,4 @@ func TestRulesLoadAndLog(t *testing.T) {
 			t.Fatalf("no record for %v", want)
 		}
 	}
-}
-
-// sendSynFin sends a TCP segment with SYN and FIN set, which conntrack
-// classifies as invalid, through a raw socket.
-func sendSynFin(dst string, dport uint16) error {
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.ParseIP(dst).To4(), DstIP: net.ParseIP(dst).To4()}
-	tcp := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(dport), SYN: true, FIN: true, Window: 1024}
-	tcp.SetNetworkLayerForChecksum(ip)
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, tcp); err != nil {
-		return err
-	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	to := &unix.SockaddrInet4{}
-	copy(to.Addr[:], ip.DstIP)
-	return unix.Sendto(fd, buf.Bytes(), 0, to)
 }

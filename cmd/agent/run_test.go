@@ -3,25 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/nflog-agent/nflog-agent/collector"
+	"github.com/nflog-agent/nflog-agent/collector/netlab"
 )
 
 func TestRunUsage(t *testing.T) {
@@ -41,88 +35,18 @@ func TestRunUsage(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the agent's goroutines and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// labNS creates a throwaway network namespace with the project's rules
-// (nft/nflog-agent.nft) loaded, removed at cleanup. Skips unless root.
-func labNS(t *testing.T) (path string, fd int) {
-	t.Helper()
-	return newLabNS(t, true)
-}
-
-// newLabNS is labNS, with or without the rules.
-func newLabNS(t *testing.T, rules bool) (path string, fd int) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespace, nft, NFLOG); CI runs it as root")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft not found (apt-get install nftables)")
-	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	name := "nflrun-" + hex.EncodeToString(b)
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("ip", "netns", "add", name)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	run("ip", "netns", "exec", name, "ip", "link", "set", "lo", "up")
-	if rules {
-		run("ip", "netns", "exec", name, "nft", "-f", "../../nft/nflog-agent.nft")
-	}
-	f, err := os.Open("/run/netns/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f.Name(), int(f.Fd())
-}
-
-// inNS runs fn on a thread that joined the namespace.
-func inNS(t *testing.T, fd int, fn func()) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // not unlocked: the thread is retired with the goroutine
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			done <- err
-			return
-		}
-		fn()
-		done <- nil
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
+// projectRules is the ruleset the lab tests load into their namespaces
+// (netlab.NewNSWithRules): the project's own, which logs new connections
+// and invalid packets to group 100.
+const projectRules = "../../nft/nflog-agent.nft"
 
 // `run` end to end in a namespace: the project's rules log new connections
 // to group 100, the agent prints ECS JSON lines, and SIGTERM stops it after
 // draining.
 func TestRunEndToEnd(t *testing.T) {
-	nsPath, nsFd := labNS(t)
+	ns := netlab.NewNSWithRules(t, "run", projectRules)
 	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf("netns: %s\nhostname: labhost\nmetrics: {listen: off}\ngroups:\n  - group: 100\n    message_flags: all\n", nsPath)), 0o600)
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("netns: %s\nhostname: labhost\nmetrics: {listen: off}\ngroups:\n  - group: 100\n    message_flags: all\n", ns.Path())), 0o600)
 
 	// Catch SIGTERM in the test too, so a signal can never kill the test
 	// binary whatever the agent's state.
@@ -130,13 +54,13 @@ func TestRunEndToEnd(t *testing.T) {
 	signal.Notify(sigs, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	var stdout, stderr syncBuffer
+	var stdout, stderr netlab.SyncBuffer
 	exit := make(chan int, 1)
 	go func() { exit <- runRun([]string{"--config", cfgPath}, &stdout, &stderr) }()
 	waitUntil(t, "the agent to start", func() bool { return strings.Contains(stderr.String(), "reading NFLOG group") }, exit)
 
 	const conns = 3
-	inNS(t, nsFd, func() {
+	ns.MustDo(t, func() error {
 		for i := range conns {
 			// Refused (nothing listens), but the SYN is a new connection
 			// the rules log as IPTABLES: ACCEPT.
@@ -145,6 +69,7 @@ func TestRunEndToEnd(t *testing.T) {
 				c.Close()
 			}
 		}
+		return nil
 	})
 	waitUntil(t, "three events", func() bool { return strings.Count(stdout.String(), "\n") >= conns }, exit)
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
@@ -186,15 +111,15 @@ func TestRunEndToEnd(t *testing.T) {
 // Item 2/6d through the command: a group another socket holds is a clear
 // error and exit status 1, not a hang or a retry loop.
 func TestRunGroupBusy(t *testing.T) {
-	nsPath, nsFd := labNS(t)
-	holder, err := collector.OpenGroup(collector.GroupConfig{Group: 100}, collector.GroupOptions{NetNS: nsFd})
+	ns := netlab.NewNSWithRules(t, "run", projectRules)
+	holder, err := collector.OpenGroup(collector.GroupConfig{Group: 100}, collector.GroupOptions{NetNS: ns.Fd()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer holder.Close()
 	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
-	os.WriteFile(cfgPath, []byte("netns: "+nsPath+"\nmetrics: {listen: off}\n"), 0o600)
-	var stdout, stderr syncBuffer
+	os.WriteFile(cfgPath, []byte("netns: "+ns.Path()+"\nmetrics: {listen: off}\n"), 0o600)
+	var stdout, stderr netlab.SyncBuffer
 	code := runAgent(context.Background(), []string{"--config", cfgPath}, &stdout, &stderr, nil)
 	if code != 1 || !strings.Contains(stderr.String(), "group 100") || !strings.Contains(stderr.String(), "ulogd2") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())

@@ -19,13 +19,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nflog-agent/nflog-agent/collector/netlab"
 )
 
 // The agent ships to an HTTPS collector it trusts through tls.ca_file: the
 // server receives exactly the events the rules logged, once each, and
 // /metrics counts them as sent.
 func TestRunShipHTTPSLab(t *testing.T) {
-	nsPath, nsFd := labNS(t)
+	ns := netlab.NewNSWithRules(t, "run", projectRules)
 
 	var mu sync.Mutex
 	var got []string
@@ -75,24 +77,25 @@ sinks:
     url: %s/ingest
     tls: {ca_file: %s}
     batch: {max_age: 100ms}
-`, nsPath, filepath.Join(dir, "spool"), srv.URL, ca)), 0o600)
+`, ns.Path(), filepath.Join(dir, "spool"), srv.URL, ca)), 0o600)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	var stdout, stderr syncBuffer
+	var stdout, stderr netlab.SyncBuffer
 	exit := make(chan int, 1)
 	go func() { exit <- runRun([]string{"--config", cfgPath}, &stdout, &stderr) }()
 	waitUntil(t, "the agent to start", func() bool { return strings.Contains(stderr.String(), "reading NFLOG group") }, exit)
 	base := "http://" + metricsAddr.FindStringSubmatch(stderr.String())[1]
 
 	const n = 7
-	inNS(t, nsFd, func() {
+	ns.MustDo(t, func() error {
 		for i := range n {
 			if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", 9300+i), time.Second); err == nil {
 				c.Close()
 			}
 		}
+		return nil
 	})
 	waitUntil(t, "the events at the server", func() bool { return len(received()) >= n }, exit)
 	// Give a duplicate or an extra event the time to show up.

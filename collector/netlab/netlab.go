@@ -1,8 +1,14 @@
-// Package netlab builds throwaway network labs for real-kernel tests: network
-// namespaces joined by a veth pair, nft rulesets, raw packet injection and
-// the kernel log. Everything a lab creates is removed with t.Cleanup, even
-// when the test fails, and names carry a random suffix so that parallel or
-// leftover runs never clash. Traffic never leaves the lab's namespaces.
+// Package netlab provides utilities for real-kernel network tests, as
+// net/http/httptest does for HTTP: it is meant to be imported by _test.go
+// files only, never by the agent itself.
+//
+// It builds throwaway network labs: network namespaces (optionally with a
+// ruleset loaded from a file, see NewNSWithRules) joined by veth pairs, nft
+// rulesets, raw packet injection and the kernel log, plus small helpers such
+// tests share (Cmd, WaitFor, SyncBuffer). Everything a lab creates is removed
+// with t.Cleanup, even when the test fails, and names carry a random suffix
+// so that parallel or leftover runs never clash. Traffic never leaves the
+// lab's namespaces.
 package netlab
 
 import (
@@ -57,9 +63,11 @@ type NS struct {
 	file *os.File
 }
 
-// NewNS creates a namespace with its loopback up.
+// NewNS creates a namespace with its loopback up, named "nfl<role>-<random>".
+// It skips the test unless Require is satisfied.
 func NewNS(t testing.TB, role string) *NS {
 	t.Helper()
+	Require(t)
 	name := "nfl" + role + "-" + Suffix()
 	Cmd(t, "ip", "netns", "add", name)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
@@ -71,6 +79,15 @@ func NewNS(t testing.TB, role string) *NS {
 	ns := &NS{Name: name, file: f}
 	ns.Run(t, "ip", "link", "set", "lo", "up")
 	return ns
+}
+
+// NewNSWithRules is NewNS with a ruleset file (nft -f syntax, such as the
+// shipped nft/nflog-agent.nft) loaded into the namespace.
+func NewNSWithRules(t testing.TB, role, rulesFile string) *NS {
+	t.Helper()
+	n := NewNS(t, role)
+	n.NftFile(t, rulesFile)
+	return n
 }
 
 // Fd is a file descriptor of the namespace, for go-nflog's and rtnetlink's
@@ -126,6 +143,32 @@ func (n *NS) Do(fn func() error) error {
 		errc <- ferr
 	}()
 	return <-errc
+}
+
+// MustDo is Do that fails the test if fn (or joining the namespace) fails.
+func (n *NS) MustDo(t testing.TB, fn func() error) {
+	t.Helper()
+	if err := n.Do(fn); err != nil {
+		t.Fatalf("netlab: in %s: %v", n.Name, err)
+	}
+}
+
+// Veth joins a and b with a veth pair named aDev in a and bDev in b, with
+// the given addresses (CIDR notation), and brings both ends up. The pair is
+// created under random names and renamed inside the namespaces, so fixed
+// names like eth0 or lan0 never touch the host.
+func Veth(t testing.TB, a *NS, aDev, aCIDR string, b *NS, bDev, bCIDR string) {
+	t.Helper()
+	ta, tb := "nfla"+Suffix(), "nflb"+Suffix()
+	Cmd(t, "ip", "link", "add", ta, "netns", a.Name, "type", "veth", "peer", "name", tb, "netns", b.Name)
+	for _, s := range []struct {
+		ns             *NS
+		tmp, dev, cidr string
+	}{{a, ta, aDev, aCIDR}, {b, tb, bDev, bCIDR}} {
+		s.ns.Run(t, "ip", "link", "set", "dev", s.tmp, "name", s.dev)
+		s.ns.Run(t, "ip", "addr", "add", s.cidr, "dev", s.dev)
+		s.ns.Run(t, "ip", "link", "set", s.dev, "up")
+	}
 }
 
 // Cmd runs a command and returns its combined output; failure fails the test.
