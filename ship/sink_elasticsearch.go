@@ -22,27 +22,37 @@ type elasticSink struct {
 // answer repeats index names and versions for every item.
 const bulkFilter = "?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason"
 
-func newElasticSink(c *SinkConfig, red *redactor, st *counters) (*elasticSink, error) {
-	var auth string
+// ElasticAuthorization returns the Authorization header an elasticsearch
+// sink sends ("" without credentials), reading its secret, and the strings
+// in it to keep out of any output. Errors never hold a secret.
+func (c SinkConfig) ElasticAuthorization() (auth string, secrets []string, err error) {
 	switch {
 	case c.APIKeyFile != "" || c.APIKeyEnv != "":
 		key, err := readSecret("api key", c.APIKeyFile, c.APIKeyEnv)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
-		red.add(key)
-		auth = "ApiKey " + key
+		return "ApiKey " + key, []string{key}, nil
 	case c.Username != "":
 		if (c.PasswordFile == "") == (c.PasswordEnv == "") {
-			return nil, fmt.Errorf("set exactly one of password_file and password_env")
+			return "", nil, fmt.Errorf("set exactly one of password_file and password_env")
 		}
 		pw, err := readSecret("password", c.PasswordFile, c.PasswordEnv)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
-		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(c.Username+":"+pw))
-		red.add(pw, auth[len("Basic "):])
+		enc := base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + pw))
+		return "Basic " + enc, []string{pw, enc}, nil
 	}
+	return "", nil, nil
+}
+
+func newElasticSink(c *SinkConfig, red *redactor, st *counters) (*elasticSink, error) {
+	auth, secrets, err := c.ElasticAuthorization()
+	if err != nil {
+		return nil, err
+	}
+	red.add(secrets...)
 	hc, err := newHTTPClient(c, red, st)
 	if err != nil {
 		return nil, err

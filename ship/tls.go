@@ -22,6 +22,10 @@ type TLSConfig struct {
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
+// ClientConfig returns the tls.Config a sink connects with, for checks
+// outside ship (nflog-agent doctor). Errors name files, never key material.
+func (c TLSConfig) ClientConfig() (*tls.Config, error) { return c.build() }
+
 // build returns the tls.Config: system roots plus CAFile, TLS 1.2 at least.
 func (c TLSConfig) build() (*tls.Config, error) {
 	cfg := &tls.Config{

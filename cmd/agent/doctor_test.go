@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,25 +111,6 @@ func TestCheckSpoolDir(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("left %v behind", entries)
-	}
-}
-
-func TestCheckSinkReachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ctx := context.Background()
-	if r := checkSinkReachable(ctx, "local", "https://"+addr+"/intake", time.Second); r.status != statusPass {
-		t.Errorf("listening: %s", r.line())
-	}
-	ln.Close()
-	if r := checkSinkReachable(ctx, "local", "https://"+addr+"/intake", time.Second); r.status != statusFail || !strings.Contains(r.detail, addr) {
-		t.Errorf("closed: %s", r.line())
-	}
-	if r := checkSinkReachable(ctx, "bad", "::not a url", time.Second); r.status != statusFail {
-		t.Errorf("bad URL: %s", r.line())
 	}
 }
 
