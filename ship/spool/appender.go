@@ -64,9 +64,18 @@ func (a *Appender) loop() {
 				break fill // nothing more now: append what there is
 			}
 		}
-		if err := a.q.Append(batch...); err != nil && a.onErr != nil {
+		if err := a.append(batch); err != nil && a.onErr != nil {
 			a.onErr(err)
 		}
 		clear(batch)
 	}
+}
+
+// append hands batch to the queue. The events are the Appender's own
+// copies, so an in-memory queue may keep them without copying them again.
+func (a *Appender) append(batch []Event) error {
+	if m, ok := a.q.(*Memory); ok {
+		return m.appendOwned(batch)
+	}
+	return a.q.Append(batch...)
 }

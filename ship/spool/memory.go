@@ -49,14 +49,24 @@ func NewMemory(maxEvents, maxBytes int) *Memory {
 // Append implements Queue: it copies evs into the queue, dropping the oldest
 // events when it is full.
 func (m *Memory) Append(evs ...Event) error {
+	owned := make([]Event, len(evs))
+	for i := range evs {
+		owned[i] = copyEvent(&evs[i])
+	}
+	return m.appendOwned(owned)
+}
+
+// appendOwned is Append for events the queue may keep as they are: the
+// Appender has copied them already, and a second copy would double the
+// garbage of every event.
+func (m *Memory) appendOwned(evs []Event) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return ErrClosed
 	}
 	now := time.Now()
-	for i := range evs {
-		ev := copyEvent(&evs[i])
+	for _, ev := range evs {
 		m.events = append(m.events, memEvent{ev: ev, added: now})
 		m.bytes += ev.size()
 		m.appended++
