@@ -31,11 +31,12 @@ fuzz:
 
 # Go benchmarks of the hot paths (decode/encode, spool, ship: every package
 # with Benchmark functions), then — as root — the side-by-side run with
-# ulogd2 on a kernel flood (bench/run.sh, about 13 minutes; BENCH_QUICK=1 for
-# a 2-minute smoke run), which writes docs/bench/.
+# ulogd2 on a kernel flood (bench/run.sh, about 10 minutes; BENCH_QUICK=1 for
+# a 1-minute smoke run), which writes docs/bench/.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
-	GO=$(GO) bench/run.sh
+	@export BENCH_LOAD_START="$$(cut -d' ' -f1-3 /proc/loadavg)"; \
+	  echo "bench: load average at start: $$BENCH_LOAD_START"; \
+	  $(GO) test -run '^$$' -bench . -benchmem ./... && GO='$(GO)' bench/run.sh
 
 # The Debian package, built by nfpm (a tool dependency in go.mod):
 # dist/nflog-agent_<version>_<arch>.deb. Debian versions must start with a

@@ -73,3 +73,38 @@ func TestAppenderCountsWhatDoesNotFit(t *testing.T) {
 		t.Fatalf("dropped %d, want 2", a.Full())
 	}
 }
+
+// The Appender's copies are the memory queue's events: they must not share
+// memory with the caller's reused buffers nor with each other, and a large
+// event gets its own allocation.
+func TestAppenderCopiesIntoMemory(t *testing.T) {
+	q := NewMemory(0, 0)
+	r := reader(t, q, "r")
+	a := NewAppender(q, 10000, 64, func(err error) { t.Error(err) })
+	buf := testEvent(0)
+	want := make([]Event, 0, 3001)
+	for i := range 3000 {
+		ev := testEvent(i)
+		buf.ID = append(buf.ID[:0], ev.ID...)
+		buf.Message = append(buf.Message[:0], ev.Message...)
+		buf.JSON = append(buf.JSON[:0], ev.JSON...)
+		buf.Time = ev.Time
+		a.Add(buf)
+		want = append(want, ev)
+	}
+	big := testEvent(3000)
+	big.JSON = make([]byte, slabSize)
+	a.Add(big)
+	want = append(want, big)
+	a.Close()
+	got, _ := readAll(t, r, 1000)
+	if len(got) != len(want) {
+		t.Fatalf("%d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if string(g.ID) != string(w.ID) || string(g.Message) != string(w.Message) || string(g.JSON) != string(w.JSON) || !g.Time.Equal(w.Time) {
+			t.Fatalf("event %d differs: %q %q", i, g.ID, g.Message)
+		}
+	}
+}
