@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -128,19 +127,10 @@ func TestRunMetricsLab(t *testing.T) {
 	ns := netlab.NewNSWithRules(t, "run", projectRules)
 	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
 	os.WriteFile(cfgPath, []byte("netns: "+ns.Path()+"\nmetrics:\n  listen: 127.0.0.1:0\ngroups:\n  - group: 100\n"), 0o600)
-	// The test catches the signals too, so that neither can kill the test
-	// binary whatever the agent's state.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-
-	var stdout, stderr netlab.SyncBuffer
-	exit := make(chan int, 1)
-	go func() { exit <- runRun([]string{"--config", cfgPath}, &stdout, &stderr) }()
-	waitUntil(t, "the agent to start", func() bool { return strings.Contains(stderr.String(), "reading NFLOG group") }, exit)
-	m := metricsAddr.FindStringSubmatch(stderr.String())
+	a := startAgent(t, cfgPath)
+	m := metricsAddr.FindStringSubmatch(a.stderr.String())
 	if m == nil {
-		t.Fatalf("no metrics address in the log:\n%s", stderr.String())
+		t.Fatalf("no metrics address in the log:\n%s", a.stderr.String())
 	}
 	base := "http://" + m[1]
 	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
@@ -160,7 +150,7 @@ func TestRunMetricsLab(t *testing.T) {
 		})
 	}
 	connect(0, n)
-	waitUntil(t, "the events", func() bool { return strings.Count(stdout.String(), "\n") >= n }, exit)
+	a.waitUntil(t, "the events", func() bool { return strings.Count(a.stdout.String(), "\n") >= n })
 	_, body := get(t, base+"/metrics")
 	for _, want := range []string{
 		fmt.Sprintf(`nflog_agent_received_events_total{group="100"} %d`, n),
@@ -178,19 +168,11 @@ func TestRunMetricsLab(t *testing.T) {
 	}
 
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	waitUntil(t, "the reopen log line", func() bool { return strings.Contains(stderr.String(), "reopen requested") }, exit)
+	a.waitUntil(t, "the reopen log line", func() bool { return strings.Contains(a.stderr.String(), "reopen requested") })
 	connect(n, 1)
-	waitUntil(t, "an event after SIGHUP", func() bool { return strings.Count(stdout.String(), "\n") >= n+1 }, exit)
+	a.waitUntil(t, "an event after SIGHUP", func() bool { return strings.Count(a.stdout.String(), "\n") >= n+1 })
 
-	syscall.Kill(os.Getpid(), syscall.SIGTERM)
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("SIGTERM did not stop the agent; stderr:\n%s", stderr.String())
-	}
+	a.stop(t)
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Error("the metrics server still answers after the agent stopped")
 	}

@@ -48,16 +48,7 @@ func TestRunEndToEnd(t *testing.T) {
 	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf("netns: %s\nhostname: labhost\nmetrics: {listen: off}\ngroups:\n  - group: 100\n    message_flags: all\n", ns.Path())), 0o600)
 
-	// Catch SIGTERM in the test too, so a signal can never kill the test
-	// binary whatever the agent's state.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-
-	var stdout, stderr netlab.SyncBuffer
-	exit := make(chan int, 1)
-	go func() { exit <- runRun([]string{"--config", cfgPath}, &stdout, &stderr) }()
-	waitUntil(t, "the agent to start", func() bool { return strings.Contains(stderr.String(), "reading NFLOG group") }, exit)
+	a := startAgent(t, cfgPath)
 
 	const conns = 3
 	ns.MustDo(t, func() error {
@@ -71,20 +62,12 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 		return nil
 	})
-	waitUntil(t, "three events", func() bool { return strings.Count(stdout.String(), "\n") >= conns }, exit)
-	syscall.Kill(os.Getpid(), syscall.SIGTERM)
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("SIGTERM did not stop the agent; stderr:\n%s", stderr.String())
-	}
+	a.waitUntil(t, "three events", func() bool { return strings.Count(a.stdout.String(), "\n") >= conns })
+	a.stop(t)
 
-	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(a.stdout.String(), "\n"), "\n")
 	if len(lines) != conns {
-		t.Fatalf("%d lines, want %d:\n%s", len(lines), conns, stdout.String())
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), conns, a.stdout.String())
 	}
 	for i, line := range lines {
 		var ev map[string]any
@@ -102,8 +85,8 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"stopping: draining what was read", "group totals", "received=3", "kernel_lost=0"} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		if !strings.Contains(a.stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, a.stderr.String())
 		}
 	}
 }
@@ -123,6 +106,45 @@ func TestRunGroupBusy(t *testing.T) {
 	code := runAgent(context.Background(), []string{"--config", cfgPath}, &stdout, &stderr, nil)
 	if code != 1 || !strings.Contains(stderr.String(), "group 100") || !strings.Contains(stderr.String(), "ulogd2") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+}
+
+// labAgent is `nflog-agent run --config FILE` running in the test process.
+type labAgent struct {
+	stdout, stderr netlab.SyncBuffer
+	exit           chan int
+}
+
+// startAgent runs the agent and waits until it reads its groups. The test
+// catches SIGTERM and SIGHUP too while it runs, so that neither can kill the
+// test binary whatever the agent's state.
+func startAgent(t *testing.T, cfgPath string) *labAgent {
+	t.Helper()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP)
+	t.Cleanup(func() { signal.Stop(sigs) })
+	a := &labAgent{exit: make(chan int, 1)}
+	go func() { a.exit <- runRun([]string{"--config", cfgPath}, &a.stdout, &a.stderr) }()
+	a.waitUntil(t, "the agent to start", func() bool { return strings.Contains(a.stderr.String(), "reading NFLOG group") })
+	return a
+}
+
+func (a *labAgent) waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	waitUntil(t, what, cond, a.exit)
+}
+
+// stop sends SIGTERM and fails the test unless the agent exits with 0.
+func (a *labAgent) stop(t *testing.T) {
+	t.Helper()
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case code := <-a.exit:
+		if code != 0 {
+			t.Fatalf("exit %d; stderr:\n%s", code, a.stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("SIGTERM did not stop the agent; stderr:\n%s", a.stderr.String())
 	}
 }
 

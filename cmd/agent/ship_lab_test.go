@@ -11,12 +11,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -79,14 +77,8 @@ sinks:
     batch: {max_age: 100ms}
 `, ns.Path(), filepath.Join(dir, "spool"), srv.URL, ca)), 0o600)
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	var stdout, stderr netlab.SyncBuffer
-	exit := make(chan int, 1)
-	go func() { exit <- runRun([]string{"--config", cfgPath}, &stdout, &stderr) }()
-	waitUntil(t, "the agent to start", func() bool { return strings.Contains(stderr.String(), "reading NFLOG group") }, exit)
-	base := "http://" + metricsAddr.FindStringSubmatch(stderr.String())[1]
+	a := startAgent(t, cfgPath)
+	base := "http://" + metricsAddr.FindStringSubmatch(a.stderr.String())[1]
 
 	const n = 7
 	ns.MustDo(t, func() error {
@@ -97,7 +89,7 @@ sinks:
 		}
 		return nil
 	})
-	waitUntil(t, "the events at the server", func() bool { return len(received()) >= n }, exit)
+	a.waitUntil(t, "the events at the server", func() bool { return len(received()) >= n })
 	// Give a duplicate or an extra event the time to show up.
 	time.Sleep(300 * time.Millisecond)
 	_, body := get(t, base+"/metrics")
@@ -115,17 +107,9 @@ sinks:
 		t.Errorf("/healthz: %d %q", code, hb)
 	}
 
-	syscall.Kill(os.Getpid(), syscall.SIGTERM)
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("SIGTERM did not stop the agent; stderr:\n%s", stderr.String())
-	}
-	if stdout.String() != "" {
-		t.Errorf("events on stdout with an http sink configured:\n%s", stdout.String())
+	a.stop(t)
+	if a.stdout.String() != "" {
+		t.Errorf("events on stdout with an http sink configured:\n%s", a.stdout.String())
 	}
 
 	lines := received()
