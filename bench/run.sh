@@ -11,7 +11,7 @@
 #   BENCH_STEPS=25k,50k   offered rates (default 25k,50k,75k,100k,150k,200k,300k,400k)
 #   BENCH_DURATION=8s     flood duration per step
 #   BENCH_REPEAT=2        repetitions of the whole sweep (results show median and min–max)
-#   BENCH_SETUPS=ulogd2,agent,both   (agent-https, issue item 2, is reserved: not available yet)
+#   BENCH_SETUPS=ulogd2,agent,both,agent-https   (agent-https: the agent shipping to an HTTPS receiver on loopback)
 #   BENCH_OUT=docs/bench  where results.csv, README.md, chart.png go
 #   BENCH_AGENT_RT=1      run the agent at ulogd2's real-time priority too (shields it from unrelated load)
 #   BENCH_AGENT_OVERFLOW=block   the agent's queue overflow policy (default: the agent's own, drop)
@@ -47,7 +47,7 @@ else
 	maxdrain=20s
 	note=""
 fi
-setups=${BENCH_SETUPS:-ulogd2,agent,both}
+setups=${BENCH_SETUPS:-ulogd2,agent,both,agent-https}
 agent_rt=false
 case "${BENCH_AGENT_RT:-0}" in 0 | "" | false) ;; *) agent_rt=true ;; esac
 

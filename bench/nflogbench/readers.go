@@ -9,20 +9,24 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
-// Reader kinds. A hook for issue item 2: a third kind, "nflog-agent-https",
-// will run the agent with an HTTPS sink (gzip, spool on) towards a receiver
-// on B's loopback once ship/ is wired into `nflog-agent run`; it needs only a
-// config template here and a receiver process started next to the reader.
+// Reader kinds. kindAgentHTTPS is the agent with an http sink (gzip, spool
+// directory on the tmpfs) towards `nflogbench receive` on B's loopback.
 const (
-	kindULOGD = "ulogd2"
-	kindAgent = "nflog-agent"
+	kindULOGD      = "ulogd2"
+	kindAgent      = "nflog-agent"
+	kindAgentHTTPS = "nflog-agent-https"
 )
 
 // Each reader kind has its own NFLOG group (one listener per group per
 // namespace) and rule.
-var groupOf = map[string]int{kindULOGD: 5, kindAgent: 6}
+var groupOf = map[string]int{kindULOGD: 5, kindAgent: 6, kindAgentHTTPS: 7}
+
+// recvCPU is the CPU the HTTPS receiver is pinned to: the generator's, so
+// that the agent keeps CPU 1 to itself as in the other setups.
+const recvCPU = "0"
 
 // Kernel batching and socket buffers, the same for both readers: the kernel
 // sends a batch after 64 packets or 50 ms; the receive buffer starts at
@@ -98,14 +102,73 @@ groups:
 %s%s`, group, queueThreshold, flushTimeoutMS, readBuffer>>20, readBufferMax>>20, over, yaml)
 }
 
+// agentHTTPSConfig is agentConfig with a spool directory and an http sink
+// (gzip, NDJSON) towards the receiver at 127.0.0.1:port that trusts caFile.
+func agentHTTPSConfig(group int, overflow, extra, spoolDir string, port int, caFile string) string {
+	yaml := ""
+	if extra != "" {
+		yaml = strings.TrimRight(extra, "\n") + "\n"
+	}
+	return agentConfig(group, overflow, "") + fmt.Sprintf(`spool:
+  dir: %s
+sinks:
+  - type: http
+    name: bench
+    url: https://127.0.0.1:%d/ingest
+    format: ndjson
+    compression: gzip
+    tls: {ca_file: %s}
+`, spoolDir, port, caFile) + yaml
+}
+
 // readerRun is one reader process of one benchmark run.
 type readerRun struct {
 	kind   string
 	group  int
 	dir    string
 	p      *proc
-	output string // the events it writes
+	output string // the events it writes (agent-https: the receiver's count file)
 	stderr string
+	recv   *proc // agent-https: the receiver
+}
+
+// killAll kills the reader and its receiver, if still running.
+func (r *readerRun) killAll() {
+	r.p.kill()
+	if r.recv != nil {
+		r.recv.kill()
+	}
+}
+
+// startReceiver starts `nflogbench receive` in namespace ns and waits until
+// it has written its port file.
+func startReceiver(r *readerRun, ns string, pids *os.File) (int, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	errf, err := os.Create(filepath.Join(r.dir, "receiver.stderr"))
+	if err != nil {
+		return 0, err
+	}
+	defer errf.Close()
+	args := []string{"ip", "netns", "exec", ns, "taskset", "-c", recvCPU, self, "receive", "-dir", r.dir}
+	if r.recv, err = startProc("receiver", args, nil, errf, pids); err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if port := readCount(filepath.Join(r.dir, recvPortFile)); port > 0 {
+			return int(port), nil
+		}
+		if r.recv.exited() {
+			return 0, fmt.Errorf("receiver exited at start: %v; stderr:\n%s", r.recv.err, tail(errf.Name()))
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("receiver not ready within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // startReader starts a reader in namespace ns pinned to cpu.
@@ -143,18 +206,47 @@ func startReader(kind, dir, ns, cpu string, o options, pids *os.File) (*readerRu
 		if o.agentRT {
 			args = append([]string{"chrt", "-r", "99"}, args...)
 		}
+	case kindAgentHTTPS:
+		port, err := startReceiver(r, ns, pids)
+		if err != nil {
+			return nil, err
+		}
+		conf := filepath.Join(dir, "agent-https.yaml")
+		cfg := agentHTTPSConfig(r.group, o.overflow, o.extra, filepath.Join(dir, "spool"), port, filepath.Join(dir, recvCertFile))
+		if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
+			r.recv.kill()
+			return nil, err
+		}
+		r.output = filepath.Join(dir, recvCountFile)
+		// Nothing is expected on stdout; keep it anyway.
+		if out, err = os.Create(filepath.Join(dir, "agent-https.stdout")); err != nil {
+			r.recv.kill()
+			return nil, err
+		}
+		defer out.Close()
+		args = []string{bins.agent, "run", "--config", conf}
+		if o.agentRT {
+			args = append([]string{"chrt", "-r", "99"}, args...)
+		}
 	default:
 		return nil, fmt.Errorf("unknown reader %q", kind)
 	}
 	args = append([]string{"ip", "netns", "exec", ns, "taskset", "-c", cpu}, args...)
 	if r.p, err = startProc(kind, args, out, errf, pids); err != nil {
+		if r.recv != nil {
+			r.recv.kill()
+		}
 		return nil, err
 	}
 	return r, nil
 }
 
-// outputSize is the size of the reader's output file so far.
+// outputSize is the size of the reader's output file so far (agent-https:
+// the receiver's event count).
 func (r *readerRun) outputSize() int64 {
+	if r.kind == kindAgentHTTPS {
+		return int64(readCount(r.output))
+	}
 	fi, err := os.Stat(r.output)
 	if err != nil {
 		return 0
@@ -171,6 +263,13 @@ type counts struct {
 
 // collect counts a stopped reader's output.
 func (r *readerRun) collect() (counts, error) {
+	if r.kind == kindAgentHTTPS {
+		tot, err := r.totals()
+		if err != nil {
+			return counts{}, err
+		}
+		return counts{written: readCount(r.output), kernelLost: tot["kernel_lost"], queueDrop: tot["queue_dropped"]}, nil
+	}
 	f, err := os.Open(r.output)
 	if err != nil {
 		return counts{}, err
@@ -188,16 +287,25 @@ func (r *readerRun) collect() (counts, error) {
 		if err != nil {
 			return counts{}, err
 		}
-		errb, err := os.ReadFile(r.stderr)
+		tot, err := r.totals()
 		if err != nil {
 			return counts{}, err
 		}
-		tot, ok := agentTotals(string(errb), r.group)
-		if !ok {
-			return counts{}, fmt.Errorf("no \"group totals\" line for group %d in %s", r.group, r.stderr)
-		}
 		return counts{written: n, kernelLost: tot["kernel_lost"], queueDrop: tot["queue_dropped"]}, nil
 	}
+}
+
+// totals is the agent's "group totals" log line.
+func (r *readerRun) totals() (map[string]uint64, error) {
+	errb, err := os.ReadFile(r.stderr)
+	if err != nil {
+		return nil, err
+	}
+	tot, ok := agentTotals(string(errb), r.group)
+	if !ok {
+		return nil, fmt.Errorf("no \"group totals\" line for group %d in %s", r.group, r.stderr)
+	}
+	return tot, nil
 }
 
 func countLines(r io.Reader) (uint64, error) {

@@ -108,8 +108,8 @@ func aggregate(results []result) []*row {
 			x.Lossless++
 		}
 	}
-	setupOrder := map[string]int{setupULOGD: 0, setupAgent: 1, setupBoth: 2}
-	readerOrder := map[string]int{kindULOGD: 0, kindAgent: 1}
+	setupOrder := map[string]int{setupULOGD: 0, setupAgent: 1, setupBoth: 2, setupAgentHTTPS: 3}
+	readerOrder := map[string]int{kindULOGD: 0, kindAgent: 1, kindAgentHTTPS: 2}
 	slices.SortStableFunc(rows, func(a, b *row) int {
 		if c := setupOrder[a.Setup] - setupOrder[b.Setup]; c != 0 {
 			return c
@@ -301,14 +301,14 @@ func writeCSV(path string, results []result) error {
 	}
 	w := csv.NewWriter(f)
 	w.Write([]string{"rep", "setup", "reader", "target_pps", "sent_pps", "sent", "elapsed_s", "logged", "written", "lost", "loss_pct",
-		"kernel_lost_seq", "queue_dropped", "lag_s", "drained", "cpu_s", "cpu_s_per_million_events", "peak_rss_mib", "lossless"})
+		"kernel_lost_seq", "queue_dropped", "lag_s", "drained", "cpu_s", "cpu_s_per_million_events", "peak_rss_mib", "lossless", "receiver_cpu_s"})
 	ff := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	for _, r := range results {
 		w.Write([]string{strconv.Itoa(r.Rep), r.Setup, r.Reader, ff(r.TargetPPS, 0), ff(r.SentPPS, 0), u(r.Sent), ff(r.ElapsedS, 3), u(r.Logged),
 			u(r.Written), u(r.Lost), ff(r.LossPct, 3), u(r.KernelLostSeq), u(r.QueueDropped), ff(r.LagS, 2),
 			strconv.FormatBool(r.Drained), ff(r.CPUSeconds, 2), ff(r.CPUMicrosPerEvent, 2), ff(r.PeakRSSMiB, 1),
-			strconv.FormatBool(r.Lossless)})
+			strconv.FormatBool(r.Lossless), ff(r.ReceiverCPUSecs, 2)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -447,8 +447,21 @@ func markdown(o options, m machine, rows []*row, ls []lossless, bs []budget, cha
 			median(r.Sent), median(r.Logged), spread(r.Loss, "%.2f"), spread(r.Lag, "%.2f"), spread(r.CPU, "%.2f"),
 			spread(r.RSS, "%.1f"), r.Lossless, r.N)
 	}
-	p("\nHTTPS shipping (nflog-agent → HTTPS receiver on loopback, gzip, spool on) is not measured yet (issue item 2;\n")
-	p("setup `agent-https` is reserved for it, see bench/nflogbench/main.go).\n")
+	https := false
+	for _, r := range rows {
+		https = https || r.Setup == setupAgentHTTPS
+	}
+	if https {
+		p("\n**%s**: nflog-agent alone on CPU 1, shipping to `nflogbench receive`, an HTTPS receiver on B's loopback\n", kindAgentHTTPS)
+		p("(self-signed certificate as the sink's `tls.ca_file`, `http` sink, NDJSON, gzip, spool directory on the tmpfs).\n")
+		p("Written = events the receiver counted, including any delivered while the agent stopped; lag = until its count\n")
+		p("stopped growing (for %v, not 0.5 s: the sink holds a partial batch up to its batch.max_age, %v), and a run is\n", 500*time.Millisecond+httpMaxAge, httpMaxAge)
+		p("lossless if it caught up within %v (max-lag + max_age). CPU and RSS are the agent's; the receiver (pinned to CPU %s, the generator's) is not counted\n", o.maxLag+httpMaxAge, recvCPU)
+		p("(its CPU is in results.csv, `receiver_cpu_s`).\n")
+	} else {
+		p("\nHTTPS shipping (nflog-agent → HTTPS receiver on loopback, gzip, spool on) was not run: setup `agent-https`\n")
+		p("(`BENCH_SETUPS=agent-https`).\n")
+	}
 	return b.String()
 }
 
