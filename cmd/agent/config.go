@@ -40,6 +40,9 @@ type spoolConfig struct {
 // metricsConfig is the `metrics:` section.
 type metricsConfig struct {
 	Listen string // host:port of /metrics and /healthz; "" = off
+	// PProf adds Go's profiler under /debug/pprof/ on the same listener,
+	// to find where the agent spends its CPU on a busy firewall.
+	PProf bool
 }
 
 // healthConfig is the `health:` section.
@@ -259,13 +262,20 @@ func (p *parser) group(n *yaml.Node, path string) (groupConfig, error) {
 	return g, nil
 }
 
-// metrics reads `metrics: {listen: ADDR}`. `off` or an empty value turns
-// the endpoint off; port 0 picks a free port (tests, the demo).
+// metrics reads `metrics: {listen: ADDR, pprof: BOOL}`. `off` or an empty
+// listen value turns the endpoint off; port 0 picks a free port (tests, the
+// demo).
 func (p *parser) metrics(v *yaml.Node, m *metricsConfig) error {
 	return p.section(v, "metrics", func(key string, k, val *yaml.Node) error {
 		full := "metrics." + key
-		if key != "listen" {
-			return p.errorf(k, full, "unknown key (want listen)")
+		switch key {
+		case "listen":
+		case "pprof":
+			b, err := p.boolean(val, full)
+			m.PProf = b
+			return err
+		default:
+			return p.errorf(k, full, "unknown key (want listen or pprof)")
 		}
 		s, err := p.str(val, full)
 		if err != nil {
@@ -382,6 +392,14 @@ func (p *parser) str(v *yaml.Node, key string) (string, error) {
 		return "", p.errorf(v, key, "want a string, got %s", kindName(v))
 	}
 	return v.Value, nil
+}
+
+func (p *parser) boolean(v *yaml.Node, key string) (bool, error) {
+	var b bool
+	if v.Kind != yaml.ScalarNode || v.Decode(&b) != nil {
+		return false, p.errorf(v, key, "want true or false")
+	}
+	return b, nil
 }
 
 func (p *parser) uint(v *yaml.Node, key string, lo, hi uint64) (uint64, error) {

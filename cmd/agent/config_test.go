@@ -37,6 +37,7 @@ groups:
 shutdown_timeout: 3s
 metrics:
   listen: "[::1]:9999"
+  pprof: true
 health:
   sink_failure_threshold: 90s
 log:
@@ -57,7 +58,7 @@ log:
 		{Collector: collector.GroupConfig{Group: 0}},
 	},
 		ShutdownTimeout: 3 * time.Second,
-		Metrics:         metricsConfig{Listen: "[::1]:9999"},
+		Metrics:         metricsConfig{Listen: "[::1]:9999", PProf: true},
 		Health:          healthConfig{SinkFailureThreshold: 90 * time.Second},
 		Log:             logConfig{Format: "json", Level: slog.LevelWarn},
 	}
@@ -109,7 +110,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"groups: [\n", "a.yaml: yaml:"},
 		{"shutdown_timeout: soon\n", `a.yaml:1: shutdown_timeout: "soon": want a positive duration`},
 		{"metrics: 9740\n", "a.yaml:1: metrics: want a mapping"},
-		{"metrics:\n  port: 9740\n", "a.yaml:2: metrics.port: unknown key (want listen)"},
+		{"metrics:\n  port: 9740\n", "a.yaml:2: metrics.port: unknown key (want listen or pprof)"},
+		{"metrics:\n  pprof: yes please\n", "a.yaml:2: metrics.pprof: want true or false"},
 		{"metrics:\n  listen: 9740\n", `a.yaml:2: metrics.listen: "9740": want host:port`},
 		{"metrics:\n  listen: localhost:http\n", `a.yaml:2: metrics.listen: "localhost:http": want host:port`},
 		{"metrics:\n  listen: 127.0.0.1:70000\n", `a.yaml:2: metrics.listen`},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"strconv"
 	"time"
@@ -64,7 +65,8 @@ type telemetry struct {
 // the agent's prefix) and the health checks, and serves them on listen
 // when it is not empty. Listening happens here so that a taken port is a
 // start error, not a log line nobody reads.
-func newTelemetry(listen string, log *slog.Logger) (*telemetry, error) {
+func newTelemetry(mc metricsConfig, log *slog.Logger) (*telemetry, error) {
+	listen := mc.Listen
 	t := &telemetry{reg: prometheus.NewRegistry(), health: &health{}}
 	t.reg.MustRegister(buildInfo())
 	prometheus.WrapRegistererWithPrefix(metricPrefix, t.reg).MustRegister(
@@ -80,6 +82,13 @@ func newTelemetry(listen string, log *slog.Logger) (*telemetry, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(t.reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError}))
 	mux.Handle("GET /healthz", t.health)
+	if mc.PProf {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	}
 	t.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	t.addr = ln.Addr()
 	t.served = make(chan error, 1)

@@ -36,7 +36,7 @@ func get(t *testing.T, url string) (int, string) {
 // The endpoint with fake group stats: names, labels, values, build info,
 // and nothing outside the agent's prefix.
 func TestTelemetry(t *testing.T) {
-	tel, err := newTelemetry("127.0.0.1:0", slog.New(slog.DiscardHandler))
+	tel, err := newTelemetry(metricsConfig{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,10 +94,10 @@ func TestTelemetryPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if _, err := newTelemetry(ln.Addr().String(), slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
+	if _, err := newTelemetry(metricsConfig{Listen: ln.Addr().String()}, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Errorf("err %v", err)
 	}
-	tel, err := newTelemetry("", slog.New(slog.DiscardHandler)) // off
+	tel, err := newTelemetry(metricsConfig{}, slog.New(slog.DiscardHandler)) // off
 	if err != nil || tel.addr != nil || tel.close(context.Background()) != nil {
 		t.Errorf("off: %v %v", tel, err)
 	}
@@ -237,5 +237,20 @@ func TestRunShutdownDeadlineLab(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("a stuck output held the agent; stderr:\n%s", stderr.String())
+	}
+}
+
+// The profiler is served only when metrics.pprof asks for it.
+func TestTelemetryPProf(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		tel, err := newTelemetry(metricsConfig{Listen: "127.0.0.1:0", PProf: on}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body := get(t, "http://"+tel.addr.String()+"/debug/pprof/goroutine?debug=1")
+		tel.close(context.Background())
+		if served := code == 200 && strings.Contains(body, "goroutine profile:"); served != on {
+			t.Errorf("pprof %v: GET /debug/pprof/goroutine: %d %.80q", on, code, body)
+		}
 	}
 }

@@ -86,7 +86,7 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 		defer f.Close()
 		netns = int(f.Fd())
 	}
-	tel, err := newTelemetry(cfg.Metrics.Listen, log)
+	tel, err := newTelemetry(cfg.Metrics, log)
 	if err != nil {
 		return err
 	}
