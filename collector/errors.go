@@ -3,7 +3,6 @@ package collector
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -31,23 +30,3 @@ func (e *GroupError) Error() string {
 }
 
 func (e *GroupError) Unwrap() error { return e.Err }
-
-// bindError classifies the error of go-nflog's RegisterWithErrorFunc. It
-// formats the errno with %v, so the text is all there is to go on: the bind
-// command answers EPERM when another socket owns the group, while a missing
-// CAP_NET_ADMIN already fails the first config command (PF_UNBIND).
-func bindError(group uint16, err error) error {
-	s := err.Error()
-	eperm := strings.Contains(s, "operation not permitted")
-	switch {
-	case eperm && strings.Contains(s, "could not bind to requested group"):
-		return &GroupError{Group: group, Op: "bind", Err: fmt.Errorf("%w (kernel: %v)", ErrGroupBusy, err),
-			Hint: fmt.Sprintf("another process (ulogd2?) already listens on NFLOG group %d in this network namespace, "+
-				"and the kernel allows only one listener per group: stop it (e.g. `systemctl stop ulogd2`) "+
-				"or use a different group number in both the nft/iptables rules and the agent config", group)}
-	case eperm:
-		return &GroupError{Group: group, Op: "bind", Err: fmt.Errorf("%w (kernel: %v)", os.ErrPermission, err),
-			Hint: "the agent needs CAP_NET_ADMIN to subscribe to NFLOG groups"}
-	}
-	return &GroupError{Group: group, Op: "bind", Err: err}
-}

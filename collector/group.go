@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	nflog "github.com/florianl/go-nflog/v2"
+	"github.com/mdlayher/netlink"
 
 	"github.com/nflog-agent/nflog-agent/decode"
 )
@@ -168,26 +168,26 @@ func (g *Group) push(r decode.Record, stop <-chan struct{}) {
 
 // grow doubles the socket receive buffer after ENOBUFS, up to the cap, as
 // ulogd2 does; it runs on the receive goroutine.
-func (g *Group) grow(nf *nflog.Nflog) {
+func (g *Group) grow(c *netlink.Conn) {
 	cur := int(g.bufRequested.Load())
 	if cur >= g.cfg.ReadBufferMax {
 		return
 	}
 	next := min(2*cur, g.cfg.ReadBufferMax)
-	if err := nf.Con.SetReadBuffer(next); err != nil {
+	if err := c.SetReadBuffer(next); err != nil {
 		g.log.Warn("growing NFLOG socket buffer failed", "bytes", next, "err", err)
 		return
 	}
 	g.bufRequested.Store(int64(next))
-	g.noteReadBuffer(nf)
+	g.noteReadBuffer(c)
 	g.log.Warn("kernel dropped NFLOG messages (ENOBUFS), socket buffer grown",
 		"read_buffer", g.c.readBuffer.Load(), "read_buffer_max", g.cfg.ReadBufferMax)
 }
 
 // noteReadBuffer records the buffer size the kernel actually granted (it
 // doubles the request to account for its bookkeeping).
-func (g *Group) noteReadBuffer(nf *nflog.Nflog) {
-	if n, err := nf.Con.ReadBuffer(); err == nil {
+func (g *Group) noteReadBuffer(c *netlink.Conn) {
+	if n, err := c.ReadBuffer(); err == nil {
 		g.c.readBuffer.Store(int64(n))
 	}
 }
