@@ -4,18 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +21,7 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/ship/spool"
+	"github.com/nflog-agent/nflog-agent/ship/tlstest"
 )
 
 // testEvents returns n events with ids ev-0000… and a kernel-like line.
@@ -220,13 +216,13 @@ func tlsServer(t testing.TB, h http.Handler) (*httptest.Server, string) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	writePEM(t, ca, "CERTIFICATE", srv.Certificate().Raw)
+	writeFile(t, ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
 	return srv, ca
 }
 
-func writePEM(t testing.TB, path, typ string, der []byte) {
+func writeFile(t testing.TB, path string, b []byte) {
 	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -234,79 +230,44 @@ func writePEM(t testing.TB, path, typ string, der []byte) {
 // pki is a throwaway CA with certificates it signs, written as PEM files.
 type pki struct {
 	t      *testing.T
-	dir    string
-	key    *ecdsa.PrivateKey
-	cert   *x509.Certificate
+	ca     *tlstest.CA
 	CAFile string
-	serial int64
 }
 
 func newPKI(t *testing.T, name string) *pki {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := tlstest.NewCA(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	p := &pki{t: t, dir: t.TempDir(), key: key, cert: cert, serial: 1}
-	p.CAFile = filepath.Join(p.dir, name+"-ca.pem")
-	writePEM(t, p.CAFile, "CERTIFICATE", der)
+	p := &pki{t: t, ca: ca, CAFile: filepath.Join(t.TempDir(), name+"-ca.pem")}
+	writeFile(t, p.CAFile, ca.PEM)
 	return p
 }
 
-// issue signs a certificate for the names (DNS names or IPs) and returns
-// it as a tls.Certificate and as cert and key files.
+// issue signs a server certificate for the names (DNS names or IPs), or a
+// client certificate named names[0], and returns it as a tls.Certificate
+// and as cert and key files.
 func (p *pki) issue(client bool, names ...string) (tls.Certificate, string, string) {
 	p.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(p.serial), Subject: pkix.Name{CommonName: names[0]},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
+	var c *tlstest.Cert
+	var err error
 	if client {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		c, err = p.ca.Client(names[0])
+	} else {
+		c, err = p.ca.Server(names...)
 	}
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	certFile := filepath.Join(p.dir, fmt.Sprintf("cert-%d.pem", p.serial))
-	keyFile := filepath.Join(p.dir, fmt.Sprintf("key-%d.pem", p.serial))
-	writePEM(p.t, certFile, "CERTIFICATE", der)
-	writePEM(p.t, keyFile, "EC PRIVATE KEY", kder)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, certFile, keyFile
+	dir := p.t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeFile(p.t, certFile, c.CertPEM)
+	writeFile(p.t, keyFile, c.KeyPEM)
+	return c.TLS, certFile, keyFile
 }
 
-func (p *pki) pool() *x509.CertPool {
-	pool := x509.NewCertPool()
-	pool.AddCert(p.cert)
-	return pool
-}
+func (p *pki) pool() *x509.CertPool { return p.ca.Pool() }
 
 // serverWithCert starts a TLS server with the given TLS configuration.
 func serverWithCert(t *testing.T, cfg *tls.Config, h http.Handler) *httptest.Server {
