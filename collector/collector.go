@@ -1,8 +1,8 @@
 // Package collector reads netfilter NFLOG groups over netlink and turns each
 // logged packet into a decode.Record. It owns everything netlink: one
-// go-nflog subscription per group, socket buffers and ENOBUFS, loss
-// accounting from sequence numbers, and the interface-name cache. No netlink
-// type leaves the package.
+// socket per group (opened with go-nflog, bound and read by its own loop),
+// socket buffers and ENOBUFS, loss accounting from sequence numbers, and the
+// interface-name cache. No netlink type leaves the package.
 package collector
 
 import (

@@ -46,7 +46,7 @@ const (
 	DefaultFlushTimeout   = 50 * time.Millisecond
 	DefaultReadBuffer     = 8 << 20
 	DefaultReadBufferMax  = 64 << 20
-	DefaultQueue          = 4096
+	DefaultQueue          = 16384
 )
 
 // maxSnapLen is the kernel's ceiling for the copy range (NFULNL_COPY_RANGE_MAX
@@ -63,7 +63,7 @@ type GroupConfig struct {
 	FlushTimeout   time.Duration // … or after this long; rounded up to 10 ms, the kernel's unit
 	ReadBuffer     int           // socket receive buffer requested with SO_RCVBUFFORCE
 	ReadBufferMax  int           // cap for doubling the buffer on ENOBUFS; <= ReadBuffer disables growth
-	Queue          int           // length of the output queue
+	Queue          int           // records the output queue holds (in batches of up to QueueThreshold)
 	Overflow       Overflow
 }
 
@@ -114,6 +114,12 @@ func (c GroupConfig) Validate() error {
 func (c GroupConfig) kernelTimeout() uint32 {
 	t := (c.FlushTimeout + 10*time.Millisecond - 1) / (10 * time.Millisecond)
 	return uint32(max(t, 1))
+}
+
+// queueBatches is the capacity of the output queue in batches: Queue
+// records when the kernel sends full batches, as it does under load.
+func (c GroupConfig) queueBatches() int {
+	return max(1, (c.Queue+int(c.QueueThreshold)-1)/int(c.QueueThreshold))
 }
 
 // copyRange is the NFULA_CFG_MODE copy range: 0 asks the kernel for its maximum.

@@ -40,9 +40,10 @@ type Group struct {
 	current      atomic.Pointer[subscription] // for tests that break the socket
 	bound        atomic.Bool                  // a socket is bound to the group and being read
 
-	out     chan decode.Record
-	done    chan struct{} // closed by Close
-	stopped chan struct{} // closed once the reader is gone and out is closed
+	out     chan []decode.Record
+	spare   chan []decode.Record // recycled batches for the reader
+	done    chan struct{}        // closed by Close
+	stopped chan struct{}        // closed once the reader is gone and out is closed
 	once    sync.Once
 }
 
@@ -63,7 +64,8 @@ func OpenGroup(cfg GroupConfig, opts GroupOptions) (*Group, error) {
 		netns:   opts.NetNS,
 		names:   opts.Names,
 		log:     log.With("group", cfg.Group),
-		out:     make(chan decode.Record, cfg.Queue),
+		out:     make(chan []decode.Record, cfg.queueBatches()),
+		spare:   make(chan []decode.Record, spareBatches),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
@@ -81,9 +83,34 @@ func OpenGroup(cfg GroupConfig, opts GroupOptions) (*Group, error) {
 // broken socket is being re-opened and after Close. Health checks use it.
 func (g *Group) Bound() bool { return g.bound.Load() }
 
-// Records is the group's output queue. It is closed after Close, once the
-// reader has stopped; what is still queued stays readable.
-func (g *Group) Records() <-chan decode.Record { return g.out }
+// Records is the group's output queue: the records of one datagram (one
+// kernel batch, up to QueueThreshold packets) at a time. It is closed after
+// Close, once the reader has stopped; what is still queued stays readable.
+func (g *Group) Records() <-chan []decode.Record { return g.out }
+
+// Recycle hands a batch from Records back to the reader for reuse, once
+// nothing refers to it or to the byte slices of its records any more.
+// Calling it is optional: it saves the reader an allocation per datagram.
+func (g *Group) Recycle(batch []decode.Record) {
+	clear(batch[:cap(batch)]) // release the datagrams the records point into
+	select {
+	case g.spare <- batch[:0]:
+	default:
+	}
+}
+
+// spareBatches is how many recycled batches a Group keeps.
+const spareBatches = 64
+
+// newBatch returns an empty batch with room for a kernel batch.
+func (g *Group) newBatch() []decode.Record {
+	select {
+	case b := <-g.spare:
+		return b
+	default:
+		return make([]decode.Record, 0, g.cfg.QueueThreshold)
+	}
+}
 
 // Config returns the effective configuration (defaults applied).
 func (g *Group) Config() GroupConfig { return g.cfg }
@@ -149,20 +176,22 @@ func (g *Group) reopen() *subscription {
 	}
 }
 
-// push hands a record to the queue according to the overflow policy.
-func (g *Group) push(r decode.Record, stop <-chan struct{}) {
+// push hands a batch to the queue according to the overflow policy; the
+// records of a batch that does not fit are counted as dropped.
+func (g *Group) push(batch []decode.Record, stop <-chan struct{}) {
 	if g.cfg.Overflow == Block {
 		select {
-		case g.out <- r:
+		case g.out <- batch:
 		case <-stop:
-			g.c.queueDropped.Add(1) // shutting down with a full queue
+			g.c.queueDropped.Add(uint64(len(batch))) // shutting down with a full queue
 		}
 		return
 	}
 	select {
-	case g.out <- r:
+	case g.out <- batch:
 	default:
-		g.c.queueDropped.Add(1)
+		g.c.queueDropped.Add(uint64(len(batch)))
+		g.Recycle(batch)
 	}
 }
 

@@ -34,9 +34,9 @@ func drainGated(g *Group, open bool) *sink {
 	go func() {
 		defer close(s.done)
 		<-s.gate
-		for r := range g.Records() {
+		for batch := range g.Records() {
 			s.mu.Lock()
-			s.recs = append(s.recs, r)
+			s.recs = append(s.recs, batch...)
 			s.mu.Unlock()
 		}
 	}()

@@ -171,28 +171,36 @@ func (s *subscription) recv(buf []byte) (int, error) {
 	return n, nil
 }
 
-// deliver turns the packet messages of one datagram into records.
+// deliver turns the packet messages of one datagram into a batch of
+// records and queues it.
 func (s *subscription) deliver(datagram []byte, now time.Time) {
 	g := s.g
+	batch := g.newBatch()
 	err := splitDatagram(datagram, datagramVisitor{
-		packet: func(msg []byte) { s.packet(msg, now) },
+		packet: func(msg []byte) { batch = s.packet(batch, msg, now) },
 		answer: s.answer,
 	})
 	if err != nil {
 		g.c.decodeErrors.Add(1)
 		g.log.Warn("malformed NFLOG datagram: the rest of it is skipped", "err", err)
 	}
+	if len(batch) == 0 {
+		g.Recycle(batch)
+		return
+	}
+	g.push(batch, s.stopCh)
 }
 
-// packet parses one packet message in place and queues its record.
-func (s *subscription) packet(msg []byte, now time.Time) {
+// packet parses one packet message in place and appends its record.
+func (s *subscription) packet(batch []decode.Record, msg []byte, now time.Time) []decode.Record {
 	g := s.g
 	g.c.received.Add(1)
-	var r decode.Record
-	if err := nflogpcap.ParseMessage(msg, binary.NativeEndian, &r); err != nil {
+	batch = append(batch, decode.Record{})
+	r := &batch[len(batch)-1]
+	if err := nflogpcap.ParseMessage(msg, binary.NativeEndian, r); err != nil {
 		g.c.decodeErrors.Add(1)
 		g.log.Debug("malformed NFLOG message", "err", err)
-		return
+		return batch[:len(batch)-1]
 	}
 	if r.HasSeq {
 		if lost := s.seq.observe(r.Seq); lost > 0 {
@@ -207,7 +215,7 @@ func (s *subscription) packet(msg []byte, now time.Time) {
 		r.PhysInName = name(g.names, r.PhysInDev)
 		r.PhysOutName = name(g.names, r.PhysOutDev)
 	}
-	g.push(r, s.stopCh)
+	return batch
 }
 
 // answer hands the kernel's answer to the bind request to subscribe.

@@ -57,9 +57,11 @@ func listen(t *testing.T, n *netlab.NS, group uint16) *records {
 	t.Cleanup(func() { g.Close() })
 	rs := &records{}
 	go func() {
-		for r := range g.Records() {
+		for batch := range g.Records() {
 			rs.mu.Lock()
-			rs.seen = append(rs.seen, summary(&r))
+			for i := range batch {
+				rs.seen = append(rs.seen, summary(&batch[i]))
+			}
 			rs.mu.Unlock()
 		}
 	}()

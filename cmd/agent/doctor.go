@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -198,10 +197,6 @@ func (d *doctor) checkGroup(nsPath string, netns int, gc collector.GroupConfig) 
 	r := checkResult{name: fmt.Sprintf("group %d bindable", gc.Group)}
 	g, err := collector.OpenGroup(gc, collector.GroupOptions{NetNS: netns})
 	if err == nil {
-		// go-nflog v2.3.0 adds to its WaitGroup inside the receive goroutine
-		// that the bind starts, so a Close right after the bind races with
-		// it (the race detector reports it). Give that goroutine a moment.
-		time.Sleep(openCloseGap)
 		g.Close()
 		r.detail = "bound and released"
 		return r
@@ -218,9 +213,6 @@ func (d *doctor) checkGroup(nsPath string, netns int, gc collector.GroupConfig) 
 	}
 	return r
 }
-
-// openCloseGap is the pause between test-binding a group and releasing it.
-const openCloseGap = 50 * time.Millisecond
 
 // explainBusy names the process that listens on a busy group. The agent
 // itself holding it is fine: it is running.

@@ -101,8 +101,10 @@ func TestRulesLoadAndLog(t *testing.T) {
 		}
 		t.Cleanup(func() { g.Close() })
 		go func() {
-			for r := range g.Records() {
-				got <- r
+			for batch := range g.Records() {
+				for _, r := range batch {
+					got <- r
+				}
 			}
 		}()
 	}

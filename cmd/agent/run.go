@@ -289,15 +289,18 @@ type dropSnap struct {
 // through app, which never blocks; those it has no room for are counted in
 // dropped.
 func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, dropped *atomic.Uint64) {
-	for r := range g.Records() {
-		ev, ok := encode(enc, &r)
-		if !ok {
-			g.AddDecodeError()
-			continue
+	for batch := range g.Records() {
+		for i := range batch {
+			ev, ok := encode(enc, &batch[i])
+			if !ok {
+				g.AddDecodeError()
+				continue
+			}
+			if !app.Add(spool.Event{ID: ev.ID, Time: ev.Time, Message: ev.Message, JSON: ev.JSON}) {
+				dropped.Add(1)
+			}
 		}
-		if !app.Add(spool.Event{ID: ev.ID, Time: ev.Time, Message: ev.Message, JSON: ev.JSON}) {
-			dropped.Add(1)
-		}
+		g.Recycle(batch) // the events are copies: the records are done with
 	}
 }
 
