@@ -9,8 +9,8 @@ import (
 type Overflow uint8
 
 const (
-	// DropNewest discards the record that does not fit and counts it, so the
-	// reader never waits on anything downstream.
+	// DropNewest discards the batch of records that does not fit and counts
+	// them, so the reader never waits on anything downstream.
 	DropNewest Overflow = iota
 	// Block makes the reader wait for room. The socket then fills up and the
 	// kernel drops instead, which shows up as sequence-gap loss.
