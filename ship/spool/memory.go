@@ -21,7 +21,7 @@ type Memory struct {
 	maxBytes  int
 
 	mu       sync.Mutex
-	events   []memEvent // events[0] has Seq base
+	events   ring // events.at(0) has Seq base
 	base     uint64
 	bytes    int
 	readers  map[string]*memReader
@@ -67,11 +67,11 @@ func (m *Memory) appendOwned(evs []Event) error {
 	}
 	now := time.Now()
 	for _, ev := range evs {
-		m.events = append(m.events, memEvent{ev: ev, added: now})
+		m.events.push(memEvent{ev: ev, added: now})
 		m.bytes += ev.size()
 		m.appended++
 	}
-	for len(m.events) > m.maxEvents || (m.bytes > m.maxBytes && len(m.events) > 1) {
+	for m.events.len() > m.maxEvents || (m.bytes > m.maxBytes && m.events.len() > 1) {
 		m.dropFirst(DropMemory)
 	}
 	readers := make([]*memReader, 0, len(m.readers))
@@ -98,9 +98,8 @@ func copyEvent(ev *Event) Event {
 // dropFirst removes the oldest event; readers that had not read it count it
 // under reason (empty: every reader had committed it). m.mu is held.
 func (m *Memory) dropFirst(reason string) {
-	m.bytes -= m.events[0].ev.size()
-	m.events[0] = memEvent{}
-	m.events = m.events[1:]
+	m.bytes -= m.events.at(0).ev.size()
+	m.events.pop()
 	for _, r := range m.readers {
 		if r.pos < m.base+1 {
 			if reason != "" && r.pos == m.base {
@@ -113,9 +112,6 @@ func (m *Memory) dropFirst(reason string) {
 		m.lost[reason]++
 	}
 	m.base++
-	if len(m.events) == 0 {
-		m.events = nil // let the backing array go
-	}
 }
 
 // collect releases the events every reader has committed. m.mu is held.
@@ -123,7 +119,7 @@ func (m *Memory) collect() {
 	if len(m.readers) == 0 {
 		return
 	}
-	low := m.base + uint64(len(m.events))
+	low := m.base + uint64(m.events.len())
 	for _, r := range m.readers {
 		low = min(low, r.ack)
 	}
@@ -155,7 +151,7 @@ func (m *Memory) Reader(name string) (Reader, error) {
 func (m *Memory) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := Stats{Appended: m.appended, Lost: map[string]uint64{}, Bytes: int64(m.bytes), Events: uint64(len(m.events))}
+	st := Stats{Appended: m.appended, Lost: map[string]uint64{}, Bytes: int64(m.bytes), Events: uint64(m.events.len())}
 	for k, v := range m.lost {
 		st.Lost[k] = v
 	}
@@ -171,13 +167,13 @@ func (m *Memory) Close() error {
 		return nil
 	}
 	m.closed = true
-	end := m.base + uint64(len(m.events))
+	end := m.base + uint64(m.events.len())
 	for _, r := range m.readers {
 		if r.ack < end {
 			r.dropped[DropClosed] += end - r.ack
 		}
 	}
-	m.events = nil
+	m.events = ring{}
 	return nil
 }
 
@@ -209,8 +205,8 @@ func (r *memReader) Read(dst []Event, maxEvents, maxBytes int) ([]Event, Positio
 		return dst, Position{Seq: r.pos}, ErrClosed
 	}
 	start, size := len(dst), 0
-	for r.pos < m.base+uint64(len(m.events)) && len(dst)-start < maxEvents && (size < maxBytes || len(dst) == start) {
-		ev := m.events[r.pos-m.base].ev
+	for r.pos < m.base+uint64(m.events.len()) && len(dst)-start < maxEvents && (size < maxBytes || len(dst) == start) {
+		ev := m.events.at(int(r.pos - m.base)).ev
 		dst = append(dst, ev)
 		size += ev.size()
 		r.pos++
@@ -243,13 +239,13 @@ func (r *memReader) Stats() ReaderStats {
 		st.Dropped[k] = v
 	}
 	from := max(r.ack, m.base)
-	end := m.base + uint64(len(m.events))
+	end := m.base + uint64(m.events.len())
 	if from < end {
 		st.Pending = end - from
-		for _, e := range m.events[from-m.base:] {
-			st.Bytes += int64(e.ev.size())
+		for i := int(from - m.base); i < m.events.len(); i++ {
+			st.Bytes += int64(m.events.at(i).ev.size())
 		}
-		st.OldestAge = max(time.Since(m.events[from-m.base].added), 0)
+		st.OldestAge = max(time.Since(m.events.at(int(from-m.base)).added), 0)
 	}
 	return st
 }
