@@ -267,25 +267,30 @@ func (r *diskReader) readSegment(dst []Event, pos Position, limit int64, maxEven
 		}
 		r.f, r.fseg = f, pos.seg
 	}
-	want := min(limit-pos.off, int64(max(readChunk, maxBytes+maxBytes/8)))
-	buf := make([]byte, want)
-	if _, err := r.f.ReadAt(buf, pos.off); err != nil {
-		if errors.Is(err, io.EOF) {
-			return dst, pos, errShort // the file is shorter than it should be
-		}
-		return dst, pos, err
-	}
+	// Read a chunk at a time, only as far as the batch needs: the segment
+	// may hold far more than one batch, and reading it all for each batch
+	// would read (and allocate) it many times over.
 	start, size := len(dst), 0
-	for o := 0; len(dst)-start < maxEvents && (size < maxBytes || len(dst) == start); {
-		ev, n, err := readRecord(buf[o:])
-		if errors.Is(err, errShort) && n > 0 && len(dst) == start && pos.off+int64(n) <= limit {
-			// One record larger than the chunk: read exactly it.
-			buf = make([]byte, n)
-			if _, err := r.f.ReadAt(buf, pos.off); err != nil {
-				return dst, pos, errShort
+	var buf []byte // the file from pos.off on
+	for len(dst)-start < maxEvents && (size < maxBytes || len(dst) == start) && pos.off < limit {
+		ev, n, err := readRecord(buf)
+		if errors.Is(err, errShort) {
+			want := min(limit-pos.off, int64(max(readChunk, n)))
+			if int64(len(buf)) >= want {
+				err = errShort // the record runs past the end of the written data
+			} else {
+				buf = make([]byte, want)
+				if _, err := r.f.ReadAt(buf, pos.off); err != nil {
+					if errors.Is(err, io.EOF) {
+						err = errShort // the file is shorter than it should be
+					}
+					if len(dst) > start {
+						break
+					}
+					return dst, pos, err
+				}
+				continue
 			}
-			o = 0
-			continue
 		}
 		if err != nil {
 			if len(dst) > start {
@@ -295,12 +300,9 @@ func (r *diskReader) readSegment(dst []Event, pos Position, limit int64, maxEven
 		}
 		dst = append(dst, ev)
 		size += ev.size()
-		o += n
+		buf = buf[n:]
 		pos.Seq++
 		pos.off += int64(n)
-		if pos.off >= limit {
-			break
-		}
 	}
 	return dst, pos, nil
 }
