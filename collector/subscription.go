@@ -39,15 +39,16 @@ type subscription struct {
 	stopCh   chan struct{} // closed first in stop, to release a read loop blocked on a full queue
 	done     chan struct{} // closed when the read loop has returned
 	dead     chan struct{} // closed when the read loop gave up on an error
-	deadErr  error         // why; written before dead is closed
+	deadErr  error         // why, a *GroupError; written before dead is closed
 	stopOnce sync.Once
 }
 
-// Receive blocks. A datagram holds at most nlBufSize bytes, or one message
-// when a single one is larger (the copy range is at most 64 KiB); reads go
-// into the free tail of a block of blockSize bytes that must have at least
-// maxDatagram left. Records point into the block, which the garbage
-// collector frees once they are all gone.
+// Datagrams are read into blocks. The kernel fills a datagram up to
+// nlBufSize bytes (asked for at bind), or with one message when a single one
+// is larger (the copy range is at most 64 KiB); each read goes into the free
+// tail of a block of blockSize bytes, which must have at least maxDatagram
+// left. Records point into the block, which the garbage collector frees once
+// they are all gone.
 const (
 	nlBufSize   = 64 << 10
 	maxDatagram = 128 << 10
@@ -93,7 +94,7 @@ func (g *Group) subscribe() (*subscription, error) {
 		select {
 		case err = <-s.bindResult:
 		case <-s.dead:
-			err = s.deadErr
+			err = s.deadErr.(*GroupError).Err
 		case <-time.After(bindTimeout):
 			err = fmt.Errorf("no answer from the kernel within %s", bindTimeout)
 		}
