@@ -8,9 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// msgPacket is the type of an NFLOG packet message (NFULNL_MSG_PACKET of
-// the NFNL_SUBSYS_ULOG subsystem).
-const msgPacket = unix.NFNL_SUBSYS_ULOG<<8 | 0
+// msgPacket is the type of an NFLOG packet message: NFULNL_MSG_PACKET, which
+// is 0, of the NFNL_SUBSYS_ULOG subsystem.
+const msgPacket = unix.NFNL_SUBSYS_ULOG << 8
 
 // nlmsghdrLen is the size of struct nlmsghdr: length, type, flags,
 // sequence and port ID, in the host's byte order.
