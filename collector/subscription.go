@@ -30,7 +30,8 @@ type subscription struct {
 	nf   *nflog.Nflog
 	conn *netlink.Conn
 	raw  syscall.RawConn
-	seq  seqTracker // touched only by the read loop
+	seq  seqTracker       // touched only by the read loop
+	msgs nflogpcap.Parser // likewise
 
 	bindSeq    uint32     // netlink sequence number of the bind request
 	bindResult chan error // its answer, from the read loop
@@ -198,7 +199,7 @@ func (s *subscription) packet(batch []decode.Record, msg []byte, now time.Time) 
 	g.c.received.Add(1)
 	batch = append(batch, decode.Record{})
 	r := &batch[len(batch)-1]
-	if err := nflogpcap.ParseMessage(msg, binary.NativeEndian, r); err != nil {
+	if err := s.msgs.Parse(msg, binary.NativeEndian, r); err != nil {
 		g.c.decodeErrors.Add(1)
 		g.log.Debug("malformed NFLOG message", "err", err)
 		return batch[:len(batch)-1]

@@ -1,6 +1,9 @@
 // Package nflogpcap reads NFLOG records from capture files of link type
 // LINKTYPE_NFLOG (239), pcap or pcapng, as `tcpdump -i nflog:N -w` writes
-// them, and turns each into a decode.Record.
+// them, and turns each into a decode.Record. A LINKTYPE_NFLOG packet is the
+// payload of the kernel's netlink NFLOG message as it was read, so the
+// collector parses the messages it reads from its sockets with this
+// package's Parser too.
 package nflogpcap
 
 import (
@@ -40,12 +43,31 @@ const (
 )
 
 // ParseMessage parses one LINKTYPE_NFLOG packet into rec, which it resets
-// first. The packet is a 4-byte header (family, version 0, group in network
+// first. It is Parser.Parse without the prefix cache. The packet is a 4-byte header (family, version 0, group in network
 // byte order) followed by TLVs whose length and type fields are in order, the
 // byte order of the host that wrote the capture; the values themselves are in
 // network byte order, each padded to 4 bytes. The byte slices of rec alias
 // data. On error rec holds the attributes read before the faulty one.
 func ParseMessage(data []byte, order binary.ByteOrder, rec *decode.Record) error {
+	var p *Parser
+	return p.Parse(data, order, rec)
+}
+
+// Parser parses NFLOG messages like ParseMessage, and hands out the same
+// string for every message with the same prefix instead of allocating one
+// per message: a firewall logs with a handful of prefixes. The zero value is
+// ready to use; a nil *Parser caches nothing. It is not safe for concurrent
+// use.
+type Parser struct {
+	prefixes map[string]string
+}
+
+// maxPrefixes bounds the cache: a rule set that keeps changing its prefixes
+// (a counter in the prefix, say) empties it rather than growing it.
+const maxPrefixes = 1024
+
+// Parse is ParseMessage, with prefixes from the cache.
+func (p *Parser) Parse(data []byte, order binary.ByteOrder, rec *decode.Record) error {
 	*rec = decode.Record{}
 	if len(data) < 4 {
 		return fmt.Errorf("nflog header: message is %d bytes, want at least 4", len(data))
@@ -68,7 +90,7 @@ func ParseMessage(data []byte, order binary.ByteOrder, rec *decode.Record) error
 		case n > left:
 			return fmt.Errorf("nflog tlv at offset %d (type %d): length %d runs past the end of the %d-byte message", off, typ, n, len(data))
 		}
-		if err := parseAttr(typ, data[off+4:off+n:off+n], rec); err != nil {
+		if err := p.parseAttr(typ, data[off+4:off+n:off+n], rec); err != nil {
 			return fmt.Errorf("nflog tlv at offset %d: %w", off, err)
 		}
 		off += min((n+3)&^3, left) // the last attribute's padding may be missing
@@ -77,7 +99,7 @@ func ParseMessage(data []byte, order binary.ByteOrder, rec *decode.Record) error
 }
 
 // parseAttr stores the value v of one attribute of type typ in rec.
-func parseAttr(typ uint16, v []byte, rec *decode.Record) error {
+func (p *Parser) parseAttr(typ uint16, v []byte, rec *decode.Record) error {
 	var err error
 	switch typ {
 	case attrPacketHdr:
@@ -116,7 +138,7 @@ func parseAttr(typ uint16, v []byte, rec *decode.Record) error {
 		if i := bytes.IndexByte(v, 0); i >= 0 {
 			v = v[:i]
 		}
-		rec.Prefix = string(v)
+		rec.Prefix = p.prefix(v)
 	case attrUID:
 		rec.UID, err = be32(v, "UID")
 		rec.HasUID = err == nil
@@ -143,6 +165,22 @@ func parseAttr(typ uint16, v []byte, rec *decode.Record) error {
 		rec.HasCtInfo = err == nil
 	}
 	return err
+}
+
+// prefix returns v as a string, from the cache when p has one.
+func (p *Parser) prefix(v []byte) string {
+	if p == nil {
+		return string(v)
+	}
+	if s, ok := p.prefixes[string(v)]; ok {
+		return s
+	}
+	if p.prefixes == nil || len(p.prefixes) >= maxPrefixes {
+		p.prefixes = make(map[string]string)
+	}
+	s := string(v)
+	p.prefixes[s] = s
+	return s
 }
 
 func checkSize(v []byte, size int, name string) error {

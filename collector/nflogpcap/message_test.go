@@ -138,3 +138,31 @@ func within(s, data []byte) bool {
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
 	return p >= start && p+uintptr(cap(s)) <= start+uintptr(len(data))
 }
+
+// A Parser hands out one string per prefix, and its cache stays bounded.
+func TestParserPrefixCache(t *testing.T) {
+	var p Parser
+	var a, b decode.Record
+	m := msg(le, 2, 1, tlv{10, []byte("DROP \x00")})
+	if err := p.Parse(m, le, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Parse(m, le, &b); err != nil {
+		t.Fatal(err)
+	}
+	if a.Prefix != "DROP " || unsafe.StringData(a.Prefix) != unsafe.StringData(b.Prefix) {
+		t.Errorf("prefixes %q and %q are not one string", a.Prefix, b.Prefix)
+	}
+	if n := testing.AllocsPerRun(100, func() { p.Parse(m, le, &a) }); n != 0 {
+		t.Errorf("%v allocations per message with a known prefix", n)
+	}
+	for i := range 3 * maxPrefixes {
+		p.Parse(msg(le, 2, 1, tlv{10, fmt.Appendf(nil, "RULE %d \x00", i)}), le, &a)
+		if len(p.prefixes) > maxPrefixes {
+			t.Fatalf("cache of %d prefixes", len(p.prefixes))
+		}
+	}
+	if a.Prefix != fmt.Sprintf("RULE %d ", 3*maxPrefixes-1) {
+		t.Errorf("prefix %q after the cache was emptied", a.Prefix)
+	}
+}

@@ -38,6 +38,7 @@ type Reader struct {
 	order binary.ByteOrder // of the capture file, and so of the TLV headers
 	n     int              // records read so far
 	done  bool
+	msgs  Parser
 }
 
 // packetSource is what pcapgo.Reader and pcapgo.NgReader have in common.
@@ -138,7 +139,7 @@ func (r *Reader) Next(rec *decode.Record) error {
 		}
 		return fmt.Errorf("record %d: %w", r.n, err)
 	}
-	if err := ParseMessage(data, r.order, rec); err != nil {
+	if err := r.msgs.Parse(data, r.order, rec); err != nil {
 		if ci.CaptureLength < ci.Length {
 			return fmt.Errorf("record %d: %w (the capture kept %d of its %d bytes)", r.n, err, ci.CaptureLength, ci.Length)
 		}

@@ -1,0 +1,88 @@
+package spool
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+)
+
+// benchEvent has the sizes of a real event: a 20-byte ID, a ~200-byte
+// kernel line and ~1.1 KB of ECS JSON.
+func benchEvent() Event {
+	msg := []byte("IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=203.0.113.7 DST=192.0.2.10 LEN=60 " +
+		"TOS=0x00 PREC=0x00 TTL=52 ID=4242 DF PROTO=TCP SPT=40000 DPT=22 WINDOW=64240 RES=0x00 SYN URGP=0 ")
+	json := make([]byte, 0, 1100)
+	for len(json) < 1100 {
+		json = fmt.Appendf(json, `"k%d":"%s",`, len(json), "value")
+	}
+	return Event{ID: []byte("AAAAAAAAAAAAAAAAAAAA"), Message: msg, JSON: json}
+}
+
+// benchQueue runs the agent's path through a queue: the decoder's Add into
+// an Appender, the Appender's batched Append, one sink reading batches of
+// 1000 and committing each. It reports events per second.
+func benchQueue(b *testing.B, q Queue) {
+	r, err := q.Reader("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	app := NewAppender(q, 16384, 1024, func(err error) { b.Error(err) })
+	ev := benchEvent()
+	done := make(chan int)
+	go func() {
+		var buf []Event
+		n := 0
+		for n < b.N {
+			<-r.Ready()
+			for {
+				batch, pos, err := r.Read(buf[:0], 1000, 5<<20)
+				if err != nil {
+					b.Error(err)
+					done <- n
+					return
+				}
+				if len(batch) == 0 {
+					break
+				}
+				n += len(batch)
+				if err := r.Commit(pos); err != nil {
+					b.Error(err)
+				}
+				buf = batch
+			}
+		}
+		done <- n
+	}()
+	b.SetBytes(int64(ev.size()))
+	b.ResetTimer()
+	for range b.N {
+		for !app.Add(ev) {
+			// The benchmark measures throughput, not the drop policy: let
+			// the Appender make room.
+			runtime.Gosched()
+		}
+	}
+	app.Close()
+	if n := <-done; n != b.N {
+		b.Fatalf("read %d events, want %d", n, b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkSpoolDisk: the disk spool, one fsync per appended batch.
+func BenchmarkSpoolDisk(b *testing.B) {
+	s, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	benchQueue(b, s)
+}
+
+// BenchmarkSpoolMemory: the in-memory queue of an agent without spool.dir,
+// large enough never to drop (the reader must see every event).
+func BenchmarkSpoolMemory(b *testing.B) {
+	m := NewMemory(b.N+1, 1<<40)
+	defer m.Close()
+	benchQueue(b, m)
+}
