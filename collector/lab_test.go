@@ -3,6 +3,7 @@ package collector
 import (
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"testing"
@@ -303,4 +304,46 @@ func summarize(cs []uint32) string {
 		i = j + 1
 	}
 	return strings.Join(parts, ",")
+}
+
+// Whole packets (snaplen 0): a message larger than the kernel's batch size
+// arrives in a datagram of its own, whole, between small ones.
+func TestLabWholePackets(t *testing.T) {
+	ns := netlab.NewNS(t, "w")
+	ns.Nft(t, `table inet lab {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		udp dport 7000 log group 51
+	}
+	chain in {
+		type filter hook input priority 0; policy accept;
+		udp dport 7000 drop
+	}
+}`)
+	g := openGroup(t, ns, GroupConfig{Group: 51, FullPacket: true}, nil)
+	s := drain(g)
+	sizes := []int{1, 65000, 10, 40000, 65507, 3}
+	ns.MustDo(t, func() error {
+		c, err := net.Dial("udp", "127.0.0.1:7000")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for _, n := range sizes {
+			if _, err := c.Write(make([]byte, n)); err != nil {
+				return fmt.Errorf("send %d bytes: %w", n, err)
+			}
+		}
+		return nil
+	})
+	waitFor(t, "every packet", labWait, func() bool { return s.len() >= len(sizes) })
+	for i, r := range s.records() {
+		// The kernel copies at most 65531 bytes (its copy range maximum).
+		if want := min(28+sizes[i], maxSnapLen); len(r.Payload) != want {
+			t.Errorf("packet %d: payload of %d bytes, want %d", i, len(r.Payload), want)
+		}
+	}
+	if st := g.Stats(); st.DecodeErrors != 0 || st.KernelLost != 0 || st.Received != uint64(len(sizes)) {
+		t.Errorf("stats %+v", st)
+	}
 }
