@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -64,30 +66,54 @@ func (d *doctor) checkShipping(cfg *config) []checkResult {
 	return out
 }
 
-// checkSpoolDir checks that dir exists, takes a new file, and has at least
-// minFree bytes free for the spool to grow during an outage.
+// checkSpoolDir checks that dir takes a new file, and has at least minFree
+// bytes free for the spool to grow during an outage. A dir that does not
+// exist yet is fine if it can be created: the agent creates it at start.
 func checkSpoolDir(dir string, minFree uint64) checkResult {
 	r := checkResult{name: "spool directory " + dir}
-	f, err := os.CreateTemp(dir, ".doctor-*")
-	if err != nil {
-		r.status, r.detail = statusFail, fmt.Sprintf("not writable: %v", err)
-		r.fix = "create it, owned by the agent's user (the packaged unit uses StateDirectory=nflog-agent: /var/lib/nflog-agent)"
-		return r
+	fix := "create it, owned by the agent's user (the packaged unit uses StateDirectory=nflog-agent: /var/lib/nflog-agent)"
+	where, state := dir, "writable"
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		// Try to create what the agent would, in the nearest existing
+		// parent, and leave nothing behind.
+		where = existingParent(dir)
+		d, err := os.MkdirTemp(where, ".doctor-*")
+		if err != nil {
+			r.status, r.detail, r.fix = statusFail, fmt.Sprintf("does not exist, and cannot be created in %s: %v", where, err), fix
+			return r
+		}
+		os.Remove(d)
+		state = "does not exist yet; the agent creates it at start (" + where + " is writable)"
+	} else {
+		f, err := os.CreateTemp(dir, ".doctor-*")
+		if err != nil {
+			r.status, r.detail, r.fix = statusFail, fmt.Sprintf("not writable: %v", err), fix
+			return r
+		}
+		f.Close()
+		os.Remove(f.Name())
 	}
-	f.Close()
-	os.Remove(f.Name())
 	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		r.status, r.detail = statusWarn, fmt.Sprintf("writable, free space unknown: %v", err)
+	if err := unix.Statfs(where, &st); err != nil {
+		r.status, r.detail = statusWarn, fmt.Sprintf("%s, free space unknown: %v", state, err)
 		return r
 	}
 	free := st.Bavail * uint64(st.Bsize)
-	r.detail = fmt.Sprintf("writable, %d MiB free", free>>20)
+	r.detail = fmt.Sprintf("%s, %d MiB free", state, free>>20)
 	if free < minFree {
 		r.status = statusWarn
 		r.fix = fmt.Sprintf("free space, or move the spool: an outage can fill up to its size limit (want %d MiB free)", minFree>>20)
 	}
 	return r
+}
+
+// existingParent returns the nearest ancestor of dir that exists.
+func existingParent(dir string) string {
+	for p := filepath.Dir(filepath.Clean(dir)); ; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil || p == filepath.Dir(p) {
+			return p
+		}
+	}
 }
 
 func sinkName(s ship.SinkConfig) string {

@@ -106,11 +106,25 @@ func TestCheckSpoolDir(t *testing.T) {
 	if r := checkSpoolDir(dir, 1<<62); r.status != statusWarn {
 		t.Errorf("want more space than any disk has: %s", r.line())
 	}
-	if r := checkSpoolDir(filepath.Join(dir, "missing"), 1); r.status != statusFail || !strings.Contains(r.fix, "/var/lib/nflog-agent") {
-		t.Errorf("missing dir: %s", r.line())
+	// Not there yet, as before the first start: fine if it can be created.
+	if r := checkSpoolDir(filepath.Join(dir, "missing", "spool"), 1); r.status != statusPass || !strings.Contains(r.detail, "does not exist yet") {
+		t.Errorf("dir to be created: %s", r.line())
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("left %v behind", entries)
+	}
+	// Under a file, it can never be created (this fails for root too).
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o600)
+	if r := checkSpoolDir(filepath.Join(file, "spool"), 1); r.status != statusFail || !strings.Contains(r.detail, "not a directory") || !strings.Contains(r.fix, "/var/lib/nflog-agent") {
+		t.Errorf("dir that cannot be created: %s", r.line())
+	}
+	// Nobody, root included, creates directories in /proc.
+	if r := checkSpoolDir("/proc/nflog-agent-test/spool", 1); r.status != statusFail || !strings.Contains(r.detail, "cannot be created in /proc") {
+		t.Errorf("dir under /proc: %s", r.line())
+	}
+	if r := checkSpoolDir(file, 1); r.status != statusFail || !strings.Contains(r.detail, "not writable") {
+		t.Errorf("a file: %s", r.line())
 	}
 }
 
