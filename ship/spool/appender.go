@@ -10,6 +10,9 @@ import (
 // garbage collector would otherwise do at 100k events/s.
 const slabSize = 64 << 10
 
+// freeSlabs is how many emptied blocks an Appender keeps for reuse.
+const freeSlabs = 16
+
 // Appender feeds a Queue from several producer goroutines (the decoders)
 // without making them wait: Add copies the event into a bounded buffer and
 // returns at once, and one goroutine drains the buffer into Append calls of
@@ -17,21 +20,45 @@ const slabSize = 64 << 10
 // than per event. When the buffer is full, Add drops the event and counts it.
 type Appender struct {
 	q     Queue
-	ch    chan Event
+	ch    chan queued
 	max   int
 	onErr func(error)
 	done  chan struct{}
 	full  atomic.Uint64
 
+	// reuse says whether blocks are reused once their events are appended:
+	// a disk Spool copies what it appends, the memory queue keeps the
+	// Appender's copies as they are.
+	reuse bool
+	free  chan *slab
+
 	mu   sync.Mutex
-	slab []byte // the rest of the current block; events keep older blocks alive
+	cur  *slab  // the block being filled
+	rest []byte // its unused tail
+}
+
+// slab is a block events are copied into. With reuse, refs counts the
+// events in it not yet appended (or dropped), plus one while it is the block
+// being filled; at zero nothing refers to it any more.
+type slab struct {
+	buf  []byte
+	refs atomic.Int32
+}
+
+// queued is an event in the Appender's buffer, and the block it lives in
+// (nil when it has an allocation of its own).
+type queued struct {
+	ev Event
+	s  *slab
 }
 
 // NewAppender starts an Appender holding up to capacity events. onErr, when
 // not nil, is called (from the Appender's goroutine) with each Append error;
 // the events of a failed Append are counted by the queue (Stats.Lost).
 func NewAppender(q Queue, capacity, maxBatch int, onErr func(error)) *Appender {
-	a := &Appender{q: q, ch: make(chan Event, max(capacity, 1)), max: max(maxBatch, 1), onErr: onErr, done: make(chan struct{})}
+	_, memory := q.(*Memory)
+	a := &Appender{q: q, ch: make(chan queued, max(capacity, 1)), max: max(maxBatch, 1), onErr: onErr,
+		done: make(chan struct{}), reuse: !memory, free: make(chan *slab, freeSlabs)}
 	go a.loop()
 	return a
 }
@@ -40,33 +67,67 @@ func NewAppender(q Queue, capacity, maxBatch int, onErr func(error)) *Appender {
 // reports whether there was room. It is safe for concurrent use, but not
 // after Close.
 func (a *Appender) Add(ev Event) bool {
+	qe := a.copy(&ev)
 	select {
-	case a.ch <- a.copy(&ev):
+	case a.ch <- qe:
 		return true
 	default:
 		a.full.Add(1)
+		a.release(qe.s)
 		return false
 	}
 }
 
-// copy copies ev into the current block. A block is freed by the garbage
-// collector once no event in it is referenced any more.
-func (a *Appender) copy(ev *Event) Event {
+// copy copies ev into the current block. Without reuse, a block is freed by
+// the garbage collector once no event in it is referenced any more.
+func (a *Appender) copy(ev *Event) queued {
 	n := len(ev.ID) + len(ev.Message) + len(ev.JSON)
 	if n > slabSize/4 {
-		return copyEvent(ev) // a large event gets its own allocation
+		return queued{ev: copyEvent(ev)} // a large event gets its own allocation
 	}
 	a.mu.Lock()
-	if len(a.slab) < n {
-		a.slab = make([]byte, slabSize)
+	if len(a.rest) < n {
+		a.release(a.cur)
+		a.cur = a.newSlab()
+		a.rest = a.cur.buf
 	}
-	b := a.slab[:n:n]
-	a.slab = a.slab[n:]
+	s := a.cur
+	if a.reuse {
+		s.refs.Add(1)
+	}
+	b := a.rest[:n:n]
+	a.rest = a.rest[n:]
 	a.mu.Unlock()
 	i := copy(b, ev.ID)
 	m := i + copy(b[i:], ev.Message)
 	copy(b[m:], ev.JSON)
-	return Event{ID: b[:i:i], Time: ev.Time, Message: b[i:m:m], JSON: b[m:]}
+	return queued{ev: Event{ID: b[:i:i], Time: ev.Time, Message: b[i:m:m], JSON: b[m:]}, s: s}
+}
+
+// newSlab returns an emptied block if there is one, else a new one, with the
+// reference of the block being filled.
+func (a *Appender) newSlab() *slab {
+	var s *slab
+	select {
+	case s = <-a.free:
+	default:
+		s = &slab{buf: make([]byte, slabSize)}
+	}
+	if a.reuse {
+		s.refs.Store(1)
+	}
+	return s
+}
+
+// release drops one reference to s; the last one makes it reusable.
+func (a *Appender) release(s *slab) {
+	if s == nil || !a.reuse || s.refs.Add(-1) != 0 {
+		return
+	}
+	select {
+	case a.free <- s:
+	default:
+	}
 }
 
 // Full returns how many events Add dropped because the buffer was full.
@@ -81,16 +142,17 @@ func (a *Appender) Close() {
 func (a *Appender) loop() {
 	defer close(a.done)
 	batch := make([]Event, 0, a.max)
-	for ev := range a.ch {
-		batch = append(batch[:0], ev)
+	slabs := make([]*slab, 0, a.max)
+	for qe := range a.ch {
+		batch, slabs = append(batch[:0], qe.ev), append(slabs[:0], qe.s)
 	fill:
 		for len(batch) < a.max {
 			select {
-			case ev, ok := <-a.ch:
+			case qe, ok := <-a.ch:
 				if !ok {
 					break fill
 				}
-				batch = append(batch, ev)
+				batch, slabs = append(batch, qe.ev), append(slabs, qe.s)
 			default:
 				break fill // nothing more now: append what there is
 			}
@@ -98,7 +160,11 @@ func (a *Appender) loop() {
 		if err := a.append(batch); err != nil && a.onErr != nil {
 			a.onErr(err)
 		}
+		for _, s := range slabs {
+			a.release(s)
+		}
 		clear(batch)
+		clear(slabs)
 	}
 }
 
