@@ -26,23 +26,33 @@ type Appender struct {
 	done  chan struct{}
 	full  atomic.Uint64
 
-	// reuse says whether blocks are reused once their events are appended:
-	// a disk Spool copies what it appends, the memory queue keeps the
-	// Appender's copies as they are.
-	reuse bool
-	free  chan *slab
+	free chan *slab // emptied blocks
 
 	mu   sync.Mutex
 	cur  *slab  // the block being filled
 	rest []byte // its unused tail
 }
 
-// slab is a block events are copied into. With reuse, refs counts the
-// events in it not yet appended (or dropped), plus one while it is the block
-// being filled; at zero nothing refers to it any more.
+// slab is a block events are copied into. refs counts the references to
+// it: one per event in it that the Appender holds, or the memory queue holds
+// (a disk Spool copies what it appends), plus one while it is the block
+// being filled. At zero nothing refers to it any more and it goes back to
+// its Appender's free list.
 type slab struct {
 	buf  []byte
 	refs atomic.Int32
+	free chan *slab
+}
+
+// release drops one reference to s (nil: an event with its own allocation).
+func (s *slab) release() {
+	if s == nil || s.refs.Add(-1) != 0 {
+		return
+	}
+	select {
+	case s.free <- s:
+	default:
+	}
 }
 
 // queued is an event in the Appender's buffer, and the block it lives in
@@ -56,9 +66,8 @@ type queued struct {
 // not nil, is called (from the Appender's goroutine) with each Append error;
 // the events of a failed Append are counted by the queue (Stats.Lost).
 func NewAppender(q Queue, capacity, maxBatch int, onErr func(error)) *Appender {
-	_, memory := q.(*Memory)
 	a := &Appender{q: q, ch: make(chan queued, max(capacity, 1)), max: max(maxBatch, 1), onErr: onErr,
-		done: make(chan struct{}), reuse: !memory, free: make(chan *slab, freeSlabs)}
+		done: make(chan struct{}), free: make(chan *slab, freeSlabs)}
 	go a.loop()
 	return a
 }
@@ -73,13 +82,12 @@ func (a *Appender) Add(ev Event) bool {
 		return true
 	default:
 		a.full.Add(1)
-		a.release(qe.s)
+		qe.s.release()
 		return false
 	}
 }
 
-// copy copies ev into the current block. Without reuse, a block is freed by
-// the garbage collector once no event in it is referenced any more.
+// copy copies ev into the current block.
 func (a *Appender) copy(ev *Event) queued {
 	n := len(ev.ID) + len(ev.Message) + len(ev.JSON)
 	if n > slabSize/4 {
@@ -87,14 +95,12 @@ func (a *Appender) copy(ev *Event) queued {
 	}
 	a.mu.Lock()
 	if len(a.rest) < n {
-		a.release(a.cur)
+		a.cur.release()
 		a.cur = a.newSlab()
 		a.rest = a.cur.buf
 	}
 	s := a.cur
-	if a.reuse {
-		s.refs.Add(1)
-	}
+	s.refs.Add(1)
 	b := a.rest[:n:n]
 	a.rest = a.rest[n:]
 	a.mu.Unlock()
@@ -111,23 +117,10 @@ func (a *Appender) newSlab() *slab {
 	select {
 	case s = <-a.free:
 	default:
-		s = &slab{buf: make([]byte, slabSize)}
+		s = &slab{buf: make([]byte, slabSize), free: a.free}
 	}
-	if a.reuse {
-		s.refs.Store(1)
-	}
+	s.refs.Store(1)
 	return s
-}
-
-// release drops one reference to s; the last one makes it reusable.
-func (a *Appender) release(s *slab) {
-	if s == nil || !a.reuse || s.refs.Add(-1) != 0 {
-		return
-	}
-	select {
-	case a.free <- s:
-	default:
-	}
 }
 
 // Full returns how many events Add dropped because the buffer was full.
@@ -157,22 +150,26 @@ func (a *Appender) loop() {
 				break fill // nothing more now: append what there is
 			}
 		}
-		if err := a.append(batch); err != nil && a.onErr != nil {
+		if err := a.append(batch, slabs); err != nil && a.onErr != nil {
 			a.onErr(err)
-		}
-		for _, s := range slabs {
-			a.release(s)
 		}
 		clear(batch)
 		clear(slabs)
 	}
 }
 
-// append hands batch to the queue. The events are the Appender's own
-// copies, so an in-memory queue may keep them without copying them again.
-func (a *Appender) append(batch []Event) error {
+// append hands batch to the queue, and with it the events' references to
+// their blocks. The events are the Appender's own copies, so an in-memory
+// queue keeps them without copying them again, and releases the blocks
+// when it lets the events go; any other queue copies them, so the blocks
+// are released at once.
+func (a *Appender) append(batch []Event, slabs []*slab) error {
 	if m, ok := a.q.(*Memory); ok {
-		return m.appendOwned(batch)
+		return m.appendOwned(batch, slabs)
 	}
-	return a.q.Append(batch...)
+	err := a.q.Append(batch...)
+	for _, s := range slabs {
+		s.release()
+	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestAppenderFeedsTheQueue(t *testing.T) {
@@ -139,6 +140,68 @@ func TestAppenderReusesBlocks(t *testing.T) {
 	if uint64(len(evs))+a.Full() != producers*each {
 		t.Fatalf("%d events read + %d dropped, want %d", len(evs), a.Full(), producers*each)
 	}
+	checkIntact(t, evs)
+	if len(a.free) == 0 {
+		t.Error("no block was handed back for reuse")
+	}
+}
+
+// With the memory queue the blocks are reused once the events leave the
+// queue. An event a sink has read but not committed must stay intact even
+// when the full queue drops it meanwhile; after commit its block may go.
+func TestAppenderMemoryReusesBlocks(t *testing.T) {
+	m := NewMemory(200, 0) // small: the producer overflows it on purpose
+	a := NewAppender(m, 64, 16, func(err error) { t.Error(err) })
+	var readers sync.WaitGroup
+	stop := make(chan struct{})
+	for _, name := range []string{"fast", "slow"} {
+		r := reader(t, m, name)
+		readers.Go(func() {
+			var buf []Event
+			for {
+				select {
+				case <-r.Ready():
+				case <-stop:
+					return
+				}
+				batch, pos, err := r.Read(buf[:0], 50, 1<<20)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if name == "slow" {
+					time.Sleep(5 * time.Millisecond) // the producer overflows the queue meanwhile
+				}
+				checkIntact(t, batch)
+				if err := r.Commit(pos); err != nil {
+					t.Error(err)
+				}
+				buf = batch
+				r.(*memReader).notify() // read on until empty
+			}
+		})
+	}
+	buf := testEvent(0)
+	for i := range 100000 {
+		ev := testEvent(i)
+		buf.ID = append(buf.ID[:0], ev.ID...)
+		buf.Message = append(buf.Message[:0], ev.Message...)
+		buf.JSON = append(buf.JSON[:0], ev.JSON...)
+		buf.Time = ev.Time
+		a.Add(buf)
+	}
+	a.Close()
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	readers.Wait()
+	if len(a.free) == 0 {
+		t.Error("no block was handed back for reuse")
+	}
+}
+
+// checkIntact checks that each event is the test event its ID names.
+func checkIntact(t *testing.T, evs []Event) {
+	t.Helper()
 	for _, ev := range evs {
 		var n int
 		if _, err := fmt.Sscanf(string(ev.ID), "id-%d", &n); err != nil {
@@ -148,8 +211,5 @@ func TestAppenderReusesBlocks(t *testing.T) {
 		if string(ev.Message) != string(want.Message) || string(ev.JSON) != string(want.JSON) {
 			t.Fatalf("event %d overwritten: %q %q", n, ev.Message, ev.JSON)
 		}
-	}
-	if len(a.free) == 0 {
-		t.Error("no block was handed back for reuse")
 	}
 }

@@ -4,7 +4,9 @@ import "time"
 
 // Event is one encoded event as the spool stores it. Append copies it, so the
 // caller may reuse its buffers as soon as Append returns. Events handed out by
-// a Reader are immutable and stay valid as long as the caller keeps them.
+// a Reader are immutable and stay valid until that Reader commits a position
+// past them: the memory queue then reuses their memory for new events. Copy
+// what must outlive the commit.
 type Event struct {
 	ID      []byte    // event.id, the sinks' dedupe key
 	Time    time.Time // @timestamp; zero when unknown

@@ -33,6 +33,7 @@ type Memory struct {
 type memEvent struct {
 	ev    Event
 	added time.Time
+	slab  *slab // the Appender block ev lives in, if any
 }
 
 // NewMemory returns an empty Memory queue; zero limits take the defaults.
@@ -53,21 +54,30 @@ func (m *Memory) Append(evs ...Event) error {
 	for i := range evs {
 		owned[i] = copyEvent(&evs[i])
 	}
-	return m.appendOwned(owned)
+	return m.appendOwned(owned, nil)
 }
 
 // appendOwned is Append for events the queue may keep as they are: the
 // Appender has copied them already, and a second copy would double the
-// garbage of every event.
-func (m *Memory) appendOwned(evs []Event) error {
+// garbage of every event. slabs, when not nil, holds each event's reference
+// to the Appender block it lives in, which the queue releases once no
+// reader can use the event any more.
+func (m *Memory) appendOwned(evs []Event, slabs []*slab) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
+		for _, s := range slabs {
+			s.release()
+		}
 		return ErrClosed
 	}
 	now := time.Now()
-	for _, ev := range evs {
-		m.events.push(memEvent{ev: ev, added: now})
+	for i, ev := range evs {
+		var s *slab
+		if slabs != nil {
+			s = slabs[i]
+		}
+		m.events.push(memEvent{ev: ev, added: now, slab: s})
 		m.bytes += ev.size()
 		m.appended++
 	}
@@ -96,9 +106,19 @@ func copyEvent(ev *Event) Event {
 }
 
 // dropFirst removes the oldest event; readers that had not read it count it
-// under reason (empty: every reader had committed it). m.mu is held.
+// under reason (empty: every reader had committed it). Its block is released
+// unless a reader has read it without committing it: that sink may still be
+// sending it, so the block is left to the garbage collector. m.mu is held.
 func (m *Memory) dropFirst(reason string) {
-	m.bytes -= m.events.at(0).ev.size()
+	e := m.events.at(0)
+	m.bytes -= e.ev.size()
+	inFlight := false
+	for _, r := range m.readers {
+		inFlight = inFlight || (r.pos > m.base && r.ack <= m.base)
+	}
+	if !inFlight {
+		e.slab.release()
+	}
 	m.events.pop()
 	for _, r := range m.readers {
 		if r.pos < m.base+1 {
