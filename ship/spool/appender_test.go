@@ -7,6 +7,16 @@ import (
 	"time"
 )
 
+// addReused adds ev through buf, one set of buffers reused for every event
+// as the encoder does.
+func addReused(a *Appender, buf *Event, ev Event) bool {
+	buf.ID = append(buf.ID[:0], ev.ID...)
+	buf.Message = append(buf.Message[:0], ev.Message...)
+	buf.JSON = append(buf.JSON[:0], ev.JSON...)
+	buf.Time = ev.Time
+	return a.Add(*buf)
+}
+
 func TestAppenderFeedsTheQueue(t *testing.T) {
 	s := openSpool(t, t.TempDir(), Options{})
 	r := reader(t, s, "r")
@@ -16,13 +26,7 @@ func TestAppenderFeedsTheQueue(t *testing.T) {
 		wg.Go(func() {
 			buf := testEvent(0)
 			for i := range 500 {
-				ev := testEvent(g*500 + i)
-				// Reuse one set of buffers, as the encoder does.
-				buf.ID = append(buf.ID[:0], ev.ID...)
-				buf.Message = append(buf.Message[:0], ev.Message...)
-				buf.JSON = append(buf.JSON[:0], ev.JSON...)
-				buf.Time = ev.Time
-				if !a.Add(buf) {
+				if !addReused(a, &buf, testEvent(g*500+i)) {
 					t.Error("buffer full")
 				}
 			}
@@ -87,11 +91,7 @@ func TestAppenderCopiesIntoMemory(t *testing.T) {
 	want := make([]Event, 0, 3001)
 	for i := range 3000 {
 		ev := testEvent(i)
-		buf.ID = append(buf.ID[:0], ev.ID...)
-		buf.Message = append(buf.Message[:0], ev.Message...)
-		buf.JSON = append(buf.JSON[:0], ev.JSON...)
-		buf.Time = ev.Time
-		a.Add(buf)
+		addReused(a, &buf, ev)
 		want = append(want, ev)
 	}
 	big := testEvent(3000)
@@ -125,12 +125,7 @@ func TestAppenderReusesBlocks(t *testing.T) {
 		wg.Go(func() {
 			buf := testEvent(0)
 			for i := range each {
-				ev := testEvent(g*each + i)
-				buf.ID = append(buf.ID[:0], ev.ID...)
-				buf.Message = append(buf.Message[:0], ev.Message...)
-				buf.JSON = append(buf.JSON[:0], ev.JSON...)
-				buf.Time = ev.Time
-				a.Add(buf)
+				addReused(a, &buf, testEvent(g*each+i))
 			}
 		})
 	}
@@ -183,12 +178,7 @@ func TestAppenderMemoryReusesBlocks(t *testing.T) {
 	}
 	buf := testEvent(0)
 	for i := range 100000 {
-		ev := testEvent(i)
-		buf.ID = append(buf.ID[:0], ev.ID...)
-		buf.Message = append(buf.Message[:0], ev.Message...)
-		buf.JSON = append(buf.JSON[:0], ev.JSON...)
-		buf.Time = ev.Time
-		a.Add(buf)
+		addReused(a, &buf, testEvent(i))
 	}
 	a.Close()
 	time.Sleep(50 * time.Millisecond)
