@@ -30,7 +30,9 @@ const recvCPU = "0"
 
 // Kernel batching and socket buffers, the same for both readers: the kernel
 // sends a batch after 64 packets or 50 ms; the receive buffer starts at
-// 8 MiB requested (16 MiB granted) and may grow to 64 MiB on ENOBUFS.
+// 8 MiB requested (16 MiB granted) and may grow to 64 MiB on ENOBUFS. (The
+// agent also sets the batch size to 64 KiB; ulogd2 cannot, so its batches
+// stay at the kernel's default of about 4 KiB.)
 const (
 	queueThreshold = 64
 	flushTimeoutMS = 50

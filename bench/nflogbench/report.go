@@ -403,8 +403,10 @@ func markdown(o options, m machine, rows []*row, ls []lossless, bs []budget, cha
 	p("builds the NFLOG messages in the sender's softirq). In B, one nft input rule per reader logs every flood packet\n")
 	p("(`counter log prefix \"IPTABLES: ACCEPT \" group N`), then a rule drops it. ulogd2 reads group %d (NFLOG → BASE →\n", groupOf[kindULOGD])
 	p("IFINDEX → IP2STR → HWHDR → JSON file, sequence numbers on), nflog-agent group %d (NDJSON on stdout into a file).\n", groupOf[kindAgent])
-	p("Both files are on a tmpfs. Both readers get the same kernel batching (%d packets or %d ms) and socket buffer\n", queueThreshold, flushTimeoutMS)
-	p("(%d MiB requested, growing to %d MiB on ENOBUFS) and run pinned to CPU 1. Setups:\n\n", readBuffer>>20, readBufferMax>>20)
+	p("Both files are on a tmpfs. Both readers get the same kernel batching settings (%d packets or %d ms) and socket\n", queueThreshold, flushTimeoutMS)
+	p("buffer (%d MiB requested, growing to %d MiB on ENOBUFS) and run pinned to CPU 1. The agent also asks the kernel\n", readBuffer>>20, readBufferMax>>20)
+	p("for batches of up to 64 KiB (`NFULA_CFG_NLBUFSIZ`), which ulogd2 2.0.8 has no setting for: its batches end at the\n")
+	p("kernel's default of about one page (4 KiB, some 15 messages here). Setups:\n\n")
 	p("- **alone**: one reader, only its rule loaded. ulogd2 keeps its own real-time priority (SCHED_RR 99);\n")
 	if o.agentRT {
 		p("  nflog-agent was given the same (`chrt -r 99`, BENCH_AGENT_RT=1).\n")
