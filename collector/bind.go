@@ -39,21 +39,19 @@ type bindStep struct {
 	attrs func(ae *netlink.AttributeEncoder)
 }
 
-// The commands that bind a socket to a group. The per-family unbind and
-// bind come first, as in go-nflog and ulogd2: they have no effect on `log
-// group` rules today, but they need CAP_NET_ADMIN and nothing else, which
-// tells a missing capability apart from a busy group. The group is then
-// bound and configured in one message, so that no packet is batched under
-// the kernel's defaults: copy mode and range, batch size, flush timeout,
-// queue threshold, and sequence numbers — always on, as the only way to
-// count kernel-side loss.
-var (
-	pfSteps = []bindStep{
-		{"unbind the per-family logger", 0, func(ae *netlink.AttributeEncoder) { ae.Uint8(cfgCmd, cmdPFUnbind) }},
-		{"bind the per-family logger", 0, func(ae *netlink.AttributeEncoder) { ae.Uint8(cfgCmd, cmdPFBind) }},
-	}
-)
+// pfSteps come first, as go-nflog sends them: the per-family (AF_UNSPEC)
+// unbind and bind have no effect on `log group` rules today, but they need
+// CAP_NET_ADMIN and nothing else, which tells a missing capability apart
+// from a busy group.
+var pfSteps = []bindStep{
+	{"unbind the per-family logger", 0, func(ae *netlink.AttributeEncoder) { ae.Uint8(cfgCmd, cmdPFUnbind) }},
+	{"bind the per-family logger", 0, func(ae *netlink.AttributeEncoder) { ae.Uint8(cfgCmd, cmdPFBind) }},
+}
 
+// groupStep binds the group and configures it in the same message, so that
+// no packet is batched under the kernel's defaults: copy mode and range,
+// batch size, flush timeout, queue threshold, and sequence numbers (always
+// on: the only way to count kernel-side loss).
 func groupStep(cfg GroupConfig) bindStep {
 	return bindStep{"bind", cfg.Group, func(ae *netlink.AttributeEncoder) {
 		ae.Uint8(cfgCmd, cmdBind)
