@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
@@ -172,5 +174,63 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := New(spool.NewMemory(0, 0), []SinkConfig{{Type: TypeStdout}, {Type: TypeStdout}}, Options{}); err == nil ||
 		!strings.Contains(err.Error(), "two sinks") {
 		t.Errorf("duplicate names: %v", err)
+	}
+}
+
+// A 401 (a revoked or rotated key) keeps every event in the spool: the
+// sink is blocked and says why once, tries again every max_backoff, and
+// delivers everything once the key is accepted again.
+func TestElasticsearchRevokedKeyKeepsEvents(t *testing.T) {
+	var (
+		accept atomic.Bool
+		mu     sync.Mutex
+		times  []time.Time
+	)
+	rcv := newReceiver(25)
+	inner := bulkServer(t, rcv, nil)
+	srv, ca := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if accept.Load() {
+			inner.ServeHTTP(w, req)
+			return
+		}
+		mu.Lock()
+		times = append(times, time.Now())
+		mu.Unlock()
+		readBody(t, req)
+		w.Header().Set("WWW-Authenticate", "ApiKey")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error":{"type":"security_exception","reason":"unable to authenticate with provided credentials"}}`))
+	}))
+	t.Setenv("TEST_ES_KEY", "cmV2b2tlZDprZXk=")
+	c := elasticConfig(srv.URL, ca)
+	c.APIKeyEnv = "TEST_ES_KEY"
+	c.Retry.MaxBackoff = time.Second
+	h := startShipper(t, nil, c)
+	h.append(testEvents(25))
+	refusals := func() []time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]time.Time(nil), times...)
+	}
+	waitFor(t, "three refusals", func() bool { return len(refusals()) >= 3 })
+	st := h.s.Stats()[0]
+	if st.Blocked != BlockAuth || st.SpoolPending != 25 || st.Sent != 0 || len(st.Failed) != 0 {
+		t.Fatalf("while refused: %+v", st)
+	}
+	at := refusals()
+	for i := 1; i < 3; i++ {
+		if gap := at[i].Sub(at[i-1]); gap < time.Second {
+			t.Errorf("refused again after %v, want max_backoff (1s) at least", gap)
+		}
+	}
+	logs := h.logs.String()
+	if strings.Count(logs, "sink blocked") != 1 || !strings.Contains(logs, "api_key_file") ||
+		!strings.Contains(logs, "security_exception") || strings.Contains(logs, "cmV2b2tlZDprZXk=") {
+		t.Fatalf("log:\n%s", logs)
+	}
+	accept.Store(true)
+	rcv.wait(t)
+	if st := h.finalStats(); st.Sent != 25 || st.Blocked != "" || len(st.Failed) != 0 || st.SpoolPending != 0 {
+		t.Fatalf("after the key was accepted: %+v", st)
 	}
 }
