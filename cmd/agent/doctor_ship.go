@@ -337,7 +337,8 @@ func tlsFix(err error, serverName string, asked, hasCert bool) string {
 }
 
 // elasticAuth tries the sink's credentials with GET /, which reads nothing
-// but the cluster's name and version.
+// but the cluster's name and version. Like the sink, it never follows a
+// redirect: that would hand the credentials to wherever it points.
 func (p *sinkProbe) elasticAuth(ctx context.Context, s ship.SinkConfig, u *url.URL, tlsCfg *tls.Config) checkResult {
 	auth, secrets, err := s.ElasticAuthorization()
 	p.secrets = append(p.secrets, secrets...)
@@ -355,7 +356,8 @@ func (p *sinkProbe) elasticAuth(ctx context.Context, s ship.SinkConfig, u *url.U
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := (&http.Client{Transport: tr, CheckRedirect: noRedirect}).Do(req)
 	if err != nil {
 		return p.fail("GET /", err.Error(), "check that the url points at Elasticsearch or OpenSearch")
 	}
@@ -363,6 +365,10 @@ func (p *sinkProbe) elasticAuth(ctx context.Context, s ship.SinkConfig, u *url.U
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return p.fail("redirect", fmt.Sprintf("GET / answered %d %s to %s, which the agent never follows",
+			resp.StatusCode, http.StatusText(resp.StatusCode), ship.RedirectLocation(resp)),
+			"set the sink's url to the address that answers itself: a redirect could carry the credentials elsewhere")
 	case resp.StatusCode == http.StatusOK && auth == "":
 		return p.pass("no credentials configured, GET / answered 200")
 	case resp.StatusCode == http.StatusOK:

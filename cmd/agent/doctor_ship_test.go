@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -269,5 +270,35 @@ func TestConnectTunnel(t *testing.T) {
 		if (err == nil) != (c.want == "") || err != nil && !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.proxy, err, c.want)
 		}
+	}
+}
+
+// doctor reports a redirect as a failure instead of following it to
+// another host, where the key would be "accepted".
+func TestCheckSinkElasticsearchRedirect(t *testing.T) {
+	const key = "c2VjcmV0LWFwaS1rZXk6czNjcjN0"
+	var hits atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write([]byte(`{"cluster_name":"elsewhere"}`))
+	}))
+	defer other.Close()
+	for _, code := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusFound} {
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+"/?api_key="+key, code)
+		}))
+		r := sinkCheck(t, ship.SinkConfig{Type: ship.TypeElasticsearch, Name: "es", URL: srv.URL,
+			TLS: ship.TLSConfig{CAFile: serverCA(t, srv)}, APIKeyFile: writeFile(t, "key", []byte(key))})
+		srv.Close()
+		if r.status != statusFail || !strings.HasPrefix(r.detail, "redirect failed") ||
+			!strings.Contains(r.detail, other.URL+"/,") || !strings.Contains(r.fix, "url") {
+			t.Errorf("%d: %s", code, r.line())
+		}
+		if strings.Contains(r.line(), key) {
+			t.Errorf("%d: the key is in %q", code, r.line())
+		}
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the redirect was followed %d times", hits.Load())
 	}
 }
