@@ -61,11 +61,16 @@ type BatchConfig struct {
 	MaxAge    time.Duration `yaml:"max_age"`    // default 1s
 }
 
-// RetryConfig shapes the backoff between attempts: exponential from
-// InitialBackoff to MaxBackoff with jitter, or what Retry-After says, up to
-// MaxRetryAfter. After Attempts tries a request is reported as failed (the
-// batch stays queued and is tried again at MaxBackoff): nothing is dropped
-// for being transient.
+// RetryConfig is the retry policy of a batch, whichever layer retries it:
+// go-retryablehttp's Attempts tries of one request, or the sink's own loop,
+// which sends the batch again once they are used up, for as long as it
+// takes (nothing is dropped for being transient). Before each new try it
+// waits what the last answer asked for with Retry-After (seconds or an
+// HTTP date), up to MaxRetryAfter and at least InitialBackoff; without
+// one, MaxBackoff while the sink is blocked (credentials refused,
+// redirect); else a jittered backoff (half to all of InitialBackoff·2ⁿ)
+// that doubles with each failed try of the batch, across its requests, up
+// to MaxBackoff.
 type RetryConfig struct {
 	InitialBackoff time.Duration `yaml:"initial_backoff"` // default 500ms
 	MaxBackoff     time.Duration `yaml:"max_backoff"`     // default 30s

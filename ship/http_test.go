@@ -465,6 +465,9 @@ func TestRetryStateWaits(t *testing.T) {
 	if d := after(policy, resp(date), false); d < 80*time.Second || d > 90*time.Second {
 		t.Errorf("Retry-After date: %v", d)
 	}
+	if d := after(policy, resp("0"), false); d != time.Second {
+		t.Errorf("Retry-After 0: %v, want initial_backoff", d)
+	}
 	if d := after(policy, resp("soon"), true); d != time.Minute {
 		t.Errorf("blocked: %v, want max_backoff", d)
 	}

@@ -89,17 +89,18 @@ func (s *retryState) failed(resp *http.Response) {
 }
 
 // wait returns how long to wait before the next attempt: what the last
-// answer asked for with Retry-After, up to MaxRetryAfter; else MaxBackoff
-// while the sink is blocked (refused credentials, redirect: only the
-// operator mends those); else jittered exponential backoff from
-// InitialBackoff, doubling with each failed attempt of the batch, up to
-// MaxBackoff.
+// answer asked for with Retry-After, up to MaxRetryAfter and at least
+// InitialBackoff (a server answering 0 must not make the agent spin);
+// else MaxBackoff while the sink is blocked (refused credentials,
+// redirect: only the operator mends those); else jittered exponential
+// backoff from InitialBackoff, doubling with each failed attempt of the
+// batch, up to MaxBackoff.
 func (s *retryState) wait(blocked bool) time.Duration {
 	s.unwaited = false
 	p := s.policy
 	switch {
 	case s.asked:
-		return min(s.retryAfter, p.MaxRetryAfter)
+		return max(min(s.retryAfter, p.MaxRetryAfter), p.InitialBackoff)
 	case blocked:
 		return p.MaxBackoff
 	}
