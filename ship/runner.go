@@ -250,7 +250,7 @@ func (r *runner) account(events []Event, res Result) []Event {
 		r.st.failed.add(rej.Reason, 1)
 		if i == 0 {
 			r.log.Warn("events rejected by the destination", "sink", r.cfg.Name, "rejected", len(res.Rejected),
-				"reason", rej.Reason, "first", r.red.redact(rej.Detail))
+				"reason", rej.Reason, "first", Printable(r.red.redact(rej.Detail), maxQuoted))
 		}
 	}
 	if len(res.Retry) == 0 {
@@ -266,7 +266,7 @@ func (r *runner) account(events []Event, res Result) []Event {
 // unavailable records a failed attempt, blocked for a Block* reason or
 // not; the first of a series is logged, and so is each change of reason.
 func (r *runner) unavailable(err error, blocked string) {
-	msg := r.red.redact(err.Error())
+	msg := Printable(r.red.redact(err.Error()), 2*maxQuoted)
 	r.st.setLastErr(msg)
 	if errors.As(err, new(writeError)) {
 		r.st.sendErrors.add(errWrite, 1)
@@ -277,11 +277,11 @@ func (r *runner) unavailable(err error, blocked string) {
 	}
 	if prev := r.st.setBlocked(blocked); blocked != "" && blocked != prev {
 		r.log.Error("sink blocked, events stay queued and are retried every max_backoff until fixed",
-			"sink", r.cfg.Name, "reason", blocked, "err", Printable(msg, 2*maxQuoted), "fix", r.blockedFix(err, blocked))
+			"sink", r.cfg.Name, "reason", blocked, "err", msg, "fix", r.blockedFix(err, blocked))
 		return
 	}
 	if blocked == "" && !wasFailing {
-		args := []any{"sink", r.cfg.Name, "err", Printable(msg, 2*maxQuoted)}
+		args := []any{"sink", r.cfg.Name, "err", msg}
 		if errKind(err) == errTLS {
 			// Fail closed: nothing is sent until the operator fixes trust.
 			args = append(args, "hint", "the server's certificate is not trusted or the handshake was refused: "+

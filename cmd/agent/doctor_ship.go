@@ -267,7 +267,7 @@ func connectTunnel(c net.Conn, proxy *url.URL, target string) error {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("proxy answered %s", resp.Status)
+		return fmt.Errorf("proxy answered %s", ship.Printable(resp.Status, 128))
 	}
 	return nil
 }
