@@ -67,6 +67,7 @@ func (p *parser) sinks(v *yaml.Node) ([]ship.SinkConfig, error) {
 	var out []ship.SinkConfig
 	for i, item := range v.Content {
 		path := fmt.Sprintf("sinks[%d]", i)
+		p.lines[path] = item.Line
 		if err := p.walk(item, reflect.TypeFor[ship.SinkConfig](), path); err != nil {
 			return nil, err
 		}
