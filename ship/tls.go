@@ -18,8 +18,8 @@ type TLSConfig struct {
 	KeyFile  string `yaml:"key_file"`
 	// ServerName overrides the name checked in the server's certificate.
 	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify turns certificate verification off. It is logged
-	// as a warning when the sink starts.
+	// InsecureSkipVerify turns certificate verification off (the agent
+	// warns about it at check and at start).
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
