@@ -139,6 +139,9 @@ func TestCheckRefusesWhatRunRefuses(t *testing.T) {
 			want: "{{file}}:3: sinks[0].path: {{dir}} is a folder: want the path of a file"},
 		{name: "file sink where nobody writes", config: "sinks:\n  - type: file\n    path: /proc/nflog-agent-check/events.ndjson\n",
 			want: "{{file}}:3: sinks[0].path: folder /proc/nflog-agent-check cannot be created in /proc: no such file or directory"},
+		{name: "file sink to a device", config: "sinks:\n  - type: file\n    path: /dev/null\n"},
+		{name: "spool folder with a folder of the operator's in it", config: "spool:\n  dir: {{dir}}\n",
+			files: map[string]string{"notes/todo": "x"}},
 		{name: "spool folder missing: created at start", config: "spool:\n  dir: {{dir}}/spool\n",
 			after: func(t *testing.T, dir string) {
 				if _, err := os.Stat(filepath.Join(dir, "spool", "LOCK")); err != nil {
@@ -168,6 +171,9 @@ func TestCheckRefusesWhatRunRefuses(t *testing.T) {
 func (c startCase) test(t *testing.T) {
 	dir := t.TempDir()
 	for name, data := range c.files {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o700); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // The checks of the places the agent writes to. They try what the agent
@@ -24,6 +26,12 @@ func checkAppendable(path string) error {
 	switch {
 	case err == nil && fi.IsDir():
 		return fmt.Errorf("%s is a folder: want the path of a file", path)
+	case err == nil && !fi.Mode().IsRegular():
+		// A pipe or a device: opening a pipe would wait for its reader.
+		if err := unix.Access(path, unix.W_OK); err != nil {
+			return fmt.Errorf("%s is not writable: %w", path, err)
+		}
+		return nil
 	case err == nil:
 		if err := tryOpen(path, os.O_WRONLY|os.O_APPEND); err != nil {
 			return fmt.Errorf("%s is not writable: %w", path, err)
@@ -71,7 +79,7 @@ func checkSpoolFolder(dir string) error {
 	if err := checkFolder(dir); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(dir) // the spool holds regular files only
+	entries, err := os.ReadDir(dir)
 	if missing(err) {
 		return nil // created at start
 	}
@@ -79,6 +87,9 @@ func checkSpoolFolder(dir string) error {
 		return err
 	}
 	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue // not the spool's: it keeps regular files only
+		}
 		p := filepath.Join(dir, e.Name())
 		if err := tryOpen(p, os.O_RDWR); err != nil {
 			return fmt.Errorf("%s cannot be read and written by this user (was the agent run as another?): %w", p, err)
