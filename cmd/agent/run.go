@@ -65,7 +65,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, reop
 		return 1
 	}
 	for _, w := range a.warnings {
-		log.Warn("configuration: " + w.Error())
+		log.Warn("configuration warning", "warning", w.Error())
 	}
 	if err := runPipeline(ctx, a, log, reopen); err != nil {
 		log.Error("nflog-agent run failed", "err", err)
