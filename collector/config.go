@@ -51,10 +51,11 @@ const (
 
 // MaxQueueThreshold is the largest useful queue threshold. The kernel sends
 // a batch when nlBufSize (64 KiB) is full whatever the threshold, and no
-// NFLOG message is smaller than 64 bytes (headers, prefix, sequence number
-// and an IP header), so no batch holds more records; a larger threshold
-// would only size every batch buffer for records that never come.
-const MaxQueueThreshold = nlBufSize / 64
+// NFLOG message is smaller than 32 bytes (the netlink and nfnetlink headers,
+// the packet header and the sequence number the collector always asks for),
+// so no batch holds more records; a larger threshold would only size every
+// batch buffer for records that never come.
+const MaxQueueThreshold = nlBufSize / 32
 
 // maxSnapLen is the kernel's ceiling for the copy range (NFULNL_COPY_RANGE_MAX
 // minus headers); 0 asks for it.

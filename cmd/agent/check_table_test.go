@@ -62,7 +62,7 @@ func TestCheckRefusesWhatRunRefuses(t *testing.T) {
 
 		// Numbers: each bounded where it sizes memory or goroutines.
 		{name: "queue_threshold beyond any kernel batch", config: "groups:\n  - group: 5\n    queue_threshold: 2147483648\n",
-			want: `{{file}}:3: groups[0].queue_threshold: "2147483648": want an integer from 1 to 1024`},
+			want: `{{file}}:3: groups[0].queue_threshold: "2147483648": want an integer from 1 to 2048`},
 		{name: "queue too large", config: "groups:\n  - group: 5\n    queue: 100000000\n",
 			want: `{{file}}:3: groups[0].queue: "100000000": want an integer from 1 to 16777216`},
 		{name: "read buffer too large", config: "groups:\n  - group: 5\n    read_buffer: 4GiB\n",
