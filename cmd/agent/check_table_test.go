@@ -99,6 +99,8 @@ func TestCheckRefusesWhatRunRefuses(t *testing.T) {
 			want: "{{file}}:4: sinks[0].api_key_file: open {{dir}}/api.key: no such file or directory"},
 		{name: "password file missing", config: "sinks:\n  - type: elasticsearch\n    url: https://127.0.0.1:1\n    username: agent\n    password_file: {{dir}}/pw\n",
 			want: "{{file}}:5: sinks[0].password_file: open {{dir}}/pw: no such file or directory"},
+		{name: "username without password", config: "sinks:\n  - type: elasticsearch\n    url: https://127.0.0.1:1\n    username: agent\n",
+			want: "{{file}}:4: sinks[0].username: set exactly one of password_file and password_env"},
 		{name: "intake key readable by all", config: "sinks:\n  - type: sekoia\n    region: fra1\n    intake_key_file: {{dir}}/open.key\n",
 			files: map[string]string{"open.key": "secret\n"}, public: "open.key",
 			warnings: []string{"{{file}}:4: sinks[0].intake_key_file: {{dir}}/open.key is readable by every user: chmod o-r {{dir}}/open.key"}},
