@@ -95,7 +95,7 @@ func defaultConfig() *config {
 func loadConfig(path string) (*config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, &configError{File: path, Msg: reason(err).Error()}
 	}
 	return parseConfig(path, data)
 }
