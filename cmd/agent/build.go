@@ -50,18 +50,18 @@ const (
 // returns holds open files; close releases them.
 func build(cfg *config, mode buildMode, log *slog.Logger, stdout io.Writer) (*agent, error) {
 	a := &agent{cfg: cfg, hostname: cfg.Hostname}
-	if err := a.build(mode, log, stdout); err != nil {
+	if err := a.buildParts(mode, log, stdout); err != nil {
 		a.close()
 		return nil, err
 	}
 	if mode == checkOnly {
 		a.close()
 	}
-	a.warnings = append(a.warnings, configWarnings(cfg)...)
+	a.warnings = configWarnings(cfg)
 	return a, nil
 }
 
-func (a *agent) build(mode buildMode, log *slog.Logger, stdout io.Writer) error {
+func (a *agent) buildParts(mode buildMode, log *slog.Logger, stdout io.Writer) error {
 	cfg := a.cfg
 	if a.hostname == "" {
 		h, err := os.Hostname()
