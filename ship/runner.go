@@ -306,7 +306,8 @@ func (r *runner) blockedFix(err error, reason string) string {
 	case TypeElasticsearch:
 		return "check the key in api_key_file or api_key_env (or the password in password_file or password_env): " +
 			"it may be wrong, revoked or expired, or lack the create_doc privilege on the data stream; " +
-			"a file must be readable by the agent's user" + restart
+			"a file must be readable by the agent's user" + restart + "; a 403 may also be the cluster refusing writes " +
+			"(read-only index, disk flood stage): the answer says which"
 	case TypeSekoia:
 		return "check the intake key in intake_key_file or intake_key_env: it may be wrong, or its intake " +
 			"deleted; a file must be readable by the agent's user" + restart

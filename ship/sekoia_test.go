@@ -159,21 +159,7 @@ func TestSekoiaRefusedKeyKeepsEvents(t *testing.T) {
 	h := startShipper(t, nil, c)
 	h.append(testEvents(12))
 	waitFor(t, "three refusals", func() bool { return refusals.Load() >= 3 })
-	st := h.s.Stats()[0]
-	if st.Blocked != BlockAuth || st.SpoolPending != 12 || st.Sent != 0 || len(st.Failed) != 0 {
-		t.Fatalf("while refused: %+v", st)
-	}
-	logs := h.logs.String()
-	if strings.Count(logs, "sink blocked") != 1 || !strings.Contains(logs, "intake_key_file") ||
-		!strings.Contains(logs, "Bad Request") || strings.Contains(logs, "k-rotated-1") {
-		t.Fatalf("log:\n%s", logs)
-	}
-	accept.Store(true)
-	rcv.wait(t)
-	st = h.finalStats()
-	if st.Sent != 12 || st.Blocked != "" || st.SpoolPending != 0 || len(st.Failed) != 0 {
-		t.Fatalf("after the key was accepted: %+v", st)
-	}
+	h.blockedThenDelivered(rcv, &accept, 12, BlockAuth, "k-rotated-1", "intake_key_file", "Bad Request")
 	if !strings.Contains(h.logs.String(), "sink available again") {
 		t.Fatalf("recovery not logged:\n%s", h.logs.String())
 	}

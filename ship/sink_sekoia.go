@@ -106,7 +106,7 @@ func (s *sekoiaSink) Send(ctx context.Context, events []Event) (Result, error) {
 		serr.keyRefused = true
 	}
 	if err != nil {
-		return res, err
+		return Result{}, err
 	}
 	if n, ok := sekoiaAccepted(resp); ok && n != len(idx) {
 		// The intake said it took another number of events than were
