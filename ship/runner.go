@@ -298,8 +298,11 @@ func (r *runner) blockedFix(err error, reason string) string {
 			"set the sink's url to the address that takes the events"
 	}
 	var serr *StatusError
-	if errors.As(err, &serr) && serr.Code == http.StatusProxyAuthRequired {
+	switch {
+	case errors.As(err, &serr) && serr.Code == http.StatusProxyAuthRequired:
 		return "the proxy refused its credentials: check the user and password in HTTPS_PROXY"
+	case serr != nil && serr.Code == http.StatusNotFound:
+		return "nothing answers at this url: check the sink's region or url"
 	}
 	restart := "; the agent reads it at start: restart it after a change"
 	switch r.cfg.Type {
