@@ -164,18 +164,18 @@ func (r Response) OK() bool { return r.Code == 200 }
 func ParseResponse(data []byte) (Response, error) {
 	var r Response
 	if len(data) < 3 {
-		return r, &FrameError{"response shorter than a status code"}
+		return Response{}, &FrameError{"response shorter than a status code"}
 	}
 	for _, c := range data[:3] {
 		if c < '0' || c > '9' {
-			return r, &FrameError{"response does not start with a status code"}
+			return Response{}, &FrameError{"response does not start with a status code"}
 		}
 		r.Code = r.Code*10 + int(c-'0')
 	}
 	rest := data[3:]
 	if len(rest) > 0 {
 		if rest[0] != ' ' && rest[0] != '\n' {
-			return r, &FrameError{"no space after the status code"}
+			return Response{}, &FrameError{"no space after the status code"}
 		}
 		if rest[0] == ' ' {
 			rest = rest[1:]
