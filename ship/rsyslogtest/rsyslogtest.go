@@ -27,6 +27,14 @@ import (
 // as rsyslog parsed it, separated by '|', then MSG.
 const Fields = `%hostname%|%timestamp:::date-rfc3339%|%app-name%|%procid%|%msgid%|%structured-data%|%msg%\n`
 
+// RecipeKey is the intake key in the Recipe output.
+const RecipeKey = "rsyslogtest-intake-key"
+
+// Recipe is the template of Sekoia's rsyslog recipe, with RecipeKey: the
+// recipe files show what rsyslog would forward to Sekoia for each message.
+const Recipe = `<%pri%>1 %timestamp:::date-rfc3339% %hostname% %app-name% %procid% LOG [SEKOIA@53288 intake_key=\"` +
+	RecipeKey + `\"] %msg%\n`
+
 // Inputs of the server.
 const (
 	TCP  = "tcp"  // imtcp, TLS
@@ -119,18 +127,21 @@ module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.
 module(load="imrelp" tls.tlslib="openssl")
 template(name="fields" type="string" string="%[4]s")
 template(name="raw" type="string" string="%%rawmsg%%\n")
+template(name="recipe" type="string" string="%[5]s")
 ruleset(name="tcp") {
   action(type="omfile" file="%[1]s/tcp.fields" template="fields")
   action(type="omfile" file="%[1]s/tcp.raw" template="raw")
+  action(type="omfile" file="%[1]s/tcp.recipe" template="recipe")
 }
 ruleset(name="relp") {
   action(type="omfile" file="%[1]s/relp.fields" template="fields")
   action(type="omfile" file="%[1]s/relp.raw" template="raw")
+  action(type="omfile" file="%[1]s/relp.recipe" template="recipe")
 }
 input(type="imtcp" address="127.0.0.1" port="%[2]s" ruleset="tcp")
 input(type="imrelp" address="127.0.0.1" port="%[3]s" ruleset="relp" tls="on"
   tls.cacert="%[1]s/ca.pem" tls.mycert="%[1]s/cert.pem" tls.myprivkey="%[1]s/key.pem")
-`, d, port(s.Addr[TCP]), port(s.Addr[RELP]), Fields)
+`, d, port(s.Addr[TCP]), port(s.Addr[RELP]), Fields, Recipe)
 }
 
 func (s *Server) start(t testing.TB) {
@@ -196,6 +207,10 @@ func (s *Server) Fields(t testing.TB, in string) []string { return s.lines(t, in
 // Raw returns the raw messages input in received, one per line.
 func (s *Server) Raw(t testing.TB, in string) []string { return s.lines(t, in+".raw") }
 
+// Recipes returns what Sekoia's rsyslog recipe makes of the messages input
+// in received, one per line.
+func (s *Server) Recipes(t testing.TB, in string) []string { return s.lines(t, in+".recipe") }
+
 func (s *Server) lines(t testing.TB, name string) []string {
 	t.Helper()
 	f, err := os.Open(filepath.Join(s.dir, name))
@@ -222,14 +237,31 @@ func (s *Server) lines(t testing.TB, name string) []string {
 // returns them; it fails the test when they have not come after a minute.
 func (s *Server) WaitFields(t testing.TB, in string, n int) []string {
 	t.Helper()
+	return s.wait(t, in+".fields", n)
+}
+
+// WaitRaw is WaitFields for the raw messages.
+func (s *Server) WaitRaw(t testing.TB, in string, n int) []string {
+	t.Helper()
+	return s.wait(t, in+".raw", n)
+}
+
+// WaitRecipes is WaitFields for the recipe's lines.
+func (s *Server) WaitRecipes(t testing.TB, in string, n int) []string {
+	t.Helper()
+	return s.wait(t, in+".recipe", n)
+}
+
+func (s *Server) wait(t testing.TB, name string, n int) []string {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		got := s.Fields(t, in)
+		got := s.lines(t, name)
 		if len(got) >= n {
 			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("rsyslogtest: %s: %d lines received, want %d", in, len(got), n)
+			t.Fatalf("rsyslogtest: %s: %d lines, want %d", name, len(got), n)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -45,7 +45,9 @@ func scriptedServer(t *testing.T, answer func(Frame) string) net.Conn {
 	return client
 }
 
-func rsp(txnr int, data string) string { return string(AppendFrame(nil, Frame{txnr, "rsp", []byte(data)})) }
+func rsp(txnr int, data string) string {
+	return string(AppendFrame(nil, Frame{txnr, "rsp", []byte(data)}))
+}
 
 func openOK(f Frame) string { return rsp(f.Txnr, "200 OK\nrelp_version=0\ncommands=syslog") }
 
