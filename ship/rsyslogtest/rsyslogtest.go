@@ -186,6 +186,9 @@ func (s *Server) Restart(t testing.TB) {
 	s.start(t)
 }
 
+// Stop stops rsyslogd (SIGTERM, wait): its files are complete afterwards.
+func (s *Server) Stop() { s.stop() }
+
 func (s *Server) stop() {
 	if s.cmd == nil {
 		return
