@@ -1,18 +1,20 @@
 package ship
 
 import (
-	"context"
+	"bufio"
+	"crypto/tls"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/ship/internal/relp"
 	"github.com/nflog-agent/nflog-agent/ship/internal/rfc5424"
 	"github.com/nflog-agent/nflog-agent/ship/rsyslogtest"
-	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
 // syslogEvents returns n events whose documents carry observer.hostname
@@ -33,36 +35,124 @@ func syslogEvents(n int) []Event {
 	return evs
 }
 
-func shipTo(t *testing.T, c SinkConfig, evs []Event) *Shipper {
-	t.Helper()
-	q := spool.NewMemory(1<<20, 1<<30)
-	s, err := New(q, []SinkConfig{c}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		q.Close()
-	})
-	if err := q.Append(evs...); err != nil {
-		t.Fatal(err)
-	}
-	return s
+// syslogCase is one way to configure a syslog sink and what rsyslog must
+// parse from each event.
+type syslogCase struct {
+	name  string
+	input string // rsyslogtest.TCP or RELP
+	cfg   SinkConfig
+	// fields: HOSTNAME|TIMESTAMP|APP-NAME|PROCID|MSGID|SD|MSG; raw: the
+	// message as sent.
+	fields, raw func(ev Event) string
 }
 
-func TestSyslogSmoke(t *testing.T) {
+func eventHost(ev Event) string { return string(observerHostname(ev.JSON)) }
+
+func eventTime(ev Event) string { return ev.Time.UTC().Format("2006-01-02T15:04:05.000000Z07:00") }
+
+var syslogCases = []syslogCase{{
+	name: "tls octet-counted kernel", input: rsyslogtest.TCP,
+	cfg: SinkConfig{Type: TypeSyslog, Transport: TransportTLS, Facility: "local3", Severity: "info", AppName: "fw-agent",
+		ProcID: "42", MsgID: "NETFILTER", StructuredData: StructuredData{ID: "origin@32473",
+			Params: map[string]string{"site": `par"1]`, "env": `pro\d`}}},
+	fields: func(ev Event) string {
+		return eventHost(ev) + "|" + eventTime(ev) + `|fw-agent|42|NETFILTER|[origin@32473 env="pro\\d" site="par\"1\]"]|` + string(ev.Message)
+	},
+	raw: func(ev Event) string {
+		return "<158>1 " + eventTime(ev) + " " + eventHost(ev) + ` fw-agent 42 NETFILTER [origin@32473 env="pro\\d" site="par\"1\]"] ` + string(ev.Message)
+	},
+}, {
+	name: "tls lf json", input: rsyslogtest.TCP,
+	cfg: SinkConfig{Type: TypeSyslog, Framing: FramingLF, Format: FormatJSON},
+	fields: func(ev Event) string {
+		return eventHost(ev) + "|" + eventTime(ev) + "|nflog-agent|-|-|-|" + string(ev.JSON)
+	},
+	raw: func(ev Event) string {
+		return "<4>1 " + eventTime(ev) + " " + eventHost(ev) + " nflog-agent - - - " + string(ev.JSON)
+	},
+}, {
+	name: "relp+tls kernel", input: rsyslogtest.RELP,
+	cfg: SinkConfig{Type: TypeSyslog, Transport: TransportRELPTLS, MsgID: "LOG", Severity: "notice"},
+	fields: func(ev Event) string {
+		return eventHost(ev) + "|" + eventTime(ev) + "|nflog-agent|-|LOG|-|" + string(ev.Message)
+	},
+	raw: func(ev Event) string {
+		return "<5>1 " + eventTime(ev) + " " + eventHost(ev) + " nflog-agent - LOG - " + string(ev.Message)
+	},
+}}
+
+// A real rsyslog receives every event once, in order, with every header
+// field as configured: HOSTNAME is observer.hostname, TIMESTAMP the
+// event's time to the microsecond.
+func TestSyslogToRsyslog(t *testing.T) {
+	evs := syslogEvents(3000)
+	for _, tc := range syslogCases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := rsyslogtest.Start(t)
+			c := tc.cfg
+			c.Address, c.TLS = srv.Addr[tc.input], TLSConfig{CAFile: srv.CAFile}
+			c.Batch = BatchConfig{MaxEvents: 500, MaxAge: 5 * time.Millisecond}
+			h := startShipper(t, nil, c)
+			h.append(evs)
+			fields := srv.WaitFields(t, tc.input, len(evs))
+			raw := srv.WaitRaw(t, tc.input, len(evs))
+			st := h.finalStats()
+			if st.Sent != uint64(len(evs)) || len(fields) != len(evs) || len(raw) != len(evs) {
+				t.Fatalf("sent %d, rsyslog parsed %d and wrote %d raw, want %d", st.Sent, len(fields), len(raw), len(evs))
+			}
+			for i, ev := range evs {
+				if want := tc.fields(ev); fields[i] != want {
+					t.Fatalf("event %d fields:\n got %s\nwant %s", i, fields[i], want)
+				}
+				if want := tc.raw(ev); raw[i] != want {
+					t.Fatalf("event %d raw:\n got %s\nwant %s", i, raw[i], want)
+				}
+			}
+		})
+	}
+}
+
+// The sekoia sink's frame is the one Sekoia's rsyslog recipe forwards: the
+// recipe's template applied by rsyslog to the same event received from a
+// syslog sink (kern.warning, app-name kernel) gives, byte for byte, what the
+// sekoia sink sends, over RELP and over TCP. (rsyslog's rawmsg drops the
+// frame's final LF, as the file's lines drop the recipe's.)
+func TestSekoiaFrameIsTheRecipes(t *testing.T) {
+	evs := syslogEvents(500)
 	srv := rsyslogtest.Start(t)
-	evs := syslogEvents(5)
-	shipTo(t, SinkConfig{Type: TypeSyslog, Address: srv.Addr[rsyslogtest.TCP], TLS: TLSConfig{CAFile: srv.CAFile},
-		MsgID: "NF", StructuredData: StructuredData{ID: "x@32473", Params: map[string]string{"k": `a"b]c\`}}}, evs)
-	shipTo(t, SinkConfig{Type: TypeSyslog, Transport: TransportRELPTLS, Address: srv.Addr[rsyslogtest.RELP], TLS: TLSConfig{CAFile: srv.CAFile}}, evs)
-	t.Log(strings.Join(srv.WaitFields(t, rsyslogtest.TCP, 5), "\n"))
-	t.Log(strings.Join(srv.Raw(t, rsyslogtest.TCP), "\n"))
-	t.Log(strings.Join(srv.WaitFields(t, rsyslogtest.RELP, 5), "\n"))
-	t.Log(strings.Join(srv.Raw(t, rsyslogtest.RELP), "\n"))
+	keyFile := writeKey(t, rsyslogtest.RecipeKey)
+	plain := startShipper(t, nil, SinkConfig{Type: TypeSyslog, Address: srv.Addr[rsyslogtest.TCP],
+		TLS: TLSConfig{CAFile: srv.CAFile}, AppName: "kernel", Batch: smallBatch})
+	plain.append(evs)
+	want := srv.WaitRecipes(t, rsyslogtest.TCP, len(evs))
+	plain.finalStats()
+	for _, transport := range []string{TransportRELP, TransportSyslog} {
+		in := rsyslogtest.RELP
+		if transport == TransportSyslog {
+			srv = rsyslogtest.Start(t)
+			in = rsyslogtest.TCP
+		}
+		h := startShipper(t, nil, SinkConfig{Type: TypeSekoia, Transport: transport, Address: srv.Addr[in],
+			IntakeKeyFile: keyFile, TLS: TLSConfig{CAFile: srv.CAFile}, Batch: smallBatch})
+		h.append(evs)
+		raw := srv.WaitRaw(t, in, len(evs))
+		h.finalStats()
+		if len(raw) != len(want) {
+			t.Fatalf("%s: %d frames, recipe %d", transport, len(raw), len(want))
+		}
+		for i := range raw {
+			if raw[i] != want[i] {
+				t.Fatalf("%s: frame %d:\n got %s\nwant %s", transport, i, raw[i], want[i])
+			}
+		}
+	}
+}
+
+func writeKey(t *testing.T, key string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "intake.key")
+	writeFile(t, path, []byte(key+"\n"))
+	return path
 }
 
 // restartMidStream streams n events to the sink while rsyslog restarts
@@ -157,4 +247,101 @@ func socketBuffers(t *testing.T) int {
 		total += v
 	}
 	return total
+}
+
+// relpServer is a RELP server over TLS on loopback whose every answer is
+// chosen by the test: answer(session, frame) returns the bytes to send, ""
+// for none, or "close" to drop the connection.
+func relpServer(t *testing.T, answer func(session int, f relp.Frame) string) (addr, caFile string) {
+	t.Helper()
+	p := newPKI(t, "relp")
+	cert, _, _ := p.issue(false, "127.0.0.1")
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for session := 0; ; session++ {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					f, err := relp.ReadFrame(r)
+					if err != nil {
+						return
+					}
+					out := answer(session, f)
+					if out == "close" {
+						return
+					}
+					if _, err := c.Write([]byte(out)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String(), p.CAFile
+}
+
+func relpAnswer(txnr int, data string) string {
+	return string(relp.AppendFrame(nil, relp.Frame{Txnr: txnr, Command: "rsp", Data: []byte(data)}))
+}
+
+// The intake key is in every frame the sekoia sink sends: a server that
+// quotes it back (when refusing the session, or a message) or drops the
+// connection must not get it into a log line, an error or the counters.
+func TestSekoiaRELPKeyNeverLeaks(t *testing.T) {
+	const key = "sekoia-intake-key-d0d1d2"
+	var delivered sync.Map
+	addr, ca := relpServer(t, func(session int, f relp.Frame) string {
+		switch {
+		case session == 0:
+			return relpAnswer(f.Txnr, "500 unknown intake_key="+key)
+		case f.Command == "open":
+			return relpAnswer(f.Txnr, "200 OK\ncommands=syslog")
+		case f.Command == "close":
+			return relpAnswer(f.Txnr, "")
+		case session == 1 && f.Txnr == 5:
+			return "close"
+		case session == 2 && f.Txnr%3 == 0:
+			return relpAnswer(f.Txnr, "500 refused: "+string(f.Data))
+		}
+		delivered.Store(string(f.Data), true)
+		return relpAnswer(f.Txnr, "200 OK")
+	})
+	c := SinkConfig{Type: TypeSekoia, Address: addr, IntakeKeyFile: writeKey(t, key), TLS: TLSConfig{CAFile: ca},
+		Retry: fastRetry, Batch: smallBatch}
+	h := startShipper(t, nil, c)
+	evs := syslogEvents(50)
+	h.append(evs)
+	waitFor(t, "every event delivered", func() bool { return h.s.Stats()[0].Sent == uint64(len(evs)) })
+	st := h.finalStats()
+	if st.SendErrors["bad_response"] == 0 || st.SendErrors["network"] == 0 {
+		t.Errorf("send errors %v: want the refusals and the dropped connection counted", st.SendErrors)
+	}
+	for where, text := range map[string]string{"logs": h.logs.String(), "stats": fmt.Sprintf("%+v", st)} {
+		if strings.Contains(text, key) {
+			t.Errorf("the intake key is in the %s: %s", where, text)
+		}
+	}
+	if !strings.Contains(h.logs.String(), "[REDACTED]") {
+		t.Errorf("the refusal was not logged: %s", h.logs.String())
+	}
+	n := 0
+	delivered.Range(func(k, _ any) bool {
+		if !strings.Contains(k.(string), `[SEKOIA@53288 intake_key="`+key+`"]`) {
+			t.Errorf("frame without the key: %s", k)
+		}
+		n++
+		return true
+	})
+	if n != len(evs) {
+		t.Errorf("%d distinct frames delivered, want %d", n, len(evs))
+	}
 }
