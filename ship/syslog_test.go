@@ -345,3 +345,68 @@ func TestSekoiaRELPKeyNeverLeaks(t *testing.T) {
 		t.Errorf("%d distinct frames delivered, want %d", n, len(evs))
 	}
 }
+
+func TestSyslogConfig(t *testing.T) {
+	for _, tc := range []struct {
+		c    SinkConfig
+		want string
+	}{
+		{SinkConfig{Type: TypeSyslog}, "address is required"},
+		{SinkConfig{Type: TypeSyslog, Address: "x"}, `address "x": want HOST:PORT`},
+		{SinkConfig{Type: TypeSyslog, Address: "x:1", URL: "https://x"}, "a syslog sink takes address"},
+		{SinkConfig{Type: TypeSyslog, Address: "x:1", Transport: TransportTCP, TLS: TLSConfig{CAFile: "/ca"}}, "tls applies to the tls and relp+tls"},
+		{SinkConfig{Type: TypeSyslog, Address: "x:1", Transport: TransportRELP, Framing: FramingLF}, "RELP frames each message itself"},
+		{SinkConfig{Type: TypeSyslog, Address: "x:1", Framing: "counted"}, `framing "counted"`},
+		{SinkConfig{Type: TypeSyslog, Address: "x:1", Format: "ndjson"}, `format "ndjson": want kernel or json`},
+		{SinkConfig{Type: TypeSyslog, Address: "x:1", Severity: "loud"}, `severity "loud"`},
+		{SinkConfig{Type: TypeSyslog, Address: "x:1", AppName: "an app"}, `app_name "an app"`},
+		{SinkConfig{Type: TypeSyslog, Address: "x:1", MsgID: strings.Repeat("m", 33)}, "msgid"},
+		{SinkConfig{Type: TypeSyslog, Address: "x:1", StructuredData: StructuredData{Params: map[string]string{"a": "b"}}}, "params without an id"},
+		{SinkConfig{Type: TypeSyslog, Address: "x:1", Concurrency: 2}, "keeps one connection"},
+		{SinkConfig{Type: TypeSyslog, Address: "x:1", Compression: "gzip"}, "compression applies to HTTP sinks only"},
+		{SinkConfig{Type: TypeFile, Path: "/x", Address: "x:1"}, "address and transport apply to syslog and sekoia"},
+		{SinkConfig{Type: TypeSekoia, IntakeKeyEnv: "K", Transport: "udp"}, `transport "udp": want relp, syslog or https`},
+		{SinkConfig{Type: TypeSekoia, IntakeKeyEnv: "K"}, "set region or address"},
+		{SinkConfig{Type: TypeSekoia, IntakeKeyEnv: "K", Transport: TransportHTTPS, Region: "fra1", Address: "x:1"}, "address applies to the relp and syslog"},
+		{SinkConfig{Type: TypeSekoia, IntakeKeyEnv: "K", Region: "fra1", AppName: "x"}, "apply to syslog sinks only"},
+	} {
+		if _, err := tc.c.withDefaults(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.c, err, tc.want)
+		}
+	}
+	c, err := SinkConfig{Type: TypeSyslog, Address: "x:1"}.withDefaults()
+	if err != nil || c.Transport != TransportTLS || c.Framing != FramingOctetCounted || c.Format != FormatKernel ||
+		c.AppName != "nflog-agent" || c.Facility != "kern" || c.Severity != "warning" {
+		t.Errorf("defaults: %+v, %v", c, err)
+	}
+	for _, tc := range []struct {
+		c         SinkConfig
+		transport string
+		addr      string
+	}{
+		{SinkConfig{Type: TypeSekoia, IntakeKeyEnv: "K", Region: "fra1"}, TransportRELP, "intake.sekoia.io:11514"},
+		{SinkConfig{Type: TypeSekoia, IntakeKeyEnv: "K", Region: "usa1", Transport: TransportSyslog}, TransportSyslog, "intake.usa1.sekoia.io:10514"},
+		{SinkConfig{Type: TypeSekoia, IntakeKeyEnv: "K", Region: "fra2", Address: "relay:6514"}, TransportRELP, "relay:6514"},
+		{SinkConfig{Type: TypeSekoia, IntakeKeyEnv: "K", URL: "https://x"}, TransportHTTPS, ""},
+	} {
+		c, err := tc.c.withDefaults()
+		addr, secure, _ := SyslogTarget(tc.c)
+		if err != nil || c.Transport != tc.transport || addr != tc.addr || secure != (addr != "") {
+			t.Errorf("%+v: transport %q, target %q (tls %v), %v", tc.c, c.Transport, addr, secure, err)
+		}
+	}
+}
+
+func TestObserverHostname(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"message":"\"observer\":{\"hostname\":\"no\"}","observer":{"hostname":"fw1","type":"firewall"}}`: "fw1",
+		`{"observer":{"hostname":"f\"w\u00e9","type":"firewall"}}`:                                         "f\"wé",
+		`{"observer":{"type":"firewall"}}`:                                                                 "",
+		`{"observer":{"hostname":"cut`:                                                                     "",
+		`{"observer":{"hostname":"bad\q"}}`:                                                                "",
+	} {
+		if got := string(observerHostname([]byte(doc))); got != want {
+			t.Errorf("%s: %q, want %q", doc, got, want)
+		}
+	}
+}
