@@ -2,16 +2,12 @@ package ship
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
-	"fmt"
 	"net"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/nflog-agent/nflog-agent/ship/internal/relp"
-	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
 // syslogCollector is a TLS server on loopback that reads octet-counted
@@ -111,43 +107,13 @@ func (c *syslogCollector) relp(conn net.Conn) {
 func BenchmarkShipSyslog(b *testing.B) {
 	for _, transport := range []string{TransportTLS, TransportRELPTLS} {
 		b.Run(transport, func(b *testing.B) {
-			evs := make([]Event, 256)
-			for i := range evs {
-				id := fmt.Sprintf("bench-%015d", i)
-				evs[i] = Event{ID: []byte(id), Time: time.Now(),
-					Message: []byte("IPTABLES: DROP IN=eth0 OUT= SRC=203.0.113.7 DST=192.0.2.10 LEN=60 PROTO=TCP SPT=40000 DPT=22"),
-					JSON:    fmt.Appendf(nil, benchDoc, i, 40000+i, id, 40000+i, i)}
-			}
-			want := (b.N + len(evs) - 1) / len(evs) * len(evs)
+			evs := benchEvents()
+			want := benchWant(b, evs)
 			col, ca := newSyslogCollector(b, transport == TransportRELPTLS, want)
 			defer col.l.Close()
-			q, err := spool.Open(b.TempDir(), spool.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer q.Close()
-			s, err := New(q, []SinkConfig{{Type: TypeSyslog, Transport: transport, Address: col.l.Addr().String(),
-				TLS: TLSConfig{CAFile: ca}, Batch: BatchConfig{MaxEvents: 1000, MaxAge: 10 * time.Millisecond}}}, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
 			b.SetBytes(int64(len(evs[0].Message)))
-			b.ResetTimer()
-			start := time.Now()
-			s.Start()
-			for sent := 0; sent < want; sent += len(evs) {
-				if err := q.Append(evs...); err != nil {
-					b.Fatal(err)
-				}
-			}
-			<-col.done
-			elapsed := time.Since(start)
-			b.StopTimer()
-			b.ReportMetric(float64(want)/elapsed.Seconds(), "events/s")
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			s.Shutdown(ctx)
+			benchShip(b, SinkConfig{Type: TypeSyslog, Transport: transport, Address: col.l.Addr().String(),
+				TLS: TLSConfig{CAFile: ca}}, evs, want, col.done)
 		})
 	}
 }
-

@@ -243,7 +243,11 @@ func (p *sinkProbe) run(ctx context.Context, s ship.SinkConfig) checkResult {
 			return r
 		}
 	} else {
-		p.done = append(p.done, "plain HTTP, no TLS")
+		plain := "plain HTTP, no TLS"
+		if stream {
+			plain = "plain TCP, no TLS"
+		}
+		p.done = append(p.done, plain)
 	}
 
 	if s.Type != ship.TypeElasticsearch {
