@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -173,6 +174,7 @@ func SekoiaSyslogHost(region string) string {
 	if SekoiaURL(region) == "" {
 		return ""
 	}
+	region = strings.ToLower(region)
 	if region == "fra1" {
 		return "intake.sekoia.io"
 	}
@@ -189,7 +191,8 @@ func (s *syslogSink) Send(ctx context.Context, events []Event) (Result, error) {
 		return Result{}, err
 	}
 	// Deadlines bound every wait; ending ctx (shutdown) ends them now.
-	stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(time.Now()) })
+	conn := s.conn
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
 	var res Result
 	var err error
@@ -212,9 +215,9 @@ func (s *syslogSink) Send(ctx context.Context, events []Event) (Result, error) {
 }
 
 // connect dials when there is no connection, or when the peer closed the
-// one there is.
+// one there is (a RELP server may have ended an idle session).
 func (s *syslogSink) connect(ctx context.Context) error {
-	if s.conn != nil && !s.relp && s.peerClosed() {
+	if s.conn != nil && s.peerClosed() {
 		s.disconnect()
 	}
 	if s.conn != nil {
@@ -245,9 +248,10 @@ func (s *syslogSink) connect(ctx context.Context) error {
 	return nil
 }
 
-// peerClosed says whether the peer of a TCP or TLS syslog connection has
-// closed it: such a peer never sends, so anything but a timeout on an
-// immediate read means the connection is gone.
+// peerClosed says whether the peer has closed the connection: between
+// batches a syslog server sends nothing and a RELP server at most its
+// serverclose, so anything but a timeout on an immediate read means the
+// connection is gone.
 func (s *syslogSink) peerClosed() bool {
 	s.conn.SetReadDeadline(time.Now())
 	var one [1]byte
