@@ -137,17 +137,9 @@ func newSekoiaSyslogSink(c *SinkConfig, red *redactor, st *counters) (*syslogSin
 		return nil, err
 	}
 	red.add(key)
-	addr := c.Address
+	addr := sekoiaSyslogAddr(c)
 	if addr == "" {
-		host := SekoiaSyslogHost(c.Region)
-		if host == "" {
-			return nil, fmt.Errorf("unknown region %q: want fra1, fra2, mco1, uae1, usa1 or sgp1", c.Region)
-		}
-		port := sekoiaRELPPort
-		if c.Transport == TransportSyslog {
-			port = sekoiaSyslogPort
-		}
-		addr = net.JoinHostPort(host, port)
+		return nil, fmt.Errorf("unknown region %q: want fra1, fra2, mco1, uae1, usa1 or sgp1", c.Region)
 	}
 	sd, err := rfc5424.Element{ID: sekoiaSDID, Params: []rfc5424.Param{{Name: "intake_key", Value: key}}}.Render()
 	if err != nil {
@@ -166,6 +158,24 @@ func newSekoiaSyslogSink(c *SinkConfig, red *redactor, st *counters) (*syslogSin
 	s.header.SD = sd
 	s.trailer = []byte{'\n'}
 	return s, nil
+}
+
+// sekoiaSyslogAddr is where a sekoia sink on the relp or syslog transport
+// connects: its address, else its region's intake on the transport's port;
+// "" for an unknown region.
+func sekoiaSyslogAddr(c *SinkConfig) string {
+	if c.Address != "" {
+		return c.Address
+	}
+	host := SekoiaSyslogHost(c.Region)
+	if host == "" {
+		return ""
+	}
+	port := sekoiaRELPPort
+	if c.Transport == TransportSyslog {
+		port = sekoiaSyslogPort
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // SekoiaSyslogHost returns the syslog intake host of a region, or "" when
@@ -406,14 +416,8 @@ func SyslogTarget(c SinkConfig) (addr string, secure, ok bool) {
 	case c.Type == TypeSyslog:
 		return c.Address, secureTransport(c.Transport), true
 	case c.Type == TypeSekoia && c.Transport != TransportHTTPS:
-		if c.Address != "" {
-			return c.Address, true, true
-		}
-		port := sekoiaRELPPort
-		if c.Transport == TransportSyslog {
-			port = sekoiaSyslogPort
-		}
-		return net.JoinHostPort(SekoiaSyslogHost(c.Region), port), true, true
+		addr := sekoiaSyslogAddr(&c)
+		return addr, true, addr != ""
 	}
 	return "", false, false
 }

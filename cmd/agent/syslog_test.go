@@ -181,6 +181,19 @@ sinks:
 	})
 	srv.WaitFields(t, rsyslogtest.TCP, n)
 	srv.WaitFields(t, rsyslogtest.RELP, n)
+	// The syslog sinks' counters: nothing pending, and as many sent as
+	// rsyslog wrote.
+	base := "http://" + metricsAddr.FindStringSubmatch(a.stderr.String())[1]
+	a.waitUntil(t, "sent counters matching what rsyslog wrote", func() bool {
+		_, body := get(t, base+"/metrics")
+		for _, in := range []string{rsyslogtest.TCP, rsyslogtest.RELP} {
+			if !strings.Contains(body, fmt.Sprintf("nflog_agent_sink_pending_events{sink=%q} 0\n", in)) ||
+				!strings.Contains(body, fmt.Sprintf("nflog_agent_sink_sent_events_total{sink=%q} %d\n", in, len(srv.Fields(t, in)))) {
+				return false
+			}
+		}
+		return true
+	})
 	a.stop(t)
 	b, err := os.ReadFile(events)
 	if err != nil {
