@@ -158,7 +158,7 @@ func writeKey(t *testing.T, key string) string {
 // restartMidStream streams n events to the sink while rsyslog restarts
 // (SIGTERM, start again on the same port), waits until the sink committed
 // every event, and returns how many times rsyslog received each one.
-func restartMidStream(t *testing.T, c SinkConfig, input string, n int) (received map[string]int, st Stats) {
+func restartMidStream(t *testing.T, c SinkConfig, input string, n int, restart func(*rsyslogtest.Server, testing.TB)) (received map[string]int, st Stats) {
 	srv := rsyslogtest.Start(t)
 	c.Address, c.TLS = srv.Addr[input], TLSConfig{CAFile: srv.CAFile}
 	c.Batch, c.Retry = BatchConfig{MaxEvents: 200, MaxAge: time.Millisecond}, fastRetry
@@ -169,7 +169,7 @@ func restartMidStream(t *testing.T, c SinkConfig, input string, n int) (received
 		h.append(evs[i:min(i+chunk, n)])
 		if i == n/2 {
 			// Half the stream is appended, part of it still in flight.
-			srv.Restart(t)
+			restart(srv, t)
 		}
 		time.Sleep(time.Millisecond) // a stream, not one burst
 	}
@@ -199,7 +199,8 @@ func lossAndDuplicates(evs []Event, received map[string]int) (lost, dups int) {
 // answered is sent again, so at most a window of messages arrives twice.
 func TestSyslogRELPRestartLosesNothing(t *testing.T) {
 	const n = 20000
-	received, st := restartMidStream(t, SinkConfig{Type: TypeSyslog, Transport: TransportRELPTLS}, rsyslogtest.RELP, n)
+	received, st := restartMidStream(t, SinkConfig{Type: TypeSyslog, Transport: TransportRELPTLS}, rsyslogtest.RELP, n,
+		(*rsyslogtest.Server).Restart)
 	lost, dups := lossAndDuplicates(syslogEvents(n), received)
 	t.Logf("relp: %d events, %d lost, %d duplicates, %d retried requests", n, lost, dups, st.Retried)
 	if lost != 0 || dups > relp.Window {
@@ -211,21 +212,27 @@ func TestSyslogRELPRestartLosesNothing(t *testing.T) {
 }
 
 // TCP syslog has no acknowledgement: what the kernel's socket buffers held
-// when rsyslog stopped is lost. The loss is measured and bounded by those
-// buffers.
+// when rsyslog stopped (restart) or died (crash) is lost. The loss is
+// measured and bounded by those buffers.
 func TestSyslogTCPRestartLoss(t *testing.T) {
 	const n = 20000
 	evs := syslogEvents(n)
-	received, st := restartMidStream(t, SinkConfig{Type: TypeSyslog, Transport: TransportTLS}, rsyslogtest.TCP, n)
-	lost, dups := lossAndDuplicates(evs, received)
-	frame := len(rfc5424.AppendOctetCounted(nil, evs[0].Message)) + 60 // header and count
-	t.Logf("tcp: %d events, %d lost (about %d KiB of frames), %d duplicates, %d retried requests",
-		n, lost, lost*frame>>10, dups, st.Retried)
-	if st.Sent != n {
-		t.Fatalf("sent %d, want %d: every event counts as sent over TCP", st.Sent, n)
-	}
-	if bound := socketBuffers(t); lost*frame > bound {
-		t.Fatalf("lost %d events (%d bytes): more than the socket buffers hold (%d bytes)", lost, lost*frame, bound)
+	for name, restart := range map[string]func(*rsyslogtest.Server, testing.TB){
+		"restart": (*rsyslogtest.Server).Restart, "crash": (*rsyslogtest.Server).Crash,
+	} {
+		t.Run(name, func(t *testing.T) {
+			received, st := restartMidStream(t, SinkConfig{Type: TypeSyslog, Transport: TransportTLS}, rsyslogtest.TCP, n, restart)
+			lost, dups := lossAndDuplicates(evs, received)
+			frame := len(rfc5424.AppendOctetCounted(nil, evs[0].Message)) + 60 // header and count
+			t.Logf("tcp %s: %d events, %d lost (about %d KiB of frames), %d duplicates, %d retried requests",
+				name, n, lost, lost*frame>>10, dups, st.Retried)
+			if st.Sent != n {
+				t.Fatalf("sent %d, want %d: every event counts as sent over TCP", st.Sent, n)
+			}
+			if bound := socketBuffers(t); lost*frame > bound {
+				t.Fatalf("lost %d events (%d bytes): more than the socket buffers hold (%d bytes)", lost, lost*frame, bound)
+			}
+		})
 	}
 }
 

@@ -186,6 +186,16 @@ func (s *Server) Restart(t testing.TB) {
 	s.start(t)
 }
 
+// Crash kills rsyslogd (SIGKILL: what it held in memory is gone) and
+// starts it again on the same ports.
+func (s *Server) Crash(t testing.TB) {
+	t.Helper()
+	s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+	s.start(t)
+}
+
 // Stop stops rsyslogd (SIGTERM, wait): its files are complete afterwards.
 func (s *Server) Stop() { s.stop() }
 
