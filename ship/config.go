@@ -151,8 +151,8 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 	// One batch in flight is what keeps the crash guarantee at "at most one
 	// batch resent per sink" (DESIGN §4); more trades it for throughput.
 	c.Concurrency = orDefault(c.Concurrency, 1)
-	if b.MaxEvents < 0 || b.MaxBytes < 0 || b.MaxAge < 0 || c.Concurrency < 0 || r.Attempts < 0 {
-		return fail("negative batch, concurrency or retry setting")
+	if err := c.checkBounds(); err != nil {
+		return c, fmt.Errorf("ship: sink %s: %w", c.Name, err)
 	}
 	if c.Type == TypeSekoia && c.Transport == "" {
 		c.Transport = TransportRELP
@@ -314,22 +314,25 @@ func orDefault[T int | time.Duration](v, d T) T {
 
 // readSecret returns the secret from file or from the environment variable
 // env (exactly one is set by the caller), trimmed of surrounding whitespace.
-// Errors name where it was looked for, never its value.
+// Errors are KeyErrors on the setting named after what ("intake key" →
+// intake_key_file or intake_key_env) and name where the secret was looked
+// for, never its value.
 func readSecret(what, file, env string) (string, error) {
+	key := strings.ReplaceAll(what, " ", "_")
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("read %s: %w", what, err)
+			return "", &KeyError{Key: key + "_file", Err: err}
 		}
 		s := strings.TrimSpace(string(b))
 		if s == "" {
-			return "", fmt.Errorf("%s file %s is empty", what, file)
+			return "", &KeyError{Key: key + "_file", Err: fmt.Errorf("%s is empty", file)}
 		}
 		return s, nil
 	}
 	s := strings.TrimSpace(os.Getenv(env))
 	if s == "" {
-		return "", fmt.Errorf("%s: environment variable %s is not set", what, env)
+		return "", &KeyError{Key: key + "_env", Err: fmt.Errorf("environment variable %s is not set", env)}
 	}
 	return s, nil
 }

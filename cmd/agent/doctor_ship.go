@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -66,32 +65,21 @@ func (d *doctor) checkShipping(cfg *config) []checkResult {
 	return out
 }
 
-// checkSpoolDir checks that dir takes a new file, and has at least minFree
-// bytes free for the spool to grow during an outage. A dir that does not
-// exist yet is fine if it can be created: the agent creates it at start.
+// checkSpoolDir checks that the agent can open the spool in dir (as
+// `check` does), and that it has at least minFree bytes free for the spool
+// to grow during an outage. A dir that does not exist yet is fine if it can
+// be created: the agent creates it at start.
 func checkSpoolDir(dir string, minFree uint64) checkResult {
 	r := checkResult{name: "spool directory " + dir}
-	fix := "create it, owned by the agent's user (the packaged unit uses StateDirectory=nflog-agent: /var/lib/nflog-agent)"
+	if err := checkSpoolFolder(dir); err != nil {
+		r.status, r.detail = statusFail, err.Error()
+		r.fix = "create it, owned by the agent's user (the packaged unit uses StateDirectory=nflog-agent: /var/lib/nflog-agent)"
+		return r
+	}
 	where, state := dir, "writable"
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		// Try to create what the agent would, in the nearest existing
-		// parent, and leave nothing behind.
+	if _, err := os.Stat(dir); missing(err) {
 		where = existingParent(dir)
-		d, err := os.MkdirTemp(where, ".doctor-*")
-		if err != nil {
-			r.status, r.detail, r.fix = statusFail, fmt.Sprintf("does not exist, and cannot be created in %s: %v", where, err), fix
-			return r
-		}
-		os.Remove(d)
 		state = "does not exist yet; the agent creates it at start (" + where + " is writable)"
-	} else {
-		f, err := os.CreateTemp(dir, ".doctor-*")
-		if err != nil {
-			r.status, r.detail, r.fix = statusFail, fmt.Sprintf("not writable: %v", err), fix
-			return r
-		}
-		f.Close()
-		os.Remove(f.Name())
 	}
 	var st unix.Statfs_t
 	if err := unix.Statfs(where, &st); err != nil {
