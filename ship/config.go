@@ -1,6 +1,7 @@
 package ship
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -134,6 +135,9 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 	fail := func(format string, a ...any) (SinkConfig, error) {
 		return c, fmt.Errorf("ship: sink %s: %s", c.Name, fmt.Sprintf(format, a...))
 	}
+	failKey := func(key string, err error) (SinkConfig, error) {
+		return c, fmt.Errorf("ship: sink %s: %w", c.Name, &KeyError{Key: key, Err: err})
+	}
 	b := &c.Batch
 	b.MaxEvents = orDefault(b.MaxEvents, 1000)
 	b.MaxBytes = orDefault(b.MaxBytes, 5<<20)
@@ -162,10 +166,10 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 	}
 	stream := c.Type == TypeSyslog || c.Type == TypeSekoia && c.Transport != TransportHTTPS
 	if stream && c.Compression != "" {
-		return fail("compression applies to HTTP sinks only")
+		return failKey("compression", errors.New("applies to HTTP sinks only"))
 	}
 	if stream && c.Concurrency > 1 {
-		return fail("concurrency %d: a syslog or RELP sink keeps one connection, in order: leave it at 1", c.Concurrency)
+		return failKey("concurrency", fmt.Errorf("%d: a syslog or RELP sink keeps one connection, in order: leave it at 1", c.Concurrency))
 	}
 	switch c.Compression {
 	case "":
@@ -179,7 +183,7 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 		return fail("url, tls and headers apply to http, elasticsearch, sekoia and syslog sinks only")
 	}
 	if c.Type == TypeSyslog && c.URL != "" {
-		return fail("url: a syslog sink takes address: HOST:PORT")
+		return failKey("url", errors.New("a syslog sink takes address: HOST:PORT"))
 	}
 	if c.Type != TypeFile && c.Path != "" {
 		return fail("path applies to file sinks only")
@@ -238,54 +242,54 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 				return fail("set exactly one of region and url")
 			}
 			if c.Address != "" {
-				return fail("address applies to the relp and syslog transports: the HTTP intake takes url")
+				return failKey("address", errors.New("applies to the relp and syslog transports: the HTTP intake takes url"))
 			}
 		case TransportRELP, TransportSyslog:
 			if c.URL != "" {
-				return fail("url applies to the https transport: the %s transport takes address: HOST:PORT", c.Transport)
+				return failKey("url", fmt.Errorf("applies to the https transport: the %s transport takes address: HOST:PORT", c.Transport))
 			}
 			if c.Region == "" && c.Address == "" {
 				return fail("set region or address")
 			}
 			if err := checkAddress(c.Address); err != nil {
-				return fail("%v", err)
+				return failKey("address", err)
 			}
 		default:
-			return fail("transport %q: want relp, syslog or https", c.Transport)
+			return failKey("transport", fmt.Errorf("%q: want relp, syslog or https", c.Transport))
 		}
 	case TypeSyslog:
 		if c.Address == "" {
 			return fail("address is required (HOST:PORT)")
 		}
 		if err := checkAddress(c.Address); err != nil {
-			return fail("%v", err)
+			return failKey("address", err)
 		}
 		switch c.Transport {
 		case "":
 			c.Transport = TransportTLS
 		case TransportTCP, TransportTLS, TransportRELP, TransportRELPTLS:
 		default:
-			return fail("transport %q: want tcp, tls, relp or relp+tls", c.Transport)
+			return failKey("transport", fmt.Errorf("%q: want tcp, tls, relp or relp+tls", c.Transport))
 		}
 		if !secureTransport(c.Transport) && c.TLS != (TLSConfig{}) {
-			return fail("tls applies to the tls and relp+tls transports only")
+			return failKey("tls", errors.New("applies to the tls and relp+tls transports only"))
 		}
 		switch c.Framing {
 		case "":
 			c.Framing = FramingOctetCounted
 		case FramingOctetCounted, FramingLF:
 			if c.Framing == FramingLF && (c.Transport == TransportRELP || c.Transport == TransportRELPTLS) {
-				return fail("framing applies to the tcp and tls transports: RELP frames each message itself")
+				return failKey("framing", errors.New("applies to the tcp and tls transports: RELP frames each message itself"))
 			}
 		default:
-			return fail("framing %q: want octet-counted or lf", c.Framing)
+			return failKey("framing", fmt.Errorf("%q: want octet-counted or lf", c.Framing))
 		}
 		switch c.Format {
 		case "":
 			c.Format = FormatKernel
 		case FormatKernel, FormatJSON:
 		default:
-			return fail("format %q: want kernel or json", c.Format)
+			return failKey("format", fmt.Errorf("%q: want kernel or json", c.Format))
 		}
 		if c.AppName == "" {
 			c.AppName = "nflog-agent"
@@ -297,7 +301,7 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 			c.Severity = "warning"
 		}
 		if _, err := syslogHeader(&c); err != nil {
-			return fail("%v", err)
+			return c, fmt.Errorf("ship: sink %s: %w", c.Name, err)
 		}
 	default:
 		return fail("unknown type %q: want stdout, file, http, elasticsearch, sekoia or syslog", c.Type)

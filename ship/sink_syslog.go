@@ -47,23 +47,25 @@ func checkAddress(addr string) error {
 }
 
 // syslogHeader builds the RFC 5424 header fields of a syslog sink from its
-// (defaulted) configuration.
+// (defaulted) configuration; errors are KeyErrors on the setting at fault.
 func syslogHeader(c *SinkConfig) (rfc5424.Header, error) {
 	h := rfc5424.Header{AppName: c.AppName, ProcID: c.ProcID, MsgID: c.MsgID}
 	var err error
 	if h.Facility, err = rfc5424.Facility(c.Facility); err != nil {
-		return h, err
+		return h, &KeyError{Key: "facility", Err: err}
 	}
 	if h.Severity, err = rfc5424.Severity(c.Severity); err != nil {
-		return h, err
+		return h, &KeyError{Key: "severity", Err: err}
 	}
-	if err := h.Validate(); err != nil {
-		return h, err
+	for _, f := range []struct{ key, v string }{{"app_name", h.AppName}, {"procid", h.ProcID}, {"msgid", h.MsgID}} {
+		if err := rfc5424.CheckField(f.key, f.v); err != nil {
+			return h, &KeyError{Key: f.key, Err: err}
+		}
 	}
 	sd := c.StructuredData
 	if sd.ID == "" {
 		if len(sd.Params) > 0 {
-			return h, errors.New("structured_data: params without an id")
+			return h, &KeyError{Key: "structured_data.id", Err: errors.New("required with params")}
 		}
 		return h, nil
 	}
@@ -76,8 +78,10 @@ func syslogHeader(c *SinkConfig) (rfc5424.Header, error) {
 	for _, n := range names {
 		el.Params = append(el.Params, rfc5424.Param{Name: n, Value: sd.Params[n]})
 	}
-	h.SD, err = el.Render()
-	return h, err
+	if h.SD, err = el.Render(); err != nil {
+		return h, &KeyError{Key: "structured_data", Err: err}
+	}
+	return h, nil
 }
 
 // syslogSink sends events as RFC 5424 messages over one connection: TCP or

@@ -104,11 +104,11 @@ func TestParseConfigShippingErrors(t *testing.T) {
 		{"sinks:\n  - type: sekoia\n    region: mars\n    intake_key_env: K\n", `agent.yaml:2: sinks[0].region: "mars"`},
 		{"sinks: []\n", "agent.yaml:1: sinks: empty"},
 		// syslog and sekoia transports.
-		{"sinks:\n  - type: syslog\n    address: x:514\n    transport: udp\n", `agent.yaml:2: sinks[0]: sink syslog: transport "udp": want tcp, tls, relp or relp+tls`},
-		{"sinks:\n  - type: syslog\n    address: x:514\n    facility: local9\n", `sink syslog: rfc5424: unknown name: facility "local9"`},
-		{"sinks:\n  - type: syslog\n    address: x:514\n    structured_data: {id: a b}\n", `sink syslog: structured data id "a b"`},
+		{"sinks:\n  - type: syslog\n    address: x:514\n    transport: udp\n", `agent.yaml:4: sinks[0].transport: "udp": want tcp, tls, relp or relp+tls`},
+		{"sinks:\n  - type: syslog\n    address: x:514\n    facility: local9\n", `agent.yaml:4: sinks[0].facility: "local9": want kern`},
+		{"sinks:\n  - type: syslog\n    address: x:514\n    structured_data: {id: a b}\n", `agent.yaml:4: sinks[0].structured_data: structured data id "a b"`},
 		{"sinks:\n  - type: syslog\n    address: x:514\n    structured_data: {idd: x}\n", "agent.yaml:4: sinks[0].structured_data.idd: unknown key"},
-		{"sinks:\n  - type: sekoia\n    transport: relp\n    url: https://x\n    intake_key_env: K\n", "sink sekoia: url applies to the https transport"},
+		{"sinks:\n  - type: sekoia\n    transport: relp\n    url: https://x\n    intake_key_env: K\n", "agent.yaml:4: sinks[0].url: applies to the https transport"},
 		{"sinks:\n  - type: http\n    url: https://x\n    msgid: LOG\n", "apply to syslog sinks only"},
 		{"sinks: {type: stdout}\n", "agent.yaml:1: sinks: want a list"},
 		// The spool section.

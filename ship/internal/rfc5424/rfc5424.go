@@ -3,7 +3,6 @@
 package rfc5424
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -40,13 +39,22 @@ func (h *Header) Validate() error {
 	if h.Severity < 0 || h.Severity > 7 {
 		return fmt.Errorf("severity %d: want 0 to 7", h.Severity)
 	}
-	for _, f := range []struct {
-		name, v string
-		max     int
-	}{{"app_name", h.AppName, MaxAppName}, {"procid", h.ProcID, MaxProcID}, {"msgid", h.MsgID, MaxMsgID}} {
-		if len(f.v) > f.max || !printable(f.v) {
-			return fmt.Errorf("%s %q: want at most %d printable US-ASCII characters without spaces", f.name, f.v, f.max)
+	for _, f := range []struct{ name, v string }{{"app_name", h.AppName}, {"procid", h.ProcID}, {"msgid", h.MsgID}} {
+		if err := CheckField(f.name, f.v); err != nil {
+			return fmt.Errorf("%s %w", f.name, err)
 		}
+	}
+	return nil
+}
+
+// fieldMax are the lengths RFC 5424 allows APP-NAME, PROCID and MSGID.
+var fieldMax = map[string]int{"app_name": MaxAppName, "procid": MaxProcID, "msgid": MaxMsgID}
+
+// CheckField reports whether v may be the header field name (app_name,
+// procid or msgid).
+func CheckField(name, v string) error {
+	if max := fieldMax[name]; len(v) > max || !printable(v) {
+		return fmt.Errorf("%q: want at most %d printable US-ASCII characters without spaces", v, max)
 	}
 	return nil
 }
@@ -163,15 +171,12 @@ var facilities = []string{"kern", "user", "mail", "daemon", "auth", "syslog", "l
 // Severities by name; "warn" and "error" are accepted too.
 var severities = []string{"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"}
 
-// ErrUnknownName is matched by the errors of Facility and Severity.
-var ErrUnknownName = errors.New("rfc5424: unknown name")
-
 // Facility returns the code of a facility name (kern, local0, …).
 func Facility(name string) (int, error) {
 	if i := slices.Index(facilities, strings.ToLower(name)); i >= 0 {
 		return i, nil
 	}
-	return 0, fmt.Errorf("%w: facility %q: want kern, user, mail, daemon, auth, syslog, … or local0 to local7", ErrUnknownName, name)
+	return 0, fmt.Errorf("%q: want kern, user, mail, daemon, auth, syslog, … or local0 to local7", name)
 }
 
 // Severity returns the code of a severity name (emerg … debug).
@@ -186,7 +191,7 @@ func Severity(name string) (int, error) {
 			return i, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: severity %q: want emerg, alert, crit, err, warning, notice, info or debug", ErrUnknownName, name)
+	return 0, fmt.Errorf("%q: want emerg, alert, crit, err, warning, notice, info or debug", name)
 }
 
 // AppendOctetCounted appends msg framed by octet counting: `LEN SP MSG`.
