@@ -55,7 +55,7 @@ type Server struct {
 // it), and skips it elsewhere.
 func Require(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("rsyslogd"); err != nil {
+	if _, err := rsyslogd(); err != nil {
 		msg := "rsyslogtest: rsyslogd not found (apt-get install rsyslog rsyslog-gnutls rsyslog-openssl rsyslog-relp): " + err.Error()
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
@@ -144,9 +144,25 @@ input(type="imrelp" address="127.0.0.1" port="%[3]s" ruleset="relp" tls="on"
 `, d, port(s.Addr[TCP]), port(s.Addr[RELP]), Fields, Recipe)
 }
 
+// rsyslogd finds the daemon: on the PATH, or where Debian puts it (/usr/sbin
+// is not on every user's PATH).
+func rsyslogd() (string, error) {
+	path, err := exec.LookPath("rsyslogd")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/rsyslogd"); serr == nil {
+			return "/usr/sbin/rsyslogd", nil
+		}
+	}
+	return path, err
+}
+
 func (s *Server) start(t testing.TB) {
 	t.Helper()
-	cmd := exec.Command("rsyslogd", "-n", "-f", s.conf, "-i", filepath.Join(s.dir, "rsyslogd.pid"))
+	bin, err := rsyslogd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-n", "-f", s.conf, "-i", filepath.Join(s.dir, "rsyslogd.pid"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
