@@ -267,6 +267,9 @@ func (s *syslogSink) connect(ctx context.Context) error {
 // serverclose, so anything but a timeout on an immediate read means the
 // connection is gone.
 func (s *syslogSink) peerClosed() bool {
+	if s.sess != nil && s.sess.Unread() {
+		return true
+	}
 	s.conn.SetReadDeadline(time.Now())
 	var one [1]byte
 	_, err := s.conn.Read(one[:])

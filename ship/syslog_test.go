@@ -417,3 +417,30 @@ func TestObserverHostname(t *testing.T) {
 		}
 	}
 }
+
+// A server that ends an idle session (rsyslog's serverclose, or a TCP
+// close) costs no failed attempt: the sink sees it before the next batch
+// and opens a new session.
+func TestSyslogReconnectsAfterIdleClose(t *testing.T) {
+	addr, ca := relpServer(t, func(session int, f relp.Frame) string {
+		switch {
+		case f.Command == "open":
+			return relpAnswer(f.Txnr, "200 OK\ncommands=syslog")
+		case session == 0 && f.Txnr == 11: // the 10th message: its answer, then the session's end
+			return relpAnswer(f.Txnr, "200 OK") + "0 serverclose 0\n"
+		case session == 0 && f.Txnr > 11:
+			return "close"
+		}
+		return relpAnswer(f.Txnr, "200 OK")
+	})
+	h := startShipper(t, nil, SinkConfig{Type: TypeSyslog, Transport: TransportRELPTLS, Address: addr,
+		TLS: TLSConfig{CAFile: ca}, Retry: fastRetry, Batch: smallBatch})
+	evs := syslogEvents(20)
+	h.append(evs[:10])
+	waitFor(t, "the first batch", func() bool { return h.s.Stats()[0].Sent == 10 })
+	h.append(evs[10:])
+	waitFor(t, "the second batch", func() bool { return h.s.Stats()[0].Sent == 20 })
+	if st := h.finalStats(); st.Retried != 0 || len(st.LastError) != 0 {
+		t.Errorf("retried %d, last error %q: want a new session without a failed attempt", st.Retried, st.LastError)
+	}
+}

@@ -157,6 +157,10 @@ func (s *Conn) Send(msgs [][]byte) (answers []Response, err error) {
 	return answers, nil
 }
 
+// Unread says whether the server sent something that was not read: once
+// every answer is in, only a serverclose can be, so the session is over.
+func (s *Conn) Unread() bool { return s.r.Buffered() > 0 }
+
 // Close ends the session politely (close, then its answer) and closes the
 // connection.
 func (s *Conn) Close() error {
