@@ -12,7 +12,8 @@
 // is counted by reason in [Stats].
 //
 // ship knows nothing about packets: an [Event] is an opaque encoded document
-// plus its id, timestamp and kernel log line.
+// plus its id, timestamp and kernel log line. The syslog sinks read one
+// field of the document, observer.hostname, for the messages' HOSTNAME.
 package ship
 
 import "github.com/nflog-agent/nflog-agent/ship/spool"

@@ -231,12 +231,12 @@ func writeFile(t testing.TB, path string, b []byte) {
 
 // pki is a throwaway CA with certificates it signs, written as PEM files.
 type pki struct {
-	t      *testing.T
+	t      testing.TB
 	ca     *tlstest.CA
 	CAFile string
 }
 
-func newPKI(t *testing.T, name string) *pki {
+func newPKI(t testing.TB, name string) *pki {
 	t.Helper()
 	ca, err := tlstest.NewCA(name)
 	if err != nil {

@@ -116,7 +116,12 @@ func buildSink(c *SinkConfig, red *redactor, st *counters, stdout io.Writer, ope
 	case TypeElasticsearch:
 		return newElasticSink(c, red, st)
 	case TypeSekoia:
+		if c.Transport != TransportHTTPS {
+			return newSekoiaSyslogSink(c, red, st)
+		}
 		return newSekoiaSink(c, red, st)
+	case TypeSyslog:
+		return newSyslogSink(c, st)
 	}
 	return nil, fmt.Errorf("unknown type %q", c.Type) // withDefaults rejects it first
 }

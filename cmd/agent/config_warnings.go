@@ -50,6 +50,9 @@ func configWarnings(cfg *config) []*configError {
 		if s.TLS.InsecureSkipVerify {
 			warn(path+".tls.insecure_skip_verify", "certificate verification is off: anyone on the path can read and change the events")
 		}
+		if s.Type == ship.TypeSyslog && (s.Transport == ship.TransportTCP || s.Transport == ship.TransportRELP) && !loopbackHost(s.Address) {
+			warn(path+".transport", "events cross the network in clear text: use tls or relp+tls")
+		}
 		if u, err := url.Parse(s.URL); err == nil && u.Scheme == "http" && hasCredentials(s, u) {
 			warn(path+".url", "credentials would cross the network in clear text over http://: use https://")
 		}
@@ -125,6 +128,14 @@ func hasCredentials(s ship.SinkConfig, u *url.URL) bool {
 
 // loopback says whether a host:port listen address (valid: build checked
 // it) only accepts connections from this host.
+// loopbackHost says whether addr (HOST:PORT) names this host's loopback,
+// without asking DNS.
+func loopbackHost(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
+}
+
 func loopback(listen string) bool {
 	addr, err := net.ResolveTCPAddr("tcp", listen)
 	return err == nil && addr.IP != nil && addr.IP.IsLoopback()

@@ -64,3 +64,25 @@ func TestExpiring(t *testing.T) {
 		}
 	}
 }
+
+// A syslog sink in clear text is warned about unless it stays on this host.
+func TestClearTextSyslogWarning(t *testing.T) {
+	for src, want := range map[string]string{
+		"sinks:\n  - type: syslog\n    address: siem.example.net:514\n    transport: tcp\n":  "agent.yaml:4: sinks[0].transport: events cross the network in clear text: use tls or relp+tls",
+		"sinks:\n  - type: syslog\n    address: 192.0.2.1:2514\n    transport: relp\n":       "agent.yaml:4: sinks[0].transport: events cross the network in clear text",
+		"sinks:\n  - type: syslog\n    address: 127.0.0.1:514\n    transport: tcp\n":         "",
+		"sinks:\n  - type: syslog\n    address: siem.example.net:6514\n    transport: tls\n": "",
+	} {
+		cfg, err := parseConfig("agent.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, w := range configWarnings(cfg) {
+			got = append(got, w.Error())
+		}
+		if (want == "") != (len(got) == 0) || want != "" && !strings.Contains(strings.Join(got, "\n"), want) {
+			t.Errorf("%q: warnings %q, want %q", src, got, want)
+		}
+	}
+}

@@ -56,7 +56,7 @@ func (d *doctor) checkShipping(cfg *config) []checkResult {
 	}
 	for _, s := range cfg.Sinks {
 		switch s.Type {
-		case ship.TypeHTTP, ship.TypeElasticsearch, ship.TypeSekoia:
+		case ship.TypeHTTP, ship.TypeElasticsearch, ship.TypeSekoia, ship.TypeSyslog:
 			out = append(out, checkSink(context.Background(), s, sinkCheckTimeout))
 		default:
 			out = append(out, checkResult{status: statusSkip, name: "sink " + sinkName(s), detail: "local sink (" + s.Type + ")"})
@@ -150,6 +150,15 @@ func (p *sinkProbe) run(ctx context.Context, s ship.SinkConfig) checkResult {
 	if s.Type == ship.TypeSekoia && rawURL == "" {
 		rawURL = ship.SekoiaURL(s.Region)
 	}
+	// A syslog or RELP connection is probed like an HTTPS one (TLS) or a
+	// plain HTTP one (in the clear), without a proxy.
+	addr, secure, stream := ship.SyslogTarget(s)
+	if stream {
+		rawURL = "http://" + addr
+		if secure {
+			rawURL = "https://" + addr
+		}
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		// Neither the URL nor the parse error is shown: either may hold a password.
@@ -163,6 +172,9 @@ func (p *sinkProbe) run(ctx context.Context, s ship.SinkConfig) checkResult {
 	// With a proxy, DNS and TCP are the proxy's; the proxy resolves the sink.
 	dialHost, dialAddr := u.Hostname(), target
 	proxy, err := http.ProxyFromEnvironment(&http.Request{URL: u})
+	if stream {
+		proxy, err = nil, nil
+	}
 	if err != nil {
 		return p.fail("proxy", "bad proxy setting in the environment", "correct HTTPS_PROXY / HTTP_PROXY")
 	}
@@ -219,7 +231,11 @@ func (p *sinkProbe) run(ctx context.Context, s ship.SinkConfig) checkResult {
 			return r
 		}
 	} else {
-		p.done = append(p.done, "plain HTTP, no TLS")
+		plain := "plain HTTP, no TLS"
+		if stream {
+			plain = "plain TCP, no TLS"
+		}
+		p.done = append(p.done, plain)
 	}
 
 	if s.Type != ship.TypeElasticsearch {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/ship"
+	"github.com/nflog-agent/nflog-agent/ship/rsyslogtest"
 	"github.com/nflog-agent/nflog-agent/ship/tlstest"
 )
 
@@ -300,5 +301,26 @@ func TestCheckSinkElasticsearchRedirect(t *testing.T) {
 	}
 	if hits.Load() != 0 {
 		t.Fatalf("the redirect was followed %d times", hits.Load())
+	}
+}
+
+// doctor checks syslog sinks, and sekoia sinks on their syslog or RELP
+// transport, where they connect: DNS, TCP, then TLS against a real rsyslog.
+func TestCheckSinkSyslog(t *testing.T) {
+	srv := rsyslogtest.Start(t)
+	r := sinkCheck(t, ship.SinkConfig{Type: ship.TypeSyslog, Name: "siem", Transport: ship.TransportRELPTLS,
+		Address: srv.Addr[rsyslogtest.RELP], TLS: ship.TLSConfig{CAFile: srv.CAFile}})
+	// A warning only for the throw-away certificate's near expiry.
+	if r.status == statusFail || !strings.Contains(r.detail, "connected to "+srv.Addr[rsyslogtest.RELP]) || !strings.Contains(r.detail, "TLS 1.") {
+		t.Errorf("relp+tls: %s", r.line())
+	}
+	r = sinkCheck(t, ship.SinkConfig{Type: ship.TypeSekoia, Transport: ship.TransportSyslog, Address: srv.Addr[rsyslogtest.TCP],
+		IntakeKeyEnv: "NOPE"})
+	if r.status != statusFail || !strings.HasPrefix(r.detail, "TLS failed") {
+		t.Errorf("sekoia syslog, untrusted: %s", r.line())
+	}
+	r = sinkCheck(t, ship.SinkConfig{Type: ship.TypeSyslog, Transport: ship.TransportTCP, Address: srv.Addr[rsyslogtest.TCP]})
+	if r.status != statusPass || !strings.Contains(r.detail, "plain TCP, no TLS") {
+		t.Errorf("tcp: %s", r.line())
 	}
 }
