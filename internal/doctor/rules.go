@@ -1,4 +1,4 @@
-package main
+package doctor
 
 import (
 	"bytes"
@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/nftlog"
-	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/procnet"
+	"github.com/nflog-agent/nflog-agent/internal/doctor/nftlog"
+	"github.com/nflog-agent/nflog-agent/internal/doctor/procnet"
 )
 
 // checkRules lists the ruleset (in the agent's network namespace) and

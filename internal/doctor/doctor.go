@@ -1,4 +1,4 @@
-package main
+package doctor
 
 import (
 	"bufio"
@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/procnet"
+	"github.com/nflog-agent/nflog-agent/internal/doctor/procnet"
 	"github.com/nflog-agent/nflog-agent/collector"
 )
 
