@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nflog-agent/nflog-agent/internal/config"
 )
 
 // logRepeatWindow is how often one identical warning or error may be
@@ -18,7 +20,7 @@ const logRepeatWindow = 10 * time.Second
 // newLogger builds the agent's logger from the `log:` section: text or JSON
 // on w, records below the level discarded, repeated warnings and errors
 // rate-limited.
-func newLogger(cfg logConfig, w io.Writer) *slog.Logger {
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.Level}
 	var h slog.Handler
 	if cfg.Format == "json" {

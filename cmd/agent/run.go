@@ -17,6 +17,7 @@ import (
 	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/config"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
@@ -205,7 +206,7 @@ const (
 // cfg.ShutdownTimeout, then gives up on them, saying what was abandoned.
 // A sink stuck in a write that ignores cancellation (a stdout pipe nobody
 // reads) is abandoned too, a moment after the deadline.
-func shutdownShipper(sh *ship.Shipper, cfg *config, log *slog.Logger) error {
+func shutdownShipper(sh *ship.Shipper, cfg *config.Config, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	done := make(chan error, 1)

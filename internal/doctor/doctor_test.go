@@ -12,27 +12,8 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/config"
 )
-
-func TestDoctorUsage(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	os.WriteFile(bad, []byte("groups: 100\n"), 0o600)
-	for _, c := range []struct {
-		args   []string
-		status int
-		errOut string
-	}{
-		{[]string{"--bogus"}, 2, "flag provided but not defined"},
-		{[]string{"extra"}, 2, `unexpected argument "extra"`},
-		{[]string{"--config", bad}, 1, bad + ":1: groups: want a list"},
-		{[]string{"-h"}, 0, "usage: nflog-agent doctor"},
-	} {
-		var out, errOut bytes.Buffer
-		if st := run(append([]string{"doctor"}, c.args...), &out, &errOut); st != c.status || !strings.Contains(errOut.String(), c.errOut) {
-			t.Errorf("doctor %q: exit %d, stderr %q; want %d and %q", c.args, st, errOut.String(), c.status, c.errOut)
-		}
-	}
-}
 
 func TestCheckResultLine(t *testing.T) {
 	for _, c := range []struct {
@@ -50,10 +31,13 @@ func TestCheckResultLine(t *testing.T) {
 	}
 }
 
+// projectRules is the ruleset the lab tests load into their namespaces.
+const projectRules = "../../nft/nflog-agent.nft"
+
 // The kernel check on fake /proc and /lib/modules trees.
 func TestDoctorKernel(t *testing.T) {
 	proc, mods := t.TempDir(), t.TempDir()
-	d := &doctor{procRoot: proc, modulesRoot: mods}
+	d := &Doctor{procRoot: proc, modulesRoot: mods}
 	if r := d.checkKernel(); r.status != statusFail || !strings.Contains(r.fix, "modprobe nfnetlink_log") {
 		t.Errorf("nothing there: %s", r.line())
 	}
@@ -71,7 +55,7 @@ func TestDoctorKernel(t *testing.T) {
 func TestDoctorCapability(t *testing.T) {
 	proc := t.TempDir()
 	os.MkdirAll(filepath.Join(proc, "self"), 0o755)
-	d := &doctor{procRoot: proc}
+	d := &Doctor{procRoot: proc}
 	status := func(capEff string) {
 		os.WriteFile(filepath.Join(proc, "self/status"), []byte("Name:\tx\nCapInh:\t0000000000000000\nCapEff:\t"+capEff+"\nCapBnd:\t000001ffffffffff\n"), 0o644)
 	}
@@ -91,8 +75,8 @@ func TestDoctorCapability(t *testing.T) {
 
 // Without nft the rules cannot be checked: a warning, not a failure.
 func TestDoctorNoNft(t *testing.T) {
-	d := &doctor{nft: "nft-not-installed-here"}
-	rs := d.checkRules(defaultConfig())
+	d := &Doctor{nft: "nft-not-installed-here"}
+	rs := d.checkRules(config.Default())
 	if len(rs) != 1 || rs[0].status != statusWarn || !strings.Contains(rs[0].fix, "apt-get install nftables") {
 		t.Errorf("%+v", rs)
 	}
@@ -128,15 +112,19 @@ func TestCheckSpoolDir(t *testing.T) {
 	}
 }
 
-// doctorIn runs `nflog-agent doctor` with a config naming the namespace.
+// doctorIn runs the doctor as `nflog-agent doctor` does, with a config
+// naming the namespace, and returns its exit status and report.
 func doctorIn(t *testing.T, nsPath string) (status int, out string) {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "agent.yaml")
 	os.WriteFile(cfg, []byte("netns: "+nsPath+"\n"), 0o600)
-	var stdout, stderr bytes.Buffer
-	status = run([]string{"doctor", "--config", cfg}, &stdout, &stderr)
-	if stderr.Len() > 0 {
-		t.Errorf("stderr: %s", stderr.String())
+	c, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	if New(cfg).Report(&stdout, c) > 0 {
+		status = 1
 	}
 	return status, stdout.String()
 }
