@@ -149,8 +149,7 @@ func TestSinkKeysMatchShip(t *testing.T) {
 		return out
 	}
 	p := &parser{cfg: &Config{keyLines: map[string]int{}}}
-	var read func(fields []field, prefix string) []string
-	read = func(fields []field, prefix string) []string {
+	read := func(fields []field, prefix string) []string {
 		var out []string
 		for _, f := range fields {
 			// A section's reader says which keys it takes when given one
