@@ -155,7 +155,9 @@ func (s *Spool) recover() error {
 		f.Close()
 		return fmt.Errorf("spool: scan %s: %w", path, err)
 	}
-	if res.bad || res.valid < last.size {
+	// valid == 0: not even a whole header, as when a crash came between
+	// creating the file and writing its header.
+	if res.bad || res.valid < last.size || res.valid == 0 {
 		s.tornTails++
 		s.tornBytes += uint64(last.size - res.valid)
 		if err := s.cutTail(f, res); err != nil {
