@@ -29,7 +29,9 @@ type diskReader struct {
 	dropped map[string]uint64
 	marks   []ageMark // first event time of each uncommitted Read
 
-	// used by the reading goroutine only (and closeFile under s.mu at Close)
+	// The open segment file, used by Read; fmu lets the spool close it
+	// when it deletes the file, so that its space is freed at once.
+	fmu  sync.Mutex
 	f    *os.File
 	fseg uint64
 }
@@ -159,11 +161,21 @@ func (r *diskReader) notify() {
 
 func (r *diskReader) Ready() <-chan struct{} { return r.ready }
 
-// closeFile closes the open segment file.
+// closeFile closes the open segment file. fmu is held.
 func (r *diskReader) closeFile() {
 	if r.f != nil {
 		r.f.Close()
 		r.f = nil
+	}
+}
+
+// closeSegment closes the open segment file if it is the one starting at
+// start (any with closed set). s.mu must not be held.
+func (r *diskReader) closeSegment(start uint64, any bool) {
+	r.fmu.Lock()
+	defer r.fmu.Unlock()
+	if any || r.fseg == start {
+		r.closeFile()
 	}
 }
 
@@ -176,6 +188,8 @@ const readChunk = 256 << 10
 // (the cap already counted it as dropped) and the read starts again.
 func (r *diskReader) Read(dst []Event, maxEvents, maxBytes int) ([]Event, Position, error) {
 	s := r.s
+	r.fmu.Lock()
+	defer r.fmu.Unlock()
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -200,9 +214,6 @@ func (r *diskReader) Read(dst []Event, maxEvents, maxBytes int) ([]Event, Positi
 
 		if pos.off >= limit {
 			if !sealed {
-				if r.fseg != pos.seg {
-					r.closeFile() // its segment was deleted under it: free the space
-				}
 				return dst, pos, nil
 			}
 			// End of a sealed segment; events it should still have held

@@ -483,14 +483,17 @@ func (s *Spool) freeActive() bool {
 	seq := s.end.Seq
 	s.segs = []*segment{{start: seq, size: segHeaderSize, created: time.Now()}}
 	s.end = Position{Seq: seq, seg: seq, off: segHeaderSize}
-	for _, r := range s.readers {
+	readers := s.readerList()
+	for _, r := range readers {
 		r.pos, r.ack = s.end, s.end
 		r.marks = nil
 		r.gen++
-		r.notify() // its next Read closes the deleted file
 	}
 	s.removeSegment(old.start)
 	s.mu.Unlock()
+	for _, r := range readers {
+		r.closeSegment(old.start, false) // or the file keeps its space
+	}
 	if s.w != nil {
 		s.w.Close()
 	}
@@ -662,11 +665,9 @@ func (s *Spool) Close() error {
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.mu.Lock()
 	for _, r := range readers {
-		r.closeFile()
+		r.closeSegment(0, true)
 	}
-	s.mu.Unlock()
 	var err error
 	if s.w != nil {
 		err = s.w.Sync()
