@@ -103,7 +103,7 @@ func TestSpoolFailedRemovalIsRetried(t *testing.T) {
 	s := openSpool(t, dir, Options{SegmentBytes: minSegmentBytes, afterIO: f.afterIO})
 	r := reader(t, s, "r")
 	appendRange(t, s, 0, 2000)
-	evs, p := readAll(t, r, 500)
+	_, p := readAll(t, r, 500)
 	f.set("segment.remove", &os.PathError{Op: "remove", Err: syscall.EBUSY})
 	r.Commit(p)
 	// The hook reports a removal failed after it happened: what is checked
@@ -114,7 +114,7 @@ func TestSpoolFailedRemovalIsRetried(t *testing.T) {
 	}
 	f.set("segment.remove", nil)
 	appendRange(t, s, 2000, 2001)
-	evs, p = readAll(t, r, 500)
+	evs, p := readAll(t, r, 500)
 	checkEvents(t, evs, 2000, 2001)
 	r.Commit(p)
 	if n := len(segFiles(t, dir)); n != 1 || len(s.Stats().Degraded) != 0 {
