@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -99,24 +101,11 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 		}
 	}()
 
-	ccfg := collector.Config{NetNS: netns, Logger: log}
-	for _, g := range cfg.Groups {
-		ccfg.Groups = append(ccfg.Groups, g.Collector)
-	}
-	col, err := collector.Open(ccfg)
+	// The spool opens, and repairs what a crash left, before any group is
+	// bound: the kernel starts queueing messages for the agent as soon as
+	// a group is, and a spool that cannot open must not leave them there.
+	q, err := openQueue(cfg.Spool, log)
 	if err != nil {
-		return err
-	}
-	if err := tel.register(promsnap.New("group", col.Stats, groupID, groupMetrics...)); err != nil {
-		col.Close()
-		return fmt.Errorf("metrics: %w", err)
-	}
-	var drain drainState
-	tel.health.add("agent", drain.check)
-
-	q, err := openQueue(cfg.Spool)
-	if err != nil {
-		col.Close()
 		return err
 	}
 	sinks := cfg.Sinks
@@ -126,19 +115,30 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 	sh, err := ship.New(q, sinks, ship.Options{Logger: log, Stdout: stdout})
 	if err != nil {
 		q.Close()
-		col.Close()
 		return err
 	}
 	if err := registerShipping(tel, q, sh, cfg.Health.SinkFailureThreshold); err != nil {
+		sh.Shutdown(context.Background())
 		q.Close()
-		col.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
-	sh.Start()
-	app := spool.NewAppender(q, appenderEvents, appenderBatch, func(err error) {
-		log.Error("spool append failed: events lost", "err", err)
-	})
 
+	ccfg := collector.Config{NetNS: netns, Logger: log}
+	for _, g := range cfg.Groups {
+		ccfg.Groups = append(ccfg.Groups, g.Collector)
+	}
+	col, err := collector.Open(ccfg)
+	if err != nil {
+		sh.Shutdown(context.Background())
+		q.Close()
+		return err
+	}
+	if err := tel.register(promsnap.New("group", col.Stats, groupID, groupMetrics...)); err != nil {
+		col.Close()
+		sh.Shutdown(context.Background())
+		q.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
 	drops := make([]groupDrops, len(col.Groups()))
 	if err := tel.register(promsnap.New("group", func() []dropSnap {
 		out := make([]dropSnap, len(drops))
@@ -147,13 +147,19 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 		}
 		return out
 	}, func(d *dropSnap) string { return strconv.Itoa(int(d.group)) }, spoolDroppedMetric)); err != nil {
-		app.Close()
+		col.Close()
 		sh.Shutdown(context.Background())
 		q.Close()
-		col.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
+	var drain drainState
+	tel.health.add("agent", drain.check)
 
+	sh.Start()
+	// The spool logs its own failures, once per series.
+	app := spool.NewAppender(q, appenderEvents, appenderBatch, nil)
+
+	panics := &panicLog{log: log}
 	var wg sync.WaitGroup
 	for i, g := range col.Groups() {
 		opts := cfg.Groups[i].Decode
@@ -162,7 +168,7 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 		drops[i].group = gc.Group
 		tel.health.add(fmt.Sprintf("group %d", gc.Group), groupCheck(g))
 		wg.Go(func() {
-			decodeLoop(g, decode.NewEncoder(opts), app, &drops[i].n)
+			decodeLoop(g, decode.NewEncoder(opts), app, &drops[i].n, panics)
 		})
 		log.Info("reading NFLOG group", "group", gc.Group, "snaplen", gc.SnapLen, "full_packet", gc.FullPacket,
 			"message_flags", opts.Flags.String(), "queue_threshold", gc.QueueThreshold, "flush_timeout", gc.FlushTimeout,
@@ -184,8 +190,14 @@ wait:
 	drain.start()
 	log.Info("stopping: draining what was read", "shutdown_timeout", cfg.ShutdownTimeout)
 	col.Close() // closes every Records channel once its reader has stopped
-	wg.Wait()   // the decode loops never block: Add drops when the buffer is full
-	app.Close() // appends what is buffered
+	// The decode loops never block (Add drops when the buffer is full),
+	// but the last appends may wait on a hung disk.
+	if err := within(stopStepTimeout, "appending what was read", func() {
+		wg.Wait()
+		app.Close()
+	}); err != nil {
+		log.Error("stopping", "err", err)
+	}
 	werr := shutdownShipper(sh, cfg, log)
 	for _, s := range col.Stats() {
 		log.Info("group totals", "group", s.Group, "received", s.Received, "kernel_lost", s.KernelLost,
@@ -201,10 +213,37 @@ wait:
 		log.Info("sink totals", "sink", st.Sink, "sent", st.Sent, "failed", sum(st.Failed), "dropped", sum(st.Dropped),
 			"pending", st.SpoolPending)
 	}
-	if err := q.Close(); err != nil && werr == nil {
-		werr = fmt.Errorf("close the spool: %w", err)
+	var cerr error
+	if err := within(stopStepTimeout, "closing the spool", func() { cerr = q.Close() }); err != nil {
+		cerr = err
+	}
+	if cerr != nil && werr == nil {
+		werr = fmt.Errorf("close the spool: %w", cerr)
 	}
 	return werr
+}
+
+// stopStepTimeout bounds each step of the stop that does not deliver
+// (appending what was read, closing the spool): a disk that hangs must not
+// keep the agent from exiting.
+const stopStepTimeout = 10 * time.Second
+
+// within runs fn and waits for it at most d; fn goes on in the background
+// if it takes longer, and the process exit ends it.
+func within(d time.Duration, what string, fn func()) error {
+	done := make(chan struct{})
+	go func() {
+		fn()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%s: still not done after %s, given up", what, d)
+	}
 }
 
 // The Appender between the decoders and the queue: how many events it
@@ -216,11 +255,11 @@ const (
 )
 
 // openQueue opens the spool directory, or an in-memory queue without one.
-func openQueue(c spoolConfig) (spool.Queue, error) {
+func openQueue(c spoolConfig, log *slog.Logger) (spool.Queue, error) {
 	if c.Dir == "" {
 		return spool.NewMemory(c.MemoryEvents, int(c.MaxBytes)), nil
 	}
-	s, err := spool.Open(c.Dir, spool.Options{MaxBytes: c.MaxBytes})
+	s, err := spool.Open(c.Dir, spool.Options{MaxBytes: c.MaxBytes, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -288,10 +327,10 @@ type dropSnap struct {
 // so the reader never waits for encoding or output. Events go to the queue
 // through app, which never blocks; those it has no room for are counted in
 // dropped.
-func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, dropped *atomic.Uint64) {
+func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, dropped *atomic.Uint64, panics *panicLog) {
 	for batch := range g.Records() {
 		for i := range batch {
-			ev, ok := encode(enc, &batch[i])
+			ev, ok := encode(enc, &batch[i], panics)
 			if !ok {
 				g.AddDecodeError()
 				continue
@@ -304,13 +343,49 @@ func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, dr
 	}
 }
 
+// encoder is what encode needs of a decode.Encoder.
+type encoder interface {
+	Encode(r *decode.Record) decode.Event
+}
+
 // encode shields the pipeline from a decoder bug: a record that makes the
-// encoder panic is counted as a decode error instead of killing the agent.
-func encode(enc *decode.Encoder, r *decode.Record) (ev decode.Event, ok bool) {
+// encoder panic is counted as a decode error, and reported to panics,
+// instead of killing the agent.
+func encode(enc encoder, r *decode.Record, panics *panicLog) (ev decode.Event, ok bool) {
 	defer func() {
-		if recover() != nil {
+		if v := recover(); v != nil {
+			panics.report(r, v, debug.Stack())
 			ok = false
 		}
 	}()
 	return enc.Encode(r), true
+}
+
+// panicLog logs the decoder panics with what it takes to reproduce them:
+// the stack and the record. A bug that every packet triggers would flood the
+// log, so it logs at most one a minute; the decode error count has them all.
+type panicLog struct {
+	log  *slog.Logger
+	last atomic.Int64 // Unix seconds of the last one logged
+}
+
+// panicBytes is how much of each byte field of the record a report shows.
+const panicBytes = 256
+
+func (p *panicLog) report(r *decode.Record, v any, stack []byte) {
+	now, last := time.Now().Unix(), p.last.Load()
+	if (last != 0 && now-last < 60) || !p.last.CompareAndSwap(last, now) {
+		return
+	}
+	p.log.Error("decoder bug: a record made the encoder panic; it is counted as a decode error (please report this)",
+		"group", r.Group, "panic", fmt.Sprint(v), "family", r.Family, "hook", r.Hook, "prefix", r.Prefix,
+		"hw_header", hexCut(r.HwHeader), "ct", hexCut(r.Ct), "payload", hexCut(r.Payload), "payload_len", len(r.Payload),
+		"stack", string(stack))
+}
+
+func hexCut(b []byte) string {
+	if len(b) > panicBytes {
+		return hex.EncodeToString(b[:panicBytes]) + "..."
+	}
+	return hex.EncodeToString(b)
 }
