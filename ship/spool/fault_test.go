@@ -1,9 +1,12 @@
 package spool
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -37,7 +40,8 @@ func (f *faults) afterIO(op string) error {
 func TestSpoolFailedCursorSaveIsCountedAndDoesNotStopReading(t *testing.T) {
 	dir := t.TempDir()
 	var f faults
-	opts := Options{SegmentBytes: minSegmentBytes, afterIO: f.afterIO}
+	var log bytes.Buffer
+	opts := Options{SegmentBytes: minSegmentBytes, afterIO: f.afterIO, Logger: slog.New(slog.NewTextHandler(&log, nil))}
 	s := openSpool(t, dir, opts)
 	r := reader(t, s, "r")
 	appendRange(t, s, 0, 2000) // several segments
@@ -55,10 +59,17 @@ func TestSpoolFailedCursorSaveIsCountedAndDoesNotStopReading(t *testing.T) {
 	if st.Segments < 3 {
 		t.Fatalf("segments deleted although the position was not saved: %d left", st.Segments)
 	}
-	// Reading goes on past the unsaved position.
+	// Reading goes on past the unsaved position; the failure is logged
+	// once, not at every save.
 	appendRange(t, s, 2000, 2010)
 	evs, p = readAll(t, r, 500)
 	checkEvents(t, evs, 2000, 2010)
+	if err := r.Commit(p); err == nil {
+		t.Fatal("Commit succeeded with failing writes")
+	}
+	if n := strings.Count(log.String(), "cannot save a sink's position"); n != 1 || s.Stats().CursorSaveErrors != 2 {
+		t.Fatalf("%d log lines, %d errors counted:\n%s", n, s.Stats().CursorSaveErrors, log.String())
+	}
 
 	f.set("cursor.write", nil)
 	if err := r.Commit(p); err != nil {
@@ -66,6 +77,9 @@ func TestSpoolFailedCursorSaveIsCountedAndDoesNotStopReading(t *testing.T) {
 	}
 	if st := s.Stats(); len(st.Degraded) != 0 || st.Segments != 1 {
 		t.Fatalf("stats after a good save: %+v", st)
+	}
+	if !strings.Contains(log.String(), "saving the sink's position again") {
+		t.Fatalf("the recovery is not logged:\n%s", log.String())
 	}
 	s.Close()
 	s = openSpool(t, dir, opts)

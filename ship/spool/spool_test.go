@@ -1,7 +1,10 @@
 package spool
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,10 +210,15 @@ func TestSpoolTornTailIsCutAndCounted(t *testing.T) {
 			s.Close()
 			tc.harm(t, segFiles(t, dir)[0])
 
-			s = openSpool(t, dir, Options{})
+			var log bytes.Buffer
+			s = openSpool(t, dir, Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
 			st := s.Stats()
 			if st.TornTails != 1 || st.TornBytes == 0 {
 				t.Fatalf("torn tails %d, bytes %d; want 1 and some", st.TornTails, st.TornBytes)
+			}
+			if want := fmt.Sprintf("bytes=%d", st.TornBytes); !strings.Contains(log.String(), "torn tail") ||
+				!strings.Contains(log.String(), want) {
+				t.Fatalf("the cut is not logged with %s:\n%s", want, log.String())
 			}
 			r := reader(t, s, "r")
 			evs, _ := readAll(t, r, 100)
