@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,7 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes for the test, unmounted at its
@@ -275,4 +278,29 @@ sinks:
 		}
 	}
 	t.Logf("%d events logged: %d stored and delivered, %d lost to the full disk, counted", logged, len(got), int(m[diskFull]))
+}
+
+// The spool is opened before any NFLOG group is bound: with the group held
+// by another socket and the spool by another agent, the start fails on the
+// spool, never having tried the group.
+func TestRunOpensTheSpoolBeforeBindingGroups(t *testing.T) {
+	ns := netlab.NewNSWithRules(t, "spool", projectRules)
+	holder, err := collector.OpenGroup(collector.GroupConfig{Group: 100}, collector.GroupOptions{NetNS: ns.Fd()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	dir := filepath.Join(t.TempDir(), "spool")
+	other, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("netns: %s\nmetrics: {listen: off}\nspool: {dir: %s}\n", ns.Path(), dir)), 0o600)
+	var stdout, stderr netlab.SyncBuffer
+	code := runAgent(context.Background(), []string{"--config", cfgPath}, &stdout, &stderr, nil)
+	if code != 1 || !strings.Contains(stderr.String(), "directory in use") || strings.Contains(stderr.String(), "group 100") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
+	}
 }
