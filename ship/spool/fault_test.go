@@ -184,3 +184,26 @@ func TestSpoolCursorOfANewSinkOnAFullDisk(t *testing.T) {
 		t.Fatalf("%d events sent again", len(evs))
 	}
 }
+
+// A spool whose first segment cannot be created (a full disk at start)
+// opens anyway; appends fail, counted, until the disk takes the file.
+func TestSpoolOpensWhenItsFirstSegmentCannotBeCreated(t *testing.T) {
+	var f faults
+	f.set("segment.create", &os.PathError{Op: "open", Err: syscall.ENOSPC})
+	dir := t.TempDir()
+	s := openSpool(t, dir, Options{afterIO: f.afterIO})
+	r := reader(t, s, "r")
+	if err := s.Append(testEvent(0)); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("Append: %v, want ErrDiskFull", err)
+	}
+	if st := s.Stats(); st.Lost[LostDiskFull] != 1 || !slices.Equal(st.Degraded, []string{DegradedDiskFull}) {
+		t.Fatalf("stats: %+v", st)
+	}
+	f.set("segment.create", nil)
+	appendRange(t, s, 0, 5)
+	evs, _ := readAll(t, r, 100)
+	checkEvents(t, evs, 0, 5)
+	if st := s.Stats(); len(st.Degraded) != 0 {
+		t.Fatalf("still degraded: %+v", st)
+	}
+}

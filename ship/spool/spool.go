@@ -289,14 +289,14 @@ func (s *Spool) createActive() error {
 	s.mu.Unlock()
 	path := segPath(s.dir, sg.start)
 	f, err := s.opts.create(path)
-	if err = s.after("segment.create", err); err != nil {
-		if f != nil {
-			f.Close()
-		}
+	if err != nil {
 		return fmt.Errorf("spool: create segment: %w", diskErr(err))
 	}
-	_, err = f.Write(segHeader(sg.created))
-	err = s.after("segment.header", err)
+	err = s.after("segment.create", nil)
+	if err == nil {
+		_, err = f.Write(segHeader(sg.created))
+		err = s.after("segment.header", err)
+	}
 	if err == nil {
 		err = s.after("segment.sync", f.Sync())
 	}
