@@ -170,7 +170,7 @@ func (r *diskReader) closeFile() {
 }
 
 // closeSegment closes the open segment file if it is the one starting at
-// start (any with closed set). s.mu must not be held.
+// start, or whichever it is with any set. s.mu must not be held.
 func (r *diskReader) closeSegment(start uint64, any bool) {
 	r.fmu.Lock()
 	defer r.fmu.Unlock()
