@@ -218,6 +218,13 @@ func runChild(t *testing.T, st *sweepState, spec childSpec, after time.Duration)
 		timer := time.AfterFunc(after, func() { cmd.Process.Kill() })
 		defer timer.Stop()
 	}
+	// A child that never finishes is a hang, not a crash.
+	var hung atomic.Bool
+	guard := time.AfterFunc(2*time.Minute, func() {
+		hung.Store(true)
+		cmd.Process.Kill()
+	})
+	defer guard.Stop()
 	run := childRun{pending: -1}
 	// An Append may have stored its events even if it never returned, but
 	// the next one never started: "durable" is printed before it.
@@ -249,6 +256,8 @@ func runChild(t *testing.T, st *sweepState, spec childSpec, after time.Duration)
 	run.stderr = stderr.String()
 	var exit *exec.ExitError
 	switch {
+	case hung.Load():
+		t.Fatalf("child %+v hung\n%s", spec, run.stderr)
 	case err == nil:
 	case errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL:
 		run.crashed = true
