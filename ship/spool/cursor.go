@@ -127,9 +127,10 @@ func openCursor(dir, name string) (*cursorFile, Position, error) {
 func (s *Spool) createCursor(name string, p Position) (*cursorFile, error) {
 	path := cursorPath(s.dir, name)
 	tmp := path + ".tmp"
+	// Generation g lives in slot g%2: both slots hold p, the newest is 1.
 	b := make([]byte, cursorSlot+cursorSlotSize)
-	copy(b, encodeSlot(1, p))
-	copy(b[cursorSlot:], encodeSlot(0, p))
+	copy(b, encodeSlot(0, p))
+	copy(b[cursorSlot:], encodeSlot(1, p))
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("spool: create cursor of %s: %w", name, diskErr(err))
