@@ -114,12 +114,19 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 	}
 	sh, err := ship.New(q, sinks, ship.Options{Logger: log, Stdout: stdout})
 	if err != nil {
-		q.Close()
+		closeQueue(q)
 		return err
 	}
-	if err := registerShipping(tel, q, sh, cfg.Health.SinkFailureThreshold); err != nil {
+	// abandon undoes the start up to here; the shipper is not started yet,
+	// so only the spool's close can take time.
+	abandon := func() {
 		sh.Shutdown(context.Background())
-		q.Close()
+		if err := closeQueue(q); err != nil {
+			log.Error("abandoning the start", "err", err)
+		}
+	}
+	if err := registerShipping(tel, q, sh, cfg.Health.SinkFailureThreshold); err != nil {
+		abandon()
 		return fmt.Errorf("metrics: %w", err)
 	}
 
@@ -129,14 +136,12 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 	}
 	col, err := collector.Open(ccfg)
 	if err != nil {
-		sh.Shutdown(context.Background())
-		q.Close()
+		abandon()
 		return err
 	}
 	if err := tel.register(promsnap.New("group", col.Stats, groupID, groupMetrics...)); err != nil {
 		col.Close()
-		sh.Shutdown(context.Background())
-		q.Close()
+		abandon()
 		return fmt.Errorf("metrics: %w", err)
 	}
 	drops := make([]groupDrops, len(col.Groups()))
@@ -148,8 +153,7 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 		return out
 	}, func(d *dropSnap) string { return strconv.Itoa(int(d.group)) }, spoolDroppedMetric)); err != nil {
 		col.Close()
-		sh.Shutdown(context.Background())
-		q.Close()
+		abandon()
 		return fmt.Errorf("metrics: %w", err)
 	}
 	var drain drainState
@@ -192,9 +196,10 @@ wait:
 	col.Close() // closes every Records channel once its reader has stopped
 	// The decode loops never block (Add drops when the buffer is full),
 	// but the last appends may wait on a hung disk.
-	if err := within(stopStepTimeout, "appending what was read", func() {
+	if err := within(stopStepTimeout, "append what was read", func() error {
 		wg.Wait()
 		app.Close()
+		return nil
 	}); err != nil {
 		log.Error("stopping", "err", err)
 	}
@@ -213,33 +218,33 @@ wait:
 		log.Info("sink totals", "sink", st.Sink, "sent", st.Sent, "failed", sum(st.Failed), "dropped", sum(st.Dropped),
 			"pending", st.SpoolPending)
 	}
-	var cerr error
-	if err := within(stopStepTimeout, "closing the spool", func() { cerr = q.Close() }); err != nil {
-		cerr = err
-	}
-	if cerr != nil && werr == nil {
-		werr = fmt.Errorf("close the spool: %w", cerr)
+	if err := closeQueue(q); err != nil && werr == nil {
+		werr = err
 	}
 	return werr
 }
+
+// closeQueue closes the queue, giving up after stopStepTimeout.
+func closeQueue(q spool.Queue) error { return within(stopStepTimeout, "close the spool", q.Close) }
 
 // stopStepTimeout bounds each step of the stop that does not deliver
 // (appending what was read, closing the spool): a disk that hangs must not
 // keep the agent from exiting.
 const stopStepTimeout = 10 * time.Second
 
-// within runs fn and waits for it at most d; fn goes on in the background
-// if it takes longer, and the process exit ends it.
-func within(d time.Duration, what string, fn func()) error {
-	done := make(chan struct{})
-	go func() {
-		fn()
-		close(done)
-	}()
+// within runs fn, the step of the stop named what, and returns its error,
+// but waits for it at most d; fn goes on in the background if it takes
+// longer, and the process exit ends it.
+func within(d time.Duration, what string, fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
 		return nil
 	case <-t.C:
 		return fmt.Errorf("%s: still not done after %s, given up", what, d)

@@ -169,11 +169,11 @@ func waitUntil(t *testing.T, what string, cond func() bool, exit <-chan int) {
 func TestWithinGivesUpOnAStuckStep(t *testing.T) {
 	stuck := make(chan struct{})
 	defer close(stuck)
-	if err := within(10*time.Millisecond, "closing the spool", func() { <-stuck }); err == nil ||
-		!strings.Contains(err.Error(), "closing the spool") {
+	if err := within(10*time.Millisecond, "close the spool", func() error { <-stuck; return nil }); err == nil ||
+		!strings.Contains(err.Error(), "close the spool") {
 		t.Fatalf("within: %v", err)
 	}
-	if err := within(time.Minute, "a quick step", func() {}); err != nil {
+	if err := within(time.Minute, "a quick step", func() error { return nil }); err != nil {
 		t.Fatalf("within: %v", err)
 	}
 }
