@@ -53,7 +53,7 @@ func TestUnitSettings(t *testing.T) {
 		"AmbientCapabilities":     "CAP_NET_ADMIN",
 		"CapabilityBoundingSet":   "CAP_NET_ADMIN",
 		"StateDirectory":          "nflog-agent",
-		"RestrictAddressFamilies": "AF_NETLINK AF_INET AF_INET6 AF_UNIX",
+		"RestrictAddressFamilies": "AF_NETLINK AF_INET AF_INET6",
 		"NoNewPrivileges":         "yes",
 		"ProtectSystem":           "strict",
 		"ProtectHome":             "yes",
@@ -64,6 +64,11 @@ func TestUnitSettings(t *testing.T) {
 		"MemoryDenyWriteExecute":  "yes",
 		"LockPersonality":         "yes",
 		"RestrictNamespaces":      "yes",
+		"PrivateMounts":           "yes",
+		"LogsDirectory":           "nflog-agent",
+		"ExecReload":              "/bin/kill -HUP $MAINPID",
+		"MemoryMax":               "1G",
+		"TasksMax":                "256",
 	}
 	for k, v := range want {
 		if got := s[k]; len(got) != 1 || got[0] != v {
