@@ -74,8 +74,11 @@ func TestUnderSystemd(t *testing.T) {
 		// forgetting the unit's exit status once it is stopped.
 		c.run(t, "systemctl", "enable", "--now", "nflog-agent")
 		waitUntil(t, time.Minute, "the agent to read its group", func() bool {
-			return strings.Contains(c.journal(t), "reading NFLOG group")
+			return strings.Contains(c.journal(t), "nflog-agent started")
 		})
+		if j := c.journal(t); !strings.Contains(j, " groups=100 spool=disk spool_dir=/var/lib/nflog-agent/spool backlog=0") {
+			t.Errorf("start-up line:\n%s", j)
+		}
 		connect(9001)
 		waitUntil(t, time.Minute, "the event in "+events, func() bool { return fileHas(events, "DPT=9001 ") })
 		if !fileHas(events, `"message":"IPTABLES: ACCEPT IN=v0 `) {
