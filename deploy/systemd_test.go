@@ -119,6 +119,10 @@ func TestUnderSystemd(t *testing.T) {
 		if n := c.show(t, "NRestarts"); n != "1" {
 			t.Errorf("NRestarts=%s, want 1", n)
 		}
+		// Active once started, reading its group a moment later.
+		waitUntil(t, time.Minute, "the new agent to read its group", func() bool {
+			return strings.Count(c.journal(t), "nflog-agent started") == 2
+		})
 		connect(9003)
 		waitUntil(t, time.Minute, "an event after the restart", func() bool { return fileHas(events, "DPT=9003 ") })
 	}) {
