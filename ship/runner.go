@@ -39,11 +39,13 @@ type batch struct {
 
 func newRunner(cfg SinkConfig, sink Sink, r spool.Reader, log *slog.Logger, st *counters, red *redactor) *runner {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &runner{
+	rn := &runner{
 		cfg: cfg, sink: sink, reader: r, log: log, st: st, red: red,
 		batches: make(chan batch), spare: make(chan []Event, cfg.Concurrency+1), commits: newCommitQueue(r.Commit),
 		stop: make(chan struct{}), ctx: ctx, cancel: cancel,
 	}
+	st.retrying = rn.unavailable
+	return rn
 }
 
 func (r *runner) start() {
@@ -237,6 +239,7 @@ func (r *runner) account(events []Event, res Result) []Event {
 }
 
 // unavailable records a failed attempt; the first of a series is logged.
+// It is safe for concurrent use: the HTTP client calls it between retries.
 func (r *runner) unavailable(err error) {
 	msg := r.red.redact(err.Error())
 	r.st.setLastErr(msg)

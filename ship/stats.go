@@ -51,6 +51,10 @@ type counters struct {
 	sendErrors                                   keyedCounters
 	lastErr                                      atomic.Pointer[string]
 	failingSince                                 atomic.Int64 // unix nanoseconds; 0 = not failing
+	// retrying, set before the sink starts, hears of each failed attempt
+	// the HTTP client is about to retry: the outage is then known at its
+	// first request, not after the last retry.
+	retrying func(error)
 }
 
 // observe counts one request attempt of duration d.
