@@ -36,6 +36,16 @@ func TestUnderSystemd(t *testing.T) {
 	if err := copyFile(deb, filepath.Join(root, "var/tmp/nflog-agent.deb")); err != nil {
 		t.Fatal(err)
 	}
+	// The unit as shipped, except that a system call the filter refuses
+	// kills the agent (SIGSYS) instead of failing with EPERM: a denial the
+	// agent would shrug off cannot pass unnoticed.
+	dropIn := filepath.Join(root, "etc/systemd/system/nflog-agent.service.d")
+	if err := os.MkdirAll(dropIn, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dropIn, "fatal-seccomp.conf"), []byte("[Service]\nSystemCallErrorNumber=\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	c := boot(t, root)
 
 	c.run(t, "dpkg", "-i", "/var/tmp/nflog-agent.deb")
@@ -150,7 +160,7 @@ func TestUnderSystemd(t *testing.T) {
 	}
 
 	t.Run("no permission or seccomp denial in the journal", func(t *testing.T) {
-		denial := regexp.MustCompile(`(?i)permission denied|operation not permitted|seccomp|audit`)
+		denial := regexp.MustCompile(`(?i)permission denied|operation not permitted|seccomp|audit|status=31/SYS`)
 		for _, line := range strings.Split(c.journal(t), "\n") {
 			if denial.MatchString(line) {
 				t.Errorf("journal: %s", line)
@@ -348,6 +358,10 @@ func boot(t *testing.T, root string) *container {
 	}()
 	c := &container{}
 	t.Cleanup(func() {
+		if t.Failed() && c.pid1 > 0 {
+			j, _ := c.exec("journalctl", "--no-pager", "-u", "nflog-agent")
+			t.Logf("journal of nflog-agent.service:\n%s", j)
+		}
 		// SIGTERM makes nspawn power the container off; killing PID 1
 		// ends every process of its PID namespace.
 		nspawn.Process.Signal(syscall.SIGTERM)
@@ -375,7 +389,7 @@ func boot(t *testing.T, root string) *container {
 	})
 	// Until systemd listens on its socket, systemctl cannot ask it.
 	var state string
-	waitUntil(t, time.Minute, "the container's systemd to answer", func() bool {
+	waitUntil(t, 2*time.Minute, "the container's systemd to answer", func() bool {
 		out, _ := c.exec("systemctl", "is-system-running", "--wait")
 		state = strings.TrimSpace(out)
 		return !strings.Contains(state, "Failed to connect to bus")
