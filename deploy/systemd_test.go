@@ -199,8 +199,8 @@ func TestUnderSystemd(t *testing.T) {
 	})
 }
 
-// maxExposure is the unit's systemd-analyze rating under systemd 252,
-// docs/systemd.md explains what is left.
+// maxExposure is the unit's systemd-analyze rating under systemd 252;
+// docs/systemd.md says what is left open and why.
 const maxExposure = 1.5
 
 // lastValue is the number after key= on the journal's last line holding
