@@ -159,15 +159,6 @@ func TestUnderSystemd(t *testing.T) {
 		return
 	}
 
-	t.Run("no permission or seccomp denial in the journal", func(t *testing.T) {
-		denial := regexp.MustCompile(`(?i)permission denied|operation not permitted|seccomp|audit|status=31/SYS`)
-		for _, line := range strings.Split(c.journal(t), "\n") {
-			if denial.MatchString(line) {
-				t.Errorf("journal: %s", line)
-			}
-		}
-	})
-
 	t.Run("a bad config fails ExecStartPre with file:line", func(t *testing.T) {
 		lines := strings.Count(withSink, "\n")
 		if err := os.WriteFile(conf, []byte(withSink+"bogus: 1\n"), 0o640); err != nil {
@@ -197,11 +188,71 @@ func TestUnderSystemd(t *testing.T) {
 			t.Errorf("exposure %.1f, want at most %.1f:\n%s", score, maxExposure, out)
 		}
 	})
+
+	t.Run("another namespace through the unit's documented drop-in", func(t *testing.T) {
+		if err := os.WriteFile(filepath.Join(dropIn, "netns.conf"), []byte(documentedDropIn(t)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// The firewall is namespace fw, which the peer reaches over w1-w0.
+		c.run(t, "sh", "-ec", `ip netns add fw
+			ip -n fw link set lo up
+			ip -n peer link add w1 type veth peer name w0 netns fw
+			ip -n fw addr add 10.98.0.1/24 dev w0
+			ip -n fw link set w0 up
+			ip -n peer addr add 10.98.0.2/24 dev w1
+			ip -n peer link set w1 up
+			ip netns exec fw nft -f /usr/share/nflog-agent/nflog-agent.nft`)
+		if err := os.WriteFile(conf, []byte(withSink+"netns: /run/netns/fw\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		c.run(t, "systemctl", "daemon-reload")
+		c.run(t, "systemctl", "reset-failed", "nflog-agent")
+		c.run(t, "systemctl", "start", "nflog-agent")
+		waitUntil(t, time.Minute, "the agent to read group 100 in fw", func() bool {
+			return strings.Contains(c.journal(t), `msg="nflog-agent started" netns=/run/netns/fw groups=100`)
+		})
+		c.exec("ip", "netns", "exec", "peer", "bash", "-c", "exec 3<>/dev/tcp/10.98.0.1/9200")
+		waitUntil(t, time.Minute, "the event from fw", func() bool { return fileHas(events, "DPT=9200 ") })
+		if !fileHas(events, `"message":"IPTABLES: ACCEPT IN=w0 `) {
+			t.Errorf("events:\n%s", readFile(events))
+		}
+	})
+
+	t.Run("no permission or seccomp denial in the journal", func(t *testing.T) {
+		denial := regexp.MustCompile(`(?i)permission denied|operation not permitted|seccomp|audit|status=31/SYS`)
+		for _, line := range strings.Split(c.journal(t), "\n") {
+			if denial.MatchString(line) {
+				t.Errorf("journal: %s", line)
+			}
+		}
+	})
 }
 
 // maxExposure is the unit's systemd-analyze rating under systemd 252;
 // docs/systemd.md says what is left open and why.
 const maxExposure = 1.5
+
+// documentedDropIn is the drop-in the unit's comments give for reading
+// another network namespace (the "#   " lines from [Service] on).
+func documentedDropIn(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("nflog-agent.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "#   "); ok && (out.Len() > 0 || rest == "[Service]") {
+			out.WriteString(rest + "\n")
+		} else if out.Len() > 0 {
+			break
+		}
+	}
+	if out.Len() == 0 {
+		t.Fatal("nflog-agent.service documents no drop-in for another namespace")
+	}
+	return out.String()
+}
 
 // lastValue is the number after key= on the journal's last line holding
 // msg, or -1.
