@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -119,6 +120,7 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		col.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
+	backlog := pending(sh.Stats()) // before the sinks start on it
 	sh.Start()
 	a.shipper, a.queue = nil, nil // stopped and closed below, after the drain
 	app := spool.NewAppender(q, appenderEvents, appenderBatch, func(err error) {
@@ -141,11 +143,13 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 	}
 
 	var wg sync.WaitGroup
+	groups := make([]string, 0, len(col.Groups()))
 	for i, g := range col.Groups() {
 		opts := cfg.Groups[i].Decode
 		opts.Hostname = a.hostname
 		gc := g.Config()
 		drops[i].group = gc.Group
+		groups = append(groups, strconv.Itoa(int(gc.Group)))
 		tel.health.add(fmt.Sprintf("group %d", gc.Group), groupCheck(g))
 		wg.Go(func() {
 			decodeLoop(g, decode.NewEncoder(opts), app, &drops[i].n)
@@ -154,6 +158,16 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 			"message_flags", opts.Flags.String(), "queue_threshold", gc.QueueThreshold, "flush_timeout", gc.FlushTimeout,
 			"read_buffer", g.Stats().ReadBuffer, "queue", gc.Queue, "overflow", gc.Overflow.String())
 	}
+	netnsName := cfg.NetNS
+	if netnsName == "" {
+		netnsName, _ = os.Readlink("/proc/self/ns/net") // the agent's own: net:[inode]
+	}
+	started := []any{"netns", netnsName, "groups", strings.Join(groups, ","), "spool", "memory"}
+	if cfg.Spool.Dir != "" {
+		started[len(started)-1] = "disk"
+		started = append(started, "spool_dir", cfg.Spool.Dir)
+	}
+	log.Info("nflog-agent started", append(started, "backlog", backlog)...)
 
 wait:
 	for {
@@ -223,17 +237,22 @@ func shutdownShipper(sh *ship.Shipper, cfg *config, log *slog.Logger) error {
 	if err == nil {
 		return nil
 	}
-	var pending uint64
-	for _, st := range sh.Stats() {
-		pending = max(pending, st.SpoolPending)
-	}
 	fate := "they are lost (counted as dropped, reason lost_at_stop): configure spool.dir to keep them"
 	if cfg.Spool.Dir != "" {
 		fate = "they are kept in the spool " + cfg.Spool.Dir + " and sent at the next start"
 	}
 	log.Debug("sink shutdown", "err", err)
 	return fmt.Errorf("shutdown: sinks not drained after shutdown_timeout %s: %d events undelivered; %s",
-		cfg.ShutdownTimeout, pending, fate)
+		cfg.ShutdownTimeout, pending(sh.Stats()), fate)
+}
+
+// pending is how many events wait in the queue for the slowest sink.
+func pending(stats []ship.Stats) uint64 {
+	var n uint64
+	for _, st := range stats {
+		n = max(n, st.SpoolPending)
+	}
+	return n
 }
 
 // abandonGrace is how long a sink gets past the deadline to notice it.
