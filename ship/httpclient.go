@@ -3,6 +3,7 @@ package ship
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -129,15 +130,32 @@ func (h *httpClient) checkRetry(ctx context.Context, rs *retryState, resp *http.
 		h.st.sendErrors.add(kind, 1)
 		h.st.setLastErr(h.red.redact(err.Error()))
 		rs.failed(nil)
-		return kind != errTLS, nil
+		if kind == errTLS {
+			return false, nil
+		}
+		h.attemptFailed(err)
+		return true, nil
 	}
 	if resp.StatusCode < 300 {
 		return false, nil
 	}
 	rs.failed(resp)
 	h.st.sendErrors.add(statusKind(resp.StatusCode), 1)
-	h.st.setLastErr(fmt.Sprintf("HTTP %d from %s", resp.StatusCode, h.red.redact(resp.Request.URL.Redacted())))
-	return retryableStatus(resp.StatusCode), nil
+	msg := fmt.Sprintf("HTTP %d from %s", resp.StatusCode, h.red.redact(resp.Request.URL.Redacted()))
+	h.st.setLastErr(msg)
+	if !retryableStatus(resp.StatusCode) {
+		return false, nil
+	}
+	h.attemptFailed(errors.New(msg))
+	return true, nil
+}
+
+// attemptFailed tells the runner of an attempt that failed and will be
+// retried, so an outage is known at its first request.
+func (h *httpClient) attemptFailed(err error) {
+	if h.st.retrying != nil {
+		h.st.retrying(err)
+	}
 }
 
 // post sends body to url. It returns the response body of a 2xx answer, or

@@ -40,11 +40,13 @@ type batch struct {
 
 func newRunner(cfg SinkConfig, sink Sink, r spool.Reader, log *slog.Logger, st *counters, red *redactor) *runner {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &runner{
+	rn := &runner{
 		cfg: cfg, sink: sink, reader: r, log: log, st: st, red: red,
 		batches: make(chan batch), spare: make(chan []Event, cfg.Concurrency+1), commits: newCommitQueue(r.Commit),
 		stop: make(chan struct{}), ctx: ctx, cancel: cancel,
 	}
+	st.retrying = func(err error) { rn.unavailable(err, "") }
+	return rn
 }
 
 func (r *runner) start() {
@@ -265,6 +267,7 @@ func (r *runner) account(events []Event, res Result) []Event {
 
 // unavailable records a failed attempt, blocked for a Block* reason or
 // not; the first of a series is logged, and so is each change of reason.
+// It is safe for concurrent use: the HTTP client calls it between retries.
 func (r *runner) unavailable(err error, blocked string) {
 	msg := Printable(r.red.redact(err.Error()), 2*maxQuoted)
 	r.st.setLastErr(msg)

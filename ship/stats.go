@@ -55,6 +55,10 @@ type counters struct {
 	lastErr                                      atomic.Pointer[string]
 	failingSince                                 atomic.Int64 // unix nanoseconds; 0 = not failing
 	blocked                                      atomic.Pointer[string]
+	// retrying, set before the sink starts, hears of each failed attempt
+	// the HTTP client is about to retry: the outage is then known at its
+	// first request, not after the last retry.
+	retrying func(error)
 }
 
 // Reasons a sink is blocked, as in Stats.Blocked.
