@@ -21,6 +21,7 @@ import (
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
 	"github.com/nflog-agent/nflog-agent/internal/config"
+	"github.com/nflog-agent/nflog-agent/internal/logging"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
@@ -60,7 +61,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, reop
 	if stop {
 		return status
 	}
-	log := newLogger(cfg.Log, stderr)
+	log := logging.New(cfg.Log, stderr)
 	// The configuration's mistakes are refused here exactly as `check`
 	// refuses them: the same build, the same words.
 	a, err := build(cfg, forRun, log, stdout)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/logging"
 	"github.com/nflog-agent/nflog-agent/internal/writable"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
@@ -29,7 +30,7 @@ type Config struct {
 	ShutdownTimeout time.Duration // how long SIGTERM may take to drain what was read
 	Metrics         Metrics
 	Health          Health
-	Log             Log
+	Log             logging.Config
 	Spool           spool.Config
 	Sinks           []ship.SinkConfig // nil = ship.DefaultSinks (stdout)
 
@@ -62,12 +63,6 @@ type Health struct {
 	SinkFailureThreshold time.Duration
 }
 
-// Log is the `log:` section.
-type Log struct {
-	Format string     // "text" or "json"
-	Level  slog.Level // records below it are discarded
-}
-
 // Default is what the agent does without a configuration file: group 100
 // (the group of the rules in nft/), every option at its default. Each
 // part fills in its own defaults for what is left zero here.
@@ -77,7 +72,7 @@ func Default() *Config {
 		ShutdownTimeout: 10 * time.Second,
 		Metrics:         Metrics{Listen: "127.0.0.1:9740"},
 		Health:          Health{SinkFailureThreshold: 5 * time.Minute},
-		Log:             Log{Format: "text", Level: slog.LevelInfo},
+		Log:             logging.Config{Format: "text", Level: slog.LevelInfo},
 	}
 }
 

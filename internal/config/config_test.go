@@ -13,6 +13,7 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/logging"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -61,7 +62,7 @@ log:
 		ShutdownTimeout: 3 * time.Second,
 		Metrics:         Metrics{Listen: "[::1]:9999", PProf: true},
 		Health:          Health{SinkFailureThreshold: 90 * time.Second},
-		Log:             Log{Format: "json", Level: slog.LevelWarn},
+		Log:             logging.Config{Format: "json", Level: slog.LevelWarn},
 	}
 	// Where each key was read is checked by the check table test.
 	if d := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Config{})); d != "" {

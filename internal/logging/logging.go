@@ -1,4 +1,7 @@
-package main
+// Package logging builds the agent's logger: text or JSON lines at a
+// level, with repeated warnings and errors rate-limited so that a failure
+// loop cannot flood the journal.
+package logging
 
 import (
 	"context"
@@ -7,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/nflog-agent/nflog-agent/internal/config"
 )
 
 // logRepeatWindow is how often one identical warning or error may be
@@ -17,10 +18,15 @@ import (
 // that buries everything else.
 const logRepeatWindow = 10 * time.Second
 
-// newLogger builds the agent's logger from the `log:` section: text or JSON
-// on w, records below the level discarded, repeated warnings and errors
-// rate-limited.
-func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+// Config is the `log:` section of the configuration.
+type Config struct {
+	Format string     // "text" or "json"
+	Level  slog.Level // records below it are discarded
+}
+
+// New builds the agent's logger: text or JSON on w, records below the
+// level discarded, repeated warnings and errors rate-limited.
+func New(cfg Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.Level}
 	var h slog.Handler
 	if cfg.Format == "json" {
