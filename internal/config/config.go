@@ -122,9 +122,6 @@ func (c *Config) ErrorAt(key, format string, args ...any) *Error {
 	return &Error{File: c.file, Line: lineOf(c.keyLines, key), Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
-// File is the configuration file c was read from ("" for the defaults).
-func (c *Config) File() string { return c.file }
-
 // lineOf is the line of key in lines, or of its nearest enclosing key.
 func lineOf(lines map[string]int, key string) int {
 	line := 0
