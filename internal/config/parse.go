@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/logging"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
@@ -53,25 +53,13 @@ func (p *parser) topFields() []field {
 			field{"sink_failure_threshold", positive(p, &c.Health.SinkFailureThreshold)},
 		)},
 		{"log", p.section(
-			field{"format", scalar(p, &c.Log.Format, "a string", func(s string) (string, error) {
-				if s != "text" && s != "json" {
-					return "", want(s, "text or json")
-				}
-				return s, nil
-			})},
-			field{"level", scalar(p, &c.Log.Level, "a string", func(s string) (slog.Level, error) {
-				if l, ok := logLevels[s]; ok {
-					return l, nil
-				}
-				return 0, want(s, "debug, info, warn or error")
-			})},
+			field{"format", scalar(p, &c.Log.Format, "a string", logging.ParseFormat)},
+			field{"level", scalar(p, &c.Log.Level, "a string", logging.ParseLevel)},
 		)},
 		{"spool", p.spool},
 		{"sinks", p.sinks},
 	}
 }
-
-var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
 
 // parseListen reads metrics.listen: host:port, where port 0 picks a free
 // port (tests, the demo), or `off` or nothing for no endpoint.

@@ -5,6 +5,7 @@ package logging
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -22,6 +23,29 @@ const logRepeatWindow = 10 * time.Second
 type Config struct {
 	Format string     // "text" or "json"
 	Level  slog.Level // records below it are discarded
+}
+
+// ParseFormat reads a log format: text or json.
+func ParseFormat(s string) (string, error) {
+	if s != "text" && s != "json" {
+		return "", fmt.Errorf("%q: want text or json", s)
+	}
+	return s, nil
+}
+
+// ParseLevel reads a log level: debug, info, warn or error.
+func ParseLevel(s string) (slog.Level, error) {
+	switch s {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%q: want debug, info, warn or error", s)
 }
 
 // New builds the agent's logger: text or JSON on w, records below the
