@@ -41,7 +41,7 @@ func TestTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tel.close(context.Background())
-	stats := []collector.Stats{{Group: 100, Received: 42, KernelLost: 3, ENOBUFS: 1, QueueDropped: 2, DecodeErrors: 4, Reopens: 5, ReadBuffer: 16 << 20}, {Group: 7}}
+	stats := []collector.Stats{{Group: 100, Received: 42, KernelLost: 3, ENOBUFS: 1, QueueDropped: 2, DecodeErrors: 4, Forged: 6, Reopens: 5, ReadBuffer: 16 << 20}, {Group: 7}}
 	if err := tel.register(promsnap.New("group", func() []collector.Stats { return stats }, groupID, groupMetrics...)); err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +56,7 @@ func TestTelemetry(t *testing.T) {
 		`nflog_agent_enobufs_total{group="100"} 1`,
 		`nflog_agent_queue_dropped_events_total{group="100"} 2`,
 		`nflog_agent_decode_errors_total{group="100"} 4`,
+		`nflog_agent_forged_datagrams_total{group="100"} 6`,
 		`nflog_agent_socket_reopens_total{group="100"} 5`,
 		`nflog_agent_read_buffer_bytes{group="100"} 1.6777216e+07`,
 		`nflog_agent_received_events_total{group="7"} 0`,
