@@ -9,15 +9,14 @@ import (
 	"testing"
 
 	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
 // The Debian package, built as `make deb` builds it (nfpm with
 // deploy/nfpm.yaml, run from the repository root), holds the binary, the
 // unit, the config as a conffile, the rules and the maintainer scripts.
 func TestDebianPackage(t *testing.T) {
-	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		t.Skip("dpkg-deb not found: the package is checked on Debian-like systems only")
-	}
+	testenv.NeedCommand(t, "dpkg-deb", "dpkg")
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "nflog-agent")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/agent")

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
 // unitSettings reads the [Service] assignments of the unit; a key set on
@@ -85,9 +86,7 @@ func TestUnitSettings(t *testing.T) {
 // systemd-analyze rates the unit's exposure from 0 (locked down) to 10;
 // the bar is 2.0.
 func TestUnitExposure(t *testing.T) {
-	if _, err := exec.LookPath("systemd-analyze"); err != nil {
-		t.Skip("systemd-analyze not found (apt-get install systemd)")
-	}
+	testenv.NeedCommand(t, "systemd-analyze", "systemd")
 	out, err := exec.Command("systemd-analyze", "security", "--offline=yes", "nflog-agent.service").CombinedOutput()
 	if err != nil {
 		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
@@ -112,13 +111,9 @@ func TestUnitExposure(t *testing.T) {
 // logged connection into an event; without them it refuses to start and
 // says why.
 func TestUnitCapabilitiesSuffice(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespace, nft, setpriv); CI runs it as root")
-	}
-	for _, tool := range []string{"nft", "ip", "setpriv", "bash"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found (apt-get install nftables iproute2 util-linux)", tool)
-		}
+	testenv.NeedRoot(t, "network namespace, nft, setpriv")
+	for tool, pkg := range map[string]string{"nft": "nftables", "ip": "iproute2", "setpriv": "util-linux", "bash": "bash"} {
+		testenv.NeedCommand(t, tool, pkg)
 	}
 	s := unitSettings(t)
 	caps := func(key string) string { // CAP_NET_ADMIN → -all,+net_admin

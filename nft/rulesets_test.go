@@ -3,13 +3,13 @@ package nft
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
 // labTests maps every shipped ruleset to the test that loads it and checks
@@ -140,12 +140,9 @@ func testForward(t *testing.T) {
 }
 
 // iptables-nflog.rules through iptables-restore: the same logs as the three
-// nft policies it mirrors. CI installs only nftables, so this skips there
-// unless iptables is installed too.
+// nft policies it mirrors.
 func testIptables(t *testing.T) {
-	if _, err := exec.LookPath("iptables-restore"); err != nil {
-		t.Skip("iptables-restore not found (apt-get install iptables)")
-	}
+	testenv.NeedCommand(t, "iptables-restore", "iptables")
 	r := newRouter(t)
 	r.fw.Run(t, "sh", "-c", "iptables-restore < iptables-nflog.rules")
 	rs := listen(t, r.fw, 100)

@@ -25,6 +25,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
 // Addresses inside every lab: side A is the sender, side B the firewall
@@ -37,17 +39,13 @@ var (
 )
 
 // Require skips the test unless it runs as root with nft and ip available:
-// an ordinary `go test` passes, CI (root) runs the lab.
+// an ordinary `go test` passes, CI (root, CI=true) runs the lab and fails
+// the test when it cannot.
 func Require(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("netlab: needs root (network namespaces, nft, NFLOG); CI runs it as root")
-	}
-	for _, tool := range []string{"nft", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("netlab: %s not found (apt-get install nftables iproute2): %v", tool, err)
-		}
-	}
+	testenv.NeedRoot(t, "netlab: network namespaces, nft, NFLOG")
+	testenv.NeedCommand(t, "nft", "nftables")
+	testenv.NeedCommand(t, "ip", "iproute2")
 }
 
 // Suffix returns a random hex string for unique names.
