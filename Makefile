@@ -39,10 +39,10 @@ bench:
 	  $(GO) test -run '^$$' -bench . -benchmem ./... && GO='$(GO)' bench/run.sh
 
 # The Debian package, built by nfpm (a tool dependency in go.mod):
-# dist/nflog-agent_<version>_<arch>.deb. Debian versions must start with a
-# digit and a '-' would split off a Debian revision, so an untagged tree
-# becomes 0.0.0~git<commit>[+dirty] and v1.2.3-4-gabc becomes 1.2.3+4+gabc.
-DEB_VERSION ?= $(shell v='$(VERSION)'; v=$${v#v}; case "$$v" in ([0-9]*) ;; (*) v="0.0.0~git$$v" ;; esac; echo "$$v" | sed 's/-/+/g')
+# dist/nflog-agent_<version>_<arch>.deb. deploy/deb-version turns git's
+# view of the tree into a Debian version: untagged builds are
+# 0.0.0~git<commit date>.<commit>, below any release and rising with time.
+DEB_VERSION ?= $(shell deploy/deb-version)
 DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 
 deb: build
