@@ -4,16 +4,19 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 10m
+BIN_DIR  ?= bin
+DIST_DIR ?= dist
 
 .PHONY: all build test lint fuzz bench clean deb demo
 
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/nflog-agent ./cmd/agent
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN_DIR)/nflog-agent ./cmd/agent
 
-# The whole suite. As root (CI) the real-kernel lab tests run too; as an
-# ordinary user they report that they were skipped.
+# The whole suite. As root the real-kernel lab tests run too; as an
+# ordinary user they report that they were skipped, and with CI=true (as
+# .ci/run sets it) a test that would skip fails instead.
 test: lint
 	$(GO) test -count=1 -timeout 20m ./...
 
@@ -44,11 +47,18 @@ bench:
 # 0.0.0~git<commit date>.<commit>, below any release and rising with time.
 DEB_VERSION ?= $(shell deploy/deb-version)
 DEB_ARCH    ?= $(shell $(GO) env GOARCH)
+DEB_MAINTAINER ?= nflog-agent maintainers <maintainers@nflog-agent.example>
 
+# The man page and the changelog go in gzipped without timestamps (-n), as
+# Debian asks; the changelog of this native package has one entry, the build.
 deb: build
-	mkdir -p dist
-	NFLOG_AGENT_BIN=bin/nflog-agent DEB_VERSION='$(DEB_VERSION)' DEB_ARCH='$(DEB_ARCH)' \
-	  $(GO) tool nfpm package --config deploy/nfpm.yaml --packager deb --target dist/
+	mkdir -p $(DIST_DIR)
+	gzip -9n < deploy/nflog-agent.8 > $(BIN_DIR)/nflog-agent.8.gz
+	printf 'nflog-agent (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- %s  %s\n' \
+	  '$(DEB_VERSION)' '$(COMMIT)' '$(DEB_MAINTAINER)' \
+	  "$$(LC_ALL=C TZ=UTC date -R -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))" | gzip -9n > $(BIN_DIR)/changelog.gz
+	NFLOG_AGENT_BIN=$(BIN_DIR)/nflog-agent DEB_DOCS=$(BIN_DIR) DEB_VERSION='$(DEB_VERSION)' DEB_ARCH='$(DEB_ARCH)' \
+	  DEB_MAINTAINER='$(DEB_MAINTAINER)' $(GO) tool nfpm package --config deploy/nfpm.yaml --packager deb --target $(DIST_DIR)/
 
 # As root: the agent at work in throw-away network namespaces (never the
 # host's ruleset or interfaces), see deploy/demo.sh.

@@ -12,25 +12,20 @@ import (
 	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
-// The Debian package, built as `make deb` builds it (nfpm with
-// deploy/nfpm.yaml, run from the repository root), holds the binary, the
-// unit, the config as a conffile, the rules and the maintainer scripts.
+// The Debian package, built by `make deb` (nfpm with deploy/nfpm.yaml),
+// holds the binary, the unit, the config as a conffile, the rules, the man
+// page and the maintainer scripts, and lintian finds nothing wrong with it.
 func TestDebianPackage(t *testing.T) {
 	testenv.NeedCommand(t, "dpkg-deb", "dpkg")
+	testenv.NeedCommand(t, "make", "make")
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "nflog-agent")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/agent")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	mk := exec.Command("make", "--no-print-directory", "deb", "BIN_DIR="+filepath.Join(tmp, "bin"),
+		"DIST_DIR="+filepath.Join(tmp, "dist"), "DEB_VERSION=1.2.3~test")
+	mk.Dir = ".."
+	if out, err := mk.CombinedOutput(); err != nil {
+		t.Fatalf("make deb: %v\n%s", err, out)
 	}
-	deb := filepath.Join(tmp, "nflog-agent.deb")
-	nfpm := exec.Command("go", "tool", "nfpm", "package", "--config", "deploy/nfpm.yaml", "--packager", "deb", "--target", deb)
-	nfpm.Dir = ".."
-	nfpm.Env = append(os.Environ(), "NFLOG_AGENT_BIN="+bin, "DEB_VERSION=1.2.3~test", "DEB_ARCH="+runtime.GOARCH)
-	if out, err := nfpm.CombinedOutput(); err != nil {
-		t.Fatalf("nfpm: %v\n%s", err, out)
-	}
+	deb := filepath.Join(tmp, "dist", "nflog-agent_1.2.3~test_"+runtime.GOARCH+".deb")
 
 	// Contents: path → mode and owner as dpkg-deb -c prints them.
 	files := map[string]string{}
@@ -50,6 +45,9 @@ func TestDebianPackage(t *testing.T) {
 		"/usr/share/nflog-agent/iptables-nflog.rules":         "-rw-r--r-- root/root",
 		"/usr/share/doc/nflog-agent/MIGRATING-FROM-ULOGD2.md": "-rw-r--r-- root/root",
 		"/usr/share/doc/nflog-agent/copyright":                "-rw-r--r-- root/root",
+		"/usr/share/doc/nflog-agent/changelog.gz":             "-rw-r--r-- root/root",
+		"/usr/share/man/man8/nflog-agent.8.gz":                "-rw-r--r-- root/root",
+		"/usr/share/lintian/overrides/nflog-agent":            "-rw-r--r-- root/root",
 	} {
 		if got, ok := files[path]; !ok {
 			t.Errorf("package lacks %s", path)
@@ -85,4 +83,7 @@ func TestDebianPackage(t *testing.T) {
 	if !strings.HasSuffix(out, ": ok\n") {
 		t.Errorf("check of the packaged config: %q", out)
 	}
+
+	t.Run("man page", func(t *testing.T) { checkManPage(t, root) })
+	t.Run("lintian", func(t *testing.T) { checkLintian(t, deb) })
 }
