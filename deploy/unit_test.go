@@ -112,7 +112,7 @@ func TestUnitExposure(t *testing.T) {
 // says why.
 func TestUnitCapabilitiesSuffice(t *testing.T) {
 	testenv.NeedRoot(t, "network namespace, nft, setpriv")
-	for tool, pkg := range map[string]string{"nft": "nftables", "ip": "iproute2", "setpriv": "util-linux", "bash": "bash"} {
+	for tool, pkg := range map[string]string{"nft": "nftables", "ip": "iproute2", "setpriv": "util-linux"} {
 		testenv.NeedCommand(t, tool, pkg)
 	}
 	s := unitSettings(t)
@@ -136,7 +136,8 @@ func TestUnitCapabilitiesSuffice(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	ns := netlab.NewNSWithRules(t, "deploy", "../nft/nflog-agent.nft").Name
+	lab := netlab.NewFirewall(t, "../nft/nflog-agent.nft")
+	ns := lab.B.Name
 
 	agent := func(ambient, bounding string) *exec.Cmd {
 		return exec.Command("ip", "netns", "exec", ns, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
@@ -155,10 +156,9 @@ func TestUnitCapabilitiesSuffice(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	netlab.WaitFor(t, "the agent to start", func() bool { return strings.Contains(stderr.String(), "reading NFLOG group") })
-	// A refused connection inside the namespace: its SYN is logged.
-	exec.Command("ip", "netns", "exec", ns, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9061").Run()
+	lab.Connect(t, 9061)
 	netlab.WaitFor(t, "an event", func() bool { return strings.Contains(stdout.String(), "DPT=9061") })
-	if !strings.Contains(stdout.String(), `"message":"IPTABLES: ACCEPT IN=lo`) {
+	if !strings.Contains(stdout.String(), `"message":"IPTABLES: ACCEPT IN=`+lab.VethB) {
 		t.Errorf("event:\n%s", stdout.String())
 	}
 }
