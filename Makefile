@@ -35,8 +35,12 @@ fuzz:
 # Go benchmarks of the hot paths (decode/encode, spool, ship: every package
 # with Benchmark functions), then — as root — the side-by-side run with
 # ulogd2 on a kernel flood (bench/run.sh, about 10 minutes; BENCH_QUICK=1 for
-# a 1-minute smoke run), which writes docs/bench/.
+# a 1-minute smoke run). It first checks for what it needs and stops, naming
+# the missing Debian packages, unless BENCH_INSTALL=1 lets it install them.
+# Results go to a new folder under /tmp; BENCH_OUT=docs/bench updates the
+# committed ones.
 bench:
+	@GO='$(GO)' bench/run.sh --check
 	@export BENCH_LOAD_START="$$(cut -d' ' -f1-3 /proc/loadavg)"; \
 	  echo "bench: load average at start: $$BENCH_LOAD_START"; \
 	  $(GO) test -run '^$$' -bench . -benchmem ./... && GO='$(GO)' bench/run.sh
