@@ -5,7 +5,7 @@
 #   make bench                      # Go benchmarks, then this (about 10 minutes)
 #   BENCH_QUICK=1 make bench        # smoke run: 3 steps, 3 s each (about 1 minute)
 #   sudo bench/run.sh               # this part only
-#   bench/run.sh --check            # only check root and the tools, install nothing
+#   bench/run.sh --check            # check root and the tools (install them if BENCH_INSTALL=1), then stop
 #
 # It needs ulogd2 (the reference), ulogd2-json, gnuplot-nox (the chart),
 # nftables, iproute2 and util-linux. When one is missing it says which and
@@ -74,9 +74,16 @@ if [ ${#need[@]} -gt 0 ]; then
 	echo "bench:   ulogd2 and ulogd2-json are the reader the agent is compared with, gnuplot-nox draws the"
 	echo "bench:   chart, nftables, iproute2 and util-linux build the lab and pin the readers to CPUs."
 	if [ "${BENCH_INSTALL:-}" != 1 ]; then
-		echo "bench: install them (no service is started or enabled) and run again:" >&2
-		echo "  sudo .ci/apt-install ${need[*]}" >&2
-		echo "bench: or let the benchmark install them: sudo BENCH_INSTALL=1 make bench" >&2
+		{
+			echo "bench: install them and run again, either with apt-get:"
+			line="  sudo apt-get install --no-install-recommends ${need[*]}"
+			if [[ " ${need[*]} " == *" ulogd2 "* ]]; then
+				line+=" && sudo systemctl disable --now ulogd2" # its package starts and enables it
+			fi
+			echo "$line"
+			echo "bench: or with the script that starts and enables no service: sudo .ci/apt-install ${need[*]}"
+			echo "bench: or let the benchmark do the latter: sudo BENCH_INSTALL=1 make bench"
+		} >&2
 		exit 1
 	fi
 	.ci/apt-install "${need[@]}"
