@@ -12,20 +12,28 @@ import (
 	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
-// The Debian package, built by `make deb` (nfpm with deploy/nfpm.yaml),
-// holds the binary, the unit, the config as a conffile, the rules, the man
-// page and the maintainer scripts, and lintian finds nothing wrong with it.
-func TestDebianPackage(t *testing.T) {
-	testenv.NeedCommand(t, "dpkg-deb", "dpkg")
+// buildDeb builds the package with `make deb` (nfpm with deploy/nfpm.yaml,
+// the binary, the gzipped man page and changelog) into dir and returns its
+// path.
+func buildDeb(t *testing.T, dir, version string) string {
+	t.Helper()
 	testenv.NeedCommand(t, "make", "make")
-	tmp := t.TempDir()
-	mk := exec.Command("make", "--no-print-directory", "deb", "BIN_DIR="+filepath.Join(tmp, "bin"),
-		"DIST_DIR="+filepath.Join(tmp, "dist"), "DEB_VERSION=1.2.3~test")
+	mk := exec.Command("make", "--no-print-directory", "deb", "BIN_DIR="+filepath.Join(dir, "bin"),
+		"DIST_DIR="+filepath.Join(dir, "dist"), "DEB_VERSION="+version)
 	mk.Dir = ".."
 	if out, err := mk.CombinedOutput(); err != nil {
 		t.Fatalf("make deb: %v\n%s", err, out)
 	}
-	deb := filepath.Join(tmp, "dist", "nflog-agent_1.2.3~test_"+runtime.GOARCH+".deb")
+	return filepath.Join(dir, "dist", "nflog-agent_"+version+"_"+runtime.GOARCH+".deb")
+}
+
+// The Debian package holds the binary, the unit, the config as a conffile,
+// the rules, the man page and the maintainer scripts, and lintian finds
+// nothing wrong with it.
+func TestDebianPackage(t *testing.T) {
+	testenv.NeedCommand(t, "dpkg-deb", "dpkg")
+	tmp := t.TempDir()
+	deb := buildDeb(t, tmp, "1.2.3~test")
 
 	// Contents: path → mode and owner as dpkg-deb -c prints them.
 	files := map[string]string{}

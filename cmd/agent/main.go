@@ -30,7 +30,7 @@ func subcommands() []subcommand {
 	return []subcommand{
 		{"run", "[--config FILE]", "read NFLOG groups and ship ECS events (the default command)", runRun},
 		{"replay", "FILE...", "decode NFLOG pcap/pcapng captures to ECS JSON lines on stdout", runReplay},
-		{"check", "--config FILE", "validate a configuration file without starting", runCheck},
+		{"check", "--config FILE", "build everything run would, short of binding sockets: what passes starts", runCheck},
 		{"rules", "[--config FILE]", "print an nftables ruleset for the configured groups", runRules},
 		{"doctor", "[--config FILE]", "check this host: kernel, capability, groups, rules, sinks", runDoctor},
 		{"version", "", "print version, commit and Go version (also --version)", runVersion},
