@@ -127,9 +127,7 @@ func testSekoiaOutput(t *testing.T) {
 	l := netlab.NewFirewall(t, "sekoia-output.nft")
 	rs := listen(t, l.B, 100)
 	l.B.MustDo(t, func() error { return onLoopback(9010) })
-	// The agent's own connection, as its user opens it.
-	l.B.Run(t, "setpriv", "--reuid=nflog-agent", "--regid=nogroup", "--clear-groups",
-		"bash", "-c", "exec 3<>/dev/tcp/10.231.0.1/9010 || true")
+	dialAsAgent(t, l.B, "10.231.0.1/9010")
 	l.B.MustDo(t, func() error {
 		dialTCP("10.231.0.1:9011")
 		return sendUDP("[fd00:231::1]:9012")
@@ -151,6 +149,14 @@ func agentUser(t *testing.T) {
 	testenv.NeedCommand(t, "useradd", "passwd")
 	netlab.Cmd(t, "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "nflog-agent")
 	t.Cleanup(func() { exec.Command("userdel", "nflog-agent").Run() })
+}
+
+// dialAsAgent opens a TCP connection to hostPort ("10.231.0.1/9010") from
+// the namespace as the agent's user does, to check that it is not logged.
+func dialAsAgent(t *testing.T, ns *netlab.NS, hostPort string) {
+	t.Helper()
+	ns.Run(t, "setpriv", "--reuid=nflog-agent", "--regid=nogroup", "--clear-groups",
+		"bash", "-c", "exec 3<>/dev/tcp/"+hostPort+" || true")
 }
 
 // input-drop.nft on fw: SSH from lan is let in and logged as ACCEPT, another
@@ -190,8 +196,7 @@ func testIptables(t *testing.T) {
 	r.fw.Run(t, "sh", "-c", "iptables-restore < iptables-nflog.rules")
 	rs := listen(t, r.fw, 100)
 	r.fw.MustDo(t, func() error { return onLoopback(9040) })
-	r.fw.Run(t, "setpriv", "--reuid=nflog-agent", "--regid=nogroup", "--clear-groups",
-		"bash", "-c", "exec 3<>/dev/tcp/10.231.1.2/9040 || true")
+	dialAsAgent(t, r.fw, "10.231.1.2/9040")
 	r.lan.MustDo(t, func() error {
 		dialTCP("10.231.0.2:22")
 		dialTCP("10.231.1.2:9041")
