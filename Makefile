@@ -4,6 +4,9 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 10m
+# Build tools (nfpm, staticcheck) have their own module file, so the
+# product's go.mod lists only what the binary and its tests link.
+GOTOOL   := $(GO) tool -modfile=tools/go.mod
 
 .PHONY: all build test lint fuzz bench clean deb demo
 
@@ -21,7 +24,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) tool staticcheck ./...
+	$(GOTOOL) staticcheck ./...
 
 # Long fuzzing runs; the seed corpus also runs in every `make test`.
 fuzz:
@@ -38,7 +41,7 @@ bench:
 	  echo "bench: load average at start: $$BENCH_LOAD_START"; \
 	  $(GO) test -run '^$$' -bench . -benchmem ./... && GO='$(GO)' bench/run.sh
 
-# The Debian package, built by nfpm (a tool dependency in go.mod):
+# The Debian package, built by nfpm (a tool dependency in tools/go.mod):
 # dist/nflog-agent_<version>_<arch>.deb. Debian versions must start with a
 # digit and a '-' would split off a Debian revision, so an untagged tree
 # becomes 0.0.0~git<commit>[+dirty] and v1.2.3-4-gabc becomes 1.2.3+4+gabc.
@@ -48,7 +51,7 @@ DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 deb: build
 	mkdir -p dist
 	NFLOG_AGENT_BIN=bin/nflog-agent DEB_VERSION='$(DEB_VERSION)' DEB_ARCH='$(DEB_ARCH)' \
-	  $(GO) tool nfpm package --config deploy/nfpm.yaml --packager deb --target dist/
+	  $(GOTOOL) nfpm package --config deploy/nfpm.yaml --packager deb --target dist/
 
 # As root: the agent at work in throw-away network namespaces (never the
 # host's ruleset or interfaces), see deploy/demo.sh.

@@ -26,7 +26,7 @@ func TestDebianPackage(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	deb := filepath.Join(tmp, "nflog-agent.deb")
-	nfpm := exec.Command("go", "tool", "nfpm", "package", "--config", "deploy/nfpm.yaml", "--packager", "deb", "--target", deb)
+	nfpm := exec.Command("go", "tool", "-modfile=tools/go.mod", "nfpm", "package", "--config", "deploy/nfpm.yaml", "--packager", "deb", "--target", deb)
 	nfpm.Dir = ".."
 	nfpm.Env = append(os.Environ(), "NFLOG_AGENT_BIN="+bin, "DEB_VERSION=1.2.3~test", "DEB_ARCH="+runtime.GOARCH)
 	if out, err := nfpm.CombinedOutput(); err != nil {
