@@ -13,7 +13,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/nflog-agent/nflog-agent/collector/nflogpcap"
+	"github.com/nflog-agent/nflog-agent/collector/nflogmsg"
 	"github.com/nflog-agent/nflog-agent/decode"
 )
 
@@ -30,8 +30,8 @@ type subscription struct {
 	nf   *nflog.Nflog
 	conn *netlink.Conn
 	raw  syscall.RawConn
-	seq  seqTracker       // touched only by the read loop
-	msgs nflogpcap.Parser // likewise
+	seq  seqTracker      // touched only by the read loop
+	msgs nflogmsg.Parser // likewise
 
 	bindSeq    uint32     // netlink sequence number of the bind request
 	bindResult chan error // its answer, from the read loop

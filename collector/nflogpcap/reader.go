@@ -10,6 +10,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/nflog-agent/nflog-agent/collector/nflogmsg"
 	"github.com/nflog-agent/nflog-agent/decode"
 )
 
@@ -36,7 +37,7 @@ type Reader struct {
 	order binary.ByteOrder // of the capture file, and so of the TLV headers
 	n     int              // records read so far
 	done  bool
-	msgs  Parser
+	msgs  nflogmsg.Parser
 }
 
 // packetSource is what pcapgo.Reader and pcapgo.NgReader have in common.

@@ -1,4 +1,4 @@
-package nflogpcap
+package nflogmsg
 
 import (
 	"encoding/binary"

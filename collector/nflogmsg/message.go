@@ -4,7 +4,7 @@
 // payload of the kernel's netlink NFLOG message as it was read, so the
 // collector parses the messages it reads from its sockets with this
 // package's Parser too.
-package nflogpcap
+package nflogmsg
 
 import (
 	"bytes"
