@@ -1,9 +1,7 @@
-// Package nflogpcap reads NFLOG records from capture files of link type
-// LINKTYPE_NFLOG (239), pcap or pcapng, as `tcpdump -i nflog:N -w` writes
-// them, and turns each into a decode.Record. A LINKTYPE_NFLOG packet is the
-// payload of the kernel's netlink NFLOG message as it was read, so the
-// collector parses the messages it reads from its sockets with this
-// package's Parser too.
+// Package nflogmsg parses NFLOG messages, the payload of the kernel's
+// netlink NFULNL_MSG_PACKET messages, into decode.Records. A LINKTYPE_NFLOG
+// (239) capture holds these messages as they were read, so the collector's
+// sockets and the capture reader share this parser.
 package nflogmsg
 
 import (

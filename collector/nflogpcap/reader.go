@@ -1,3 +1,6 @@
+// Package nflogpcap reads NFLOG records from capture files of link type
+// LINKTYPE_NFLOG (239), pcap or pcapng, as `tcpdump -i nflog:N -w` writes
+// them, and turns each into a decode.Record with collector/nflogmsg.
 package nflogpcap
 
 import (
