@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // The exactness catalogue: raw packets of many kinds, built byte by byte so

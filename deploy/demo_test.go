@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // `make demo` must keep working: run deploy/demo.sh as root against a fresh

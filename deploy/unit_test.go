@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // unitSettings reads the [Service] assignments of the unit; a key set on

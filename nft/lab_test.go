@@ -15,8 +15,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // router builds lan (10.231.0.1) — fw — wan (10.231.1.2): fw forwards

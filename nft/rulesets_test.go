@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // labTests maps every shipped ruleset to the test that loads it and checks
