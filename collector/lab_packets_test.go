@@ -193,8 +193,6 @@ func fill(n int, seed byte) []byte {
 	return b
 }
 
-func (l *labPacket) String() string { return fmt.Sprintf("%s (%d bytes)", l.name, len(l.frame)) }
-
 // catalogue returns the packets A sends to B; every one of them is logged by
 // the lab's rules (they all come from A's addresses).
 func catalogue(lab *netlab.Lab) []labPacket {

@@ -40,22 +40,10 @@ const (
 	attrTypeMask = 0x3fff
 )
 
-// ParseMessage parses one LINKTYPE_NFLOG packet into rec, which it resets
-// first. It is Parser.Parse without the prefix cache. The packet is a 4-byte header (family, version 0, group in network
-// byte order) followed by TLVs whose length and type fields are in order, the
-// byte order of the host that wrote the capture; the values themselves are in
-// network byte order, each padded to 4 bytes. The byte slices of rec alias
-// data. On error rec holds the attributes read before the faulty one.
-func ParseMessage(data []byte, order binary.ByteOrder, rec *decode.Record) error {
-	var p *Parser
-	return p.Parse(data, order, rec)
-}
-
-// Parser parses NFLOG messages like ParseMessage, and hands out the same
-// string for every message with the same prefix instead of allocating one
-// per message: a firewall logs with a handful of prefixes. The zero value is
-// ready to use; a nil *Parser caches nothing. It is not safe for concurrent
-// use.
+// Parser parses NFLOG messages, and hands out the same string for every
+// message with the same prefix instead of allocating one per message: a
+// firewall logs with a handful of prefixes. The zero value is ready to use.
+// It is not safe for concurrent use.
 type Parser struct {
 	prefixes map[string]string
 }
@@ -64,7 +52,12 @@ type Parser struct {
 // (a counter in the prefix, say) empties it rather than growing it.
 const maxPrefixes = 1024
 
-// Parse is ParseMessage, with prefixes from the cache.
+// Parse parses one NFLOG message (a LINKTYPE_NFLOG packet) into rec, which
+// it resets first. The message is a 4-byte header (family, version 0, group
+// in network byte order) followed by TLVs whose length and type fields are
+// in order, the byte order of the host that wrote it; the values themselves
+// are in network byte order, each padded to 4 bytes. The byte slices of rec
+// alias data. On error rec holds the attributes read before the faulty one.
 func (p *Parser) Parse(data []byte, order binary.ByteOrder, rec *decode.Record) error {
 	*rec = decode.Record{}
 	if len(data) < 4 {
@@ -165,11 +158,8 @@ func (p *Parser) parseAttr(typ uint16, v []byte, rec *decode.Record) error {
 	return err
 }
 
-// prefix returns v as a string, from the cache when p has one.
+// prefix returns v as a string, from the cache.
 func (p *Parser) prefix(v []byte) string {
-	if p == nil {
-		return string(v)
-	}
 	if s, ok := p.prefixes[string(v)]; ok {
 		return s
 	}
