@@ -61,7 +61,7 @@ const (
 // open.
 func (g *Group) subscribe() (*subscription, error) {
 	cfg := g.cfg
-	nf, err := nflog.Open(&nflog.Config{NetNS: g.netns, Group: cfg.Group, Copymode: nflog.CopyPacket, Flags: nflog.FlagSeq})
+	nf, err := nflog.Open(&nflog.Config{NetNS: g.netns})
 	if err != nil {
 		return nil, &GroupError{Group: cfg.Group, Op: "open netlink socket", Err: err}
 	}
