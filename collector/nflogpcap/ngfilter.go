@@ -32,10 +32,10 @@ const (
 
 // ngFilter hands pcapgo a pcapng stream one whole, checked block at a time,
 // with the interfaces' snap lengths capped, and drops the blocks the Reader
-// has no use for (name resolution, decryption secrets, custom blocks). pcapgo sizes buffers and lists from the
-// lengths it reads, and keeps some of them for the whole file: with every
-// length checked against the bytes that are really there, no file makes it
-// allocate more than a few times its size.
+// has no use for (name resolution, decryption secrets, custom blocks).
+// pcapgo sizes buffers and lists from the lengths it reads, and keeps some of
+// them for the whole file: with every length checked against the bytes that
+// are really there, no file makes it allocate more than a few times its size.
 type ngFilter struct {
 	src     io.Reader
 	order   binary.ByteOrder // of the current section
@@ -69,15 +69,12 @@ func (f *ngFilter) Read(p []byte) (int, error) {
 func (f *ngFilter) next() error {
 	var head [12]byte
 	if _, err := io.ReadFull(f.src, head[:8]); err != nil {
-		if err == io.EOF {
-			return io.EOF
-		}
-		return io.ErrUnexpectedEOF
+		return err // io.EOF between blocks: the end of the file
 	}
 	typ := f.order.Uint32(head[:])
 	if typ == ngSectionHeader {
 		if _, err := io.ReadFull(f.src, head[8:12]); err != nil {
-			return io.ErrUnexpectedEOF
+			return cutShort(err)
 		}
 		switch uint32(ngByteOrderMagic) {
 		case binary.LittleEndian.Uint32(head[8:]):
@@ -101,7 +98,7 @@ func (f *ngFilter) next() error {
 		got = 8
 	}
 	if _, err := io.ReadFull(f.src, b[got:]); err != nil {
-		return io.ErrUnexpectedEOF
+		return cutShort(err)
 	}
 	if end := f.order.Uint32(b[n-4:]); end != n {
 		return f.errorf(typ, "length %d at its start, %d at its end", n, end)
@@ -188,6 +185,14 @@ func (f *ngFilter) checkOptions(b []byte, max int) error {
 		b = b[min(len(b), 4+(n+3)&^3):]
 	}
 	return nil
+}
+
+// cutShort is err from reading the rest of a block.
+func cutShort(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 func (f *ngFilter) errorf(typ uint32, format string, args ...any) error {
