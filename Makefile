@@ -46,9 +46,10 @@ bench:
 
 # The Debian package, built by nfpm (a tool dependency in tools/go.mod):
 # dist/nflog-agent_<version>_<arch>.deb. Debian versions must start with a
-# digit and a '-' would split off a Debian revision, so an untagged tree
-# becomes 0.0.0~git<commit>[+dirty] and v1.2.3-4-gabc becomes 1.2.3+4+gabc.
-DEB_VERSION ?= $(shell v='$(VERSION)'; v=$${v#v}; case "$$v" in ([0-9]*) ;; (*) v="0.0.0~git$$v" ;; esac; echo "$$v" | sed 's/-/+/g')
+# digit and a '-' would split off a Debian revision, so an untagged tree (a
+# commit hash, which may start with a digit too, but has no dot) becomes
+# 0.0.0~git<commit>[+dirty] and v1.2.3-4-gabc becomes 1.2.3+4+gabc.
+DEB_VERSION ?= $(shell v='$(VERSION)'; v=$${v#v}; case "$$v" in ([0-9]*.*) ;; (*) v="0.0.0~git$$v" ;; esac; echo "$$v" | sed 's/-/+/g')
 DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 
 deb: build
