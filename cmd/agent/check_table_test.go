@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/internal/config"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 	"github.com/nflog-agent/nflog-agent/ship/tlstest"
 )
 

@@ -19,8 +19,8 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/internal/config"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 func get(t *testing.T, url string) (int, string) {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/internal/config"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
