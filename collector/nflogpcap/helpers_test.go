@@ -3,9 +3,11 @@ package nflogpcap
 import (
 	"bytes"
 	"encoding/binary"
+	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
@@ -32,6 +34,43 @@ func msg(order binary.ByteOrder, family uint8, group uint16, attrs ...tlv) []byt
 	return b
 }
 
+// nested encodes attributes as the value of a nested one.
+func nested(order binary.ByteOrder, attrs ...tlv) []byte {
+	return msg(order, 0, 0, attrs...)[4:]
+}
+
+// ctAttrs is NFULA_CT for a TCP connection from 10.0.0.1:1234 to
+// 10.0.0.2:80, source-NATed to 192.0.2.1:40000: its tuples, status, mark,
+// zone and id, as ctnetlink nests them.
+func ctAttrs(order binary.ByteOrder) []byte {
+	tuple := func(src, dst []byte, sport, dport uint16) []byte {
+		return nested(order,
+			tlv{0x8000 | 1, nested(order, tlv{1, src}, tlv{2, dst})},
+			tlv{0x8000 | 2, nested(order, tlv{1, []byte{6}}, tlv{2, u16(sport)}, tlv{3, u16(dport)})})
+	}
+	return nested(order,
+		tlv{0x8000 | 1, tuple([]byte{10, 0, 0, 1}, []byte{10, 0, 0, 2}, 1234, 80)},
+		tlv{0x8000 | 2, tuple([]byte{10, 0, 0, 2}, []byte{192, 0, 2, 1}, 80, 40000)},
+		tlv{3, u32(0x1e)},
+		tlv{8, u32(7)},
+		tlv{18, u16(3)},
+		tlv{0x4000 | 12, u32(42)},
+		tlv{0x4000 | 60, []byte{1, 2, 3}}, // unknown: skipped
+	)
+}
+
+// ctEntry is ctAttrs decoded.
+func ctEntry() decode.Conntrack {
+	return decode.Conntrack{
+		Present: true, HasID: true, HasMark: true, HasZone: true, HasStatus: true,
+		ID: 42, Mark: 7, Zone: 3, Status: 0x1e,
+		Orig: decode.CtTuple{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"),
+			Proto: 6, HasPorts: true, SrcPort: 1234, DstPort: 80},
+		Reply: decode.CtTuple{Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("192.0.2.1"),
+			Proto: 6, HasPorts: true, SrcPort: 80, DstPort: 40000},
+	}
+}
+
 func u16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 
@@ -44,13 +83,12 @@ var (
 		0x04, 0xd2, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0x72, 0x10, 0, 0, 0, 0,
 	}
 	hwHeader = []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}
-	ctBlob   = []byte{0x08, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x2a}
 	kernelTS = time.Unix(1700000000, 123456000).UTC()
 )
 
 // fullAttrs carries every attribute ParseMessage reads, with NLA flags set on
 // some types, plus VLAN, L2HDR and an unknown type that it must skip.
-func fullAttrs() []tlv {
+func fullAttrs(order binary.ByteOrder) []tlv {
 	return []tlv{
 		{1, []byte{0x08, 0x00, decode.HookInput, 0}},
 		{2, u32(0xdeadbeef)},
@@ -69,9 +107,9 @@ func fullAttrs() []tlv {
 		{15, u16(1)},
 		{16, hwHeader},
 		{17, u16(14)},
-		{0x8000 | 18, ctBlob},
+		{0x8000 | 18, ctAttrs(order)},
 		{19, u32(2)},
-		{0x8000 | 20, cat(u16(4), u16(0x8100))},
+		{0x8000 | 20, nested(order, tlv{1, u16(0x8100)}, tlv{2, u16(0x2064)})},
 		{21, []byte{1, 2, 3, 4}},
 		{0x4000 | 63, []byte{9}},
 	}
@@ -89,7 +127,8 @@ func fullRecord() decode.Record {
 		HasUID: true, HasGID: true, UID: 0, GID: 1000,
 		HasSeq: true, HasSeqGlobal: true, Seq: 7, SeqGlobal: 99,
 		Timestamp: kernelTS,
-		HasCtInfo: true, CtInfo: 2, Ct: ctBlob,
+		HasCtInfo: true, CtInfo: 2, Ct: ctEntry(),
+		HasVLAN: true, VLANProto: 0x8100, VLANTCI: 0x2064, L2Header: []byte{1, 2, 3, 4},
 		Payload: tcpPayload,
 	}
 }
@@ -202,3 +241,6 @@ func pcapngBE(lt layers.LinkType, idbOpts []byte, pkts []packet) []byte {
 	}
 	return b
 }
+
+// addrEqual lets cmp compare the conntrack tuples' addresses.
+var addrEqual = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
