@@ -301,7 +301,7 @@ func appendConntrack(b []byte, r *Record) []byte {
 		b = appendUintMember(b, `,"id":`[sep:], uint64(ct.ID))
 		sep = 0
 	}
-	if ct.HasMark {
+	if ct.HasMark && ct.Mark != 0 { // as netfilter.mark; events carry a zero mark only when it changed
 		b = appendUintMember(b, `,"mark":`[sep:], uint64(ct.Mark))
 		sep = 0
 	}

@@ -1,0 +1,214 @@
+package ctmirror
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nflog-agent/nflog-agent/decode"
+)
+
+// endpoint is one side of a flow: an address and a port (the ICMP id for
+// ICMP, 0 for protocols without ports).
+type endpoint struct {
+	addr netip.Addr
+	port uint16
+}
+
+// flowKey names a flow whichever way its packets go: the two endpoints in
+// a fixed order, so a packet and its answer give the same key. For ICMP
+// the order is the requester's first: the id alone cannot tell a ping
+// from A to B from one from B to A with the same id, which conntrack
+// tracks apart by the ICMP type.
+type flowKey struct {
+	proto  uint8
+	lo, hi endpoint
+}
+
+// newFlowKey makes the key of a flow from a to b, a being the requester
+// for ICMP.
+func newFlowKey(proto uint8, a, b endpoint) flowKey {
+	if proto != protoICMP && proto != protoICMPv6 && (b.addr.Less(a.addr) || b.addr == a.addr && b.port < a.port) {
+		a, b = b, a
+	}
+	return flowKey{proto: proto, lo: a, hi: b}
+}
+
+// tupleEnds returns the endpoints of a conntrack tuple.
+func tupleEnds(t *decode.CtTuple) (src, dst endpoint) {
+	switch {
+	case t.HasPorts:
+		return endpoint{t.Src, t.SrcPort}, endpoint{t.Dst, t.DstPort}
+	case t.HasICMP:
+		return endpoint{t.Src, t.ICMPID}, endpoint{t.Dst, t.ICMPID}
+	}
+	return endpoint{t.Src, 0}, endpoint{t.Dst, 0}
+}
+
+// entryKeys returns the keys under which a packet of the entry can be
+// seen, whichever NAT has been applied to it at the hook that logged it:
+// none (the original tuple), all (the reply tuple), or the destination's
+// only (prerouting's DNAT done, postrouting's SNAT not yet: original
+// source to reply source). Keys are direction-free, so each also finds the
+// reply-direction packets at the same stage; each is made requester
+// first.
+func entryKeys(ct *decode.Conntrack) (keys [3]flowKey, n int) {
+	os, od := tupleEnds(&ct.Orig)
+	rs, rd := tupleEnds(&ct.Reply)
+	proto := ct.Orig.Proto
+	for _, k := range [...]flowKey{newFlowKey(proto, os, od), newFlowKey(proto, rd, rs), newFlowKey(proto, os, rs)} {
+		dup := false
+		for _, have := range keys[:n] {
+			dup = dup || have == k
+		}
+		if !dup {
+			keys[n] = k
+			n++
+		}
+	}
+	return keys, n
+}
+
+// slot is one mirrored entry.
+type slot struct {
+	ct    decode.Conntrack
+	keys  [3]flowKey
+	nkeys int
+	used  atomic.Bool // looked up or updated since eviction last passed it
+}
+
+// table is the bounded mirror of the conntrack table: entries by id, and
+// the ids by flow key. When full, the oldest entry that has not been used
+// since the last pass is evicted (a second-chance FIFO), so connections
+// that packets are still being logged for stay. It is safe for concurrent
+// use: one writer (the event reader), many readers.
+type table struct {
+	mu    sync.RWMutex
+	max   int
+	byID  map[uint32]*slot
+	byKey map[flowKey]uint32
+	order []uint32 // ids in insertion order, possibly stale, from head on
+	head  int
+
+	evicted uint64 // entries pushed out to make room; under mu
+}
+
+func newTable(max int) *table {
+	return &table{max: max, byID: make(map[uint32]*slot), byKey: make(map[flowKey]uint32)}
+}
+
+// put inserts or updates an entry. An update keeps the labels it does not
+// carry: the kernel sends them only when they change.
+func (t *table) put(ct *decode.Conntrack) {
+	if !ct.HasID || !ct.Orig.Src.IsValid() || !ct.Reply.Src.IsValid() {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s, ok := t.byID[ct.ID]; ok {
+		if !ct.HasLabels && s.ct.HasLabels {
+			ct.HasLabels, ct.Labels = true, s.ct.Labels
+		}
+		s.ct = *ct
+		s.used.Store(true)
+		t.index(s)
+		return
+	}
+	for len(t.byID) >= t.max && t.evictOne() {
+	}
+	s := &slot{ct: *ct}
+	t.byID[ct.ID] = s
+	t.order = append(t.order, ct.ID)
+	t.index(s)
+	t.compact()
+}
+
+// index points the entry's keys at it (replacing the keys of the same
+// entry before an update, and any older entry's that shares them).
+func (t *table) index(s *slot) {
+	t.unindex(s)
+	s.keys, s.nkeys = entryKeys(&s.ct)
+	for _, k := range s.keys[:s.nkeys] {
+		t.byKey[k] = s.ct.ID
+	}
+}
+
+func (t *table) unindex(s *slot) {
+	for _, k := range s.keys[:s.nkeys] {
+		if t.byKey[k] == s.ct.ID {
+			delete(t.byKey, k)
+		}
+	}
+	s.nkeys = 0
+}
+
+// remove drops the entry with the id, if mirrored.
+func (t *table) remove(id uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s, ok := t.byID[id]; ok {
+		t.unindex(s)
+		delete(t.byID, id)
+	}
+}
+
+// evictOne removes the oldest unused entry, giving used ones a second
+// chance. It reports false when nothing is left to evict.
+func (t *table) evictOne() bool {
+	for t.head < len(t.order) {
+		id := t.order[t.head]
+		t.head++
+		s, ok := t.byID[id]
+		if !ok {
+			continue // removed since
+		}
+		if s.used.Swap(false) {
+			t.order = append(t.order, id)
+			continue
+		}
+		t.unindex(s)
+		delete(t.byID, id)
+		t.evicted++
+		return true
+	}
+	return false
+}
+
+// compact keeps order at most about twice the live entries: once the
+// consumed head and the ids of removed entries outweigh them, it keeps
+// only the live ids, in order.
+func (t *table) compact() {
+	if len(t.order) < 2*len(t.byID)+1024 {
+		return
+	}
+	live := t.order[:0]
+	for _, id := range t.order[t.head:] {
+		if _, ok := t.byID[id]; ok {
+			live = append(live, id)
+		}
+	}
+	t.order, t.head = live, 0
+}
+
+// lookup finds the entry of a flow and copies it to ct.
+func (t *table) lookup(k flowKey, ct *decode.Conntrack) bool {
+	t.mu.RLock()
+	id, ok := t.byKey[k]
+	var s *slot
+	if ok {
+		s = t.byID[id]
+		*ct = s.ct
+	}
+	t.mu.RUnlock()
+	if s != nil && !s.used.Load() {
+		s.used.Store(true)
+	}
+	return s != nil
+}
+
+// stats returns the number of entries and of evictions so far.
+func (t *table) stats() (entries int, evicted uint64) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.byID), t.evicted
+}
