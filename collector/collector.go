@@ -27,9 +27,10 @@ type Config struct {
 // Collector is a set of Groups in one network namespace sharing an
 // interface-name cache.
 type Collector struct {
-	names  *ifcache.Cache
-	groups []*Group
-	mirror *ctmirror.Mirror // opened by the first group that needs it
+	names      *ifcache.Cache
+	groups     []*Group
+	mirror     *ctmirror.Mirror // opened by the first group that needs it
+	maxEntries int
 }
 
 // Open starts the interface-name cache and every group. If any group cannot
@@ -49,12 +50,15 @@ func Open(cfg Config) (*Collector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
-	c := &Collector{names: names}
+	c := &Collector{names: names, maxEntries: cfg.ConntrackMaxEntries}
+	if c.maxEntries <= 0 {
+		c.maxEntries = ctmirror.DefaultMaxEntries
+	}
 	openMirror := func() (*ctmirror.Mirror, error) {
 		if c.mirror != nil {
 			return c.mirror, nil
 		}
-		m, err := ctmirror.Open(ctmirror.Options{NetNS: cfg.NetNS, MaxEntries: cfg.ConntrackMaxEntries, Logger: cfg.Logger})
+		m, err := ctmirror.Open(ctmirror.Options{NetNS: cfg.NetNS, MaxEntries: c.maxEntries, Logger: cfg.Logger})
 		c.mirror = m
 		return m, err
 	}
@@ -89,6 +93,9 @@ func (c *Collector) ConntrackStats() (ctmirror.Stats, bool) {
 	}
 	return c.mirror.Stats(), true
 }
+
+// ConntrackMaxEntries is the bound of the ctnetlink mirror.
+func (c *Collector) ConntrackMaxEntries() int { return c.maxEntries }
 
 // Close stops every group (closing their Records channels once their
 // enrichment stages have passed on what they held), the conntrack mirror

@@ -35,6 +35,10 @@ func (s ConntrackSource) String() string {
 	return "off"
 }
 
+// ErrNoConntrack means a group asked for conntrack has no source of
+// entries: the kernel cannot attach them and ctnetlink is unavailable.
+var ErrNoConntrack = errors.New("collector: no source of conntrack entries")
+
 // noKernelConntrackHint says why the kernel refused to attach entries.
 const noKernelConntrackHint = "this kernel cannot attach conntrack entries to NFLOG messages " +
 	"(built without CONFIG_NETFILTER_NETLINK_GLUE_CT)"
@@ -87,7 +91,7 @@ func (g *Group) startConntrack(open func() (*ctmirror.Mirror, error)) error {
 		m, err = open()
 	}
 	if err != nil {
-		return &GroupError{Group: g.cfg.Group, Op: "conntrack", Err: err,
+		return &GroupError{Group: g.cfg.Group, Op: "conntrack", Err: fmt.Errorf("%w: %w", ErrNoConntrack, err),
 			Hint: fmt.Sprintf("%s, and ctnetlink is unavailable: load nf_conntrack_netlink "+
 				"(`modprobe nf_conntrack_netlink`), run on a kernel with CONFIG_NETFILTER_NETLINK_GLUE_CT, "+
 				"or set conntrack: false for group %d", noKernelConntrackHint, g.cfg.Group)}

@@ -19,15 +19,19 @@ import (
 
 // config is the agent's configuration file, validated.
 type config struct {
-	NetNS           string // path of a network namespace file (e.g. /run/netns/fw); "" = the agent's own
-	Hostname        string // observer.hostname; "" = os.Hostname
-	Groups          []groupConfig
-	ShutdownTimeout time.Duration // how long SIGTERM may take to drain what was read
-	Metrics         metricsConfig
-	Health          healthConfig
-	Log             logConfig
-	Spool           spoolConfig
-	Sinks           []ship.SinkConfig // nil = ship.DefaultSinks (stdout)
+	NetNS    string // path of a network namespace file (e.g. /run/netns/fw); "" = the agent's own
+	Hostname string // observer.hostname; "" = os.Hostname
+	Groups   []groupConfig
+	// ConntrackMaxEntries bounds the mirror of the conntrack table that
+	// groups with conntrack use on kernels that cannot attach entries to
+	// NFLOG; 0 = ctmirror.DefaultMaxEntries.
+	ConntrackMaxEntries int
+	ShutdownTimeout     time.Duration // how long SIGTERM may take to drain what was read
+	Metrics             metricsConfig
+	Health              healthConfig
+	Log                 logConfig
+	Spool               spoolConfig
+	Sinks               []ship.SinkConfig // nil = ship.DefaultSinks (stdout)
 }
 
 // spoolConfig is the `spool:` section: where events wait for the sinks.
@@ -143,6 +147,10 @@ func parseConfig(name string, data []byte) (*config, error) {
 			groups, err := p.groups(v)
 			cfg.Groups = groups
 			return err
+		case "conntrack_max_entries":
+			u, err := p.uint(v, key, 1024, 1<<24)
+			cfg.ConntrackMaxEntries = int(u)
+			return err
 		case "shutdown_timeout":
 			d, err := p.duration(v, key)
 			cfg.ShutdownTimeout = d
@@ -160,7 +168,7 @@ func parseConfig(name string, data []byte) (*config, error) {
 			cfg.Sinks = sinks
 			return err
 		}
-		return p.errorf(k, key, "unknown key (want netns, hostname, groups, shutdown_timeout, metrics, health, log, spool or sinks)")
+		return p.errorf(k, key, "unknown key (want netns, hostname, groups, conntrack_max_entries, shutdown_timeout, metrics, health, log, spool or sinks)")
 	})
 	if err != nil {
 		return nil, err
@@ -241,9 +249,11 @@ func (p *parser) group(n *yaml.Node, path string) (groupConfig, error) {
 			}
 		case "actions":
 			g.Decode.Actions, err = p.actions(v, full)
+		case "conntrack":
+			c.Conntrack, err = p.boolean(v, full)
 		default:
 			err = p.errorf(k, full, "unknown key (want group, snaplen, message_flags, queue_threshold, "+
-				"flush_timeout, read_buffer, read_buffer_max, queue, overflow or actions)")
+				"flush_timeout, read_buffer, read_buffer_max, queue, overflow, actions or conntrack)")
 		}
 		return err
 	})

@@ -99,7 +99,7 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 		}
 	}()
 
-	ccfg := collector.Config{NetNS: netns, Logger: log}
+	ccfg := collector.Config{NetNS: netns, Logger: log, ConntrackMaxEntries: cfg.ConntrackMaxEntries}
 	for _, g := range cfg.Groups {
 		ccfg.Groups = append(ccfg.Groups, g.Collector)
 	}
@@ -108,6 +108,10 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 		return err
 	}
 	if err := tel.register(promsnap.New("group", col.Stats, groupID, groupMetrics...)); err != nil {
+		col.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if err := registerConntrack(tel, col, log); err != nil {
 		col.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -166,7 +170,8 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 		})
 		log.Info("reading NFLOG group", "group", gc.Group, "snaplen", gc.SnapLen, "full_packet", gc.FullPacket,
 			"message_flags", opts.Flags.String(), "queue_threshold", gc.QueueThreshold, "flush_timeout", gc.FlushTimeout,
-			"read_buffer", g.Stats().ReadBuffer, "queue", gc.Queue, "overflow", gc.Overflow.String())
+			"read_buffer", g.Stats().ReadBuffer, "queue", gc.Queue, "overflow", gc.Overflow.String(),
+			"conntrack", g.ConntrackSource().String())
 	}
 
 wait:
@@ -191,6 +196,11 @@ wait:
 		log.Info("group totals", "group", s.Group, "received", s.Received, "kernel_lost", s.KernelLost,
 			"enobufs", s.ENOBUFS, "queue_dropped", s.QueueDropped, "decode_errors", s.DecodeErrors,
 			"reopens", s.Reopens, "read_buffer", s.ReadBuffer)
+		if s.Conntrack != collector.ConntrackOff {
+			log.Info("group conntrack totals", "group", s.Group, "conntrack", s.Conntrack.String(),
+				"enriched", s.ConntrackEnriched, "no_entry", s.ConntrackMissing.NoEntry,
+				"no_flow", s.ConntrackMissing.NoFlow, "hold_full", s.ConntrackMissing.HoldFull)
+		}
 	}
 	for i := range drops {
 		if n := drops[i].n.Load(); n > 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -93,7 +94,7 @@ func ip4Packet(proto uint8, src, dst netip.AddrPort, icmpType uint8) []byte {
 
 // newTestMirror is a Mirror without a socket, fed with apply.
 func newTestMirror(max int) *Mirror {
-	return &Mirror{t: newTable(max)}
+	return &Mirror{t: newTable(max), now: time.Now}
 }
 
 func (m *Mirror) feed(tb testing.TB, msgs ...[]byte) {

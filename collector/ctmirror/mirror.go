@@ -13,6 +13,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -56,6 +57,7 @@ type Stats struct {
 // table. Its methods are safe for concurrent use.
 type Mirror struct {
 	t    *table
+	now  func() time.Time // time.Now; simulated in benchmarks
 	conn *netlink.Conn
 	raw  syscall.RawConn
 	log  *slog.Logger
@@ -101,7 +103,7 @@ func Open(o Options) (*Mirror, error) {
 		conn.Close()
 		return nil, openError("open a ctnetlink socket", err)
 	}
-	m := &Mirror{t: newTable(o.MaxEntries), conn: conn, raw: raw, log: o.Logger, readBuffer: o.ReadBuffer,
+	m := &Mirror{t: newTable(o.MaxEntries), now: time.Now, conn: conn, raw: raw, log: o.Logger, readBuffer: o.ReadBuffer,
 		done: make(chan struct{})}
 	// Subscribed first, dumped second: an entry created in between is in
 	// the dump or in an event, perhaps both, which put absorbs.
@@ -226,11 +228,12 @@ func (m *Mirror) apply(typ uint16, data []byte) {
 		return
 	}
 	m.events.Add(1)
+	now := m.now()
 	if typ == msgDelete {
-		m.t.remove(ct.ID)
+		m.t.destroy(ct.ID, now)
 		return
 	}
-	m.t.put(&ct)
+	m.t.put(&ct, now)
 }
 
 // Lookup fills r.Ct with the entry of the record's flow and r.CtInfo with

@@ -3,6 +3,7 @@ package ctmirror
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/mdlayher/netlink"
 
@@ -95,8 +96,12 @@ func TestTableBound(t *testing.T) {
 		t.Errorf("after eviction: entries 1-4 found %v %v %v %v, want true false true true", lookup(0), lookup(1), lookup(2), lookup(3))
 	}
 	m.feed(t, ctnlMessage(t, msgDelete, 0, snatConn(3, clients[2])))
+	if !lookup(2) {
+		t.Error("destroyed entry gone before its packets could come")
+	}
+	m.t.bury(time.Now().Add(destroyedGrace + time.Second))
 	if lookup(2) || m.Stats().Entries != 2 {
-		t.Errorf("destroyed entry still there: %+v", m.Stats())
+		t.Errorf("destroyed entry still there after its grace: %+v", m.Stats())
 	}
 	for i := range 5000 { // churn: the insertion order stays bounded too
 		c := snatConn(uint32(100+i), netip.AddrPortFrom(netip.MustParseAddr("192.168.2.1"), uint16(i)))
@@ -118,7 +123,7 @@ func TestUpdateKeepsLabels(t *testing.T) {
 		SrcPort: c.orig[0].Port(), DstPort: c.orig[1].Port()}
 	ct.Reply = decode.CtTuple{Src: c.reply[0].Addr(), Dst: c.reply[1].Addr(), Proto: protoTCP, HasPorts: true,
 		SrcPort: c.reply[0].Port(), DstPort: c.reply[1].Port()}
-	m.t.put(&ct)
+	m.t.put(&ct, time.Now())
 	c.status |= decode.CtStatusAssured
 	m.feed(t, ctnlMessage(t, msgNew, netlink.Request, c))
 	r := decode.Record{Family: decode.FamilyIPv4, Payload: ip4Packet(protoTCP, c.orig[0], c.orig[1], 0)}

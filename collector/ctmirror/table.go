@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nflog-agent/nflog-agent/decode"
 )
@@ -74,7 +75,19 @@ type slot struct {
 	ct    decode.Conntrack
 	keys  [3]flowKey
 	nkeys int
+	dying bool        // destroyed, kept until its grace period ends
 	used  atomic.Bool // looked up or updated since eviction last passed it
+}
+
+// destroyedGrace is how long a destroyed entry stays: the packets of a
+// connection that ended at once (a SYN answered by a RST is destroyed
+// within microseconds) reach the agent after the kernel's batch flush.
+const destroyedGrace = 2 * time.Second
+
+// death is a destroyed entry waiting for the end of its grace period.
+type death struct {
+	id    uint32
+	after int64 // unix ns
 }
 
 // table is the bounded mirror of the conntrack table: entries by id, and
@@ -83,12 +96,14 @@ type slot struct {
 // that packets are still being logged for stay. It is safe for concurrent
 // use: one writer (the event reader), many readers.
 type table struct {
-	mu    sync.RWMutex
-	max   int
-	byID  map[uint32]*slot
-	byKey map[flowKey]uint32
-	order []uint32 // ids in insertion order, possibly stale, from head on
-	head  int
+	mu        sync.RWMutex
+	max       int
+	byID      map[uint32]*slot
+	byKey     map[flowKey]uint32
+	order     []uint32 // ids in insertion order, possibly stale, from head on
+	head      int
+	dying     []death // destroyed entries, oldest first, from dyingHead on
+	dyingHead int
 
 	evicted uint64 // entries pushed out to make room; under mu
 }
@@ -99,17 +114,18 @@ func newTable(max int) *table {
 
 // put inserts or updates an entry. An update keeps the labels it does not
 // carry: the kernel sends them only when they change.
-func (t *table) put(ct *decode.Conntrack) {
+func (t *table) put(ct *decode.Conntrack, now time.Time) {
 	if !ct.HasID || !ct.Orig.Src.IsValid() || !ct.Reply.Src.IsValid() {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.bury(now)
 	if s, ok := t.byID[ct.ID]; ok {
 		if !ct.HasLabels && s.ct.HasLabels {
 			ct.HasLabels, ct.Labels = true, s.ct.Labels
 		}
-		s.ct = *ct
+		s.ct, s.dying = *ct, false
 		s.used.Store(true)
 		t.index(s)
 		return
@@ -142,13 +158,33 @@ func (t *table) unindex(s *slot) {
 	s.nkeys = 0
 }
 
-// remove drops the entry with the id, if mirrored.
-func (t *table) remove(id uint32) {
+// destroy marks the entry with the id destroyed: it stays for
+// destroyedGrace, then goes.
+func (t *table) destroy(id uint32, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s, ok := t.byID[id]; ok {
-		t.unindex(s)
-		delete(t.byID, id)
+	t.bury(now)
+	if s, ok := t.byID[id]; ok && !s.dying {
+		s.dying = true
+		t.dying = append(t.dying, death{id, now.Add(destroyedGrace).UnixNano()})
+	}
+}
+
+// bury removes the destroyed entries whose grace period has ended, unless
+// the kernel re-created them (an id can be reused).
+func (t *table) bury(now time.Time) {
+	ns := now.UnixNano()
+	for t.dyingHead < len(t.dying) && t.dying[t.dyingHead].after <= ns {
+		id := t.dying[t.dyingHead].id
+		t.dyingHead++
+		if s, ok := t.byID[id]; ok && s.dying {
+			t.unindex(s)
+			delete(t.byID, id)
+		}
+	}
+	if t.dyingHead > 1024 && t.dyingHead > len(t.dying)/2 {
+		t.dying = append(t.dying[:0], t.dying[t.dyingHead:]...)
+		t.dyingHead = 0
 	}
 }
 
