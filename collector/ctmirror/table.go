@@ -125,9 +125,12 @@ func (t *table) put(ct *decode.Conntrack, now time.Time) {
 		if !ct.HasLabels && s.ct.HasLabels {
 			ct.HasLabels, ct.Labels = true, s.ct.Labels
 		}
+		same := s.ct.Orig == ct.Orig && s.ct.Reply == ct.Reply
 		s.ct, s.dying = *ct, false
 		s.used.Store(true)
-		t.index(s)
+		if !same { // an update seldom changes the tuples: keep the keys
+			t.index(s)
+		}
 		return
 	}
 	for len(t.byID) >= t.max && t.evictOne() {
