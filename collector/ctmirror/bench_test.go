@@ -18,7 +18,7 @@ import (
 // connection's new, update and destroy events, and the lookups of two of
 // its logged packets (one each way). Connections live 10 s and destroyed
 // entries stay 2 s more, on a clock that advances 1/rate per connection,
-// so the table holds 120k entries at 10k/s and is at its bound (262144,
+// so the table holds 120k entries at 10k/s and is at its bound (131072,
 // with evictions) at 100k/s. The socket read is not included. Besides the
 // wall time it reports cpu-ns/op, the process's CPU time (garbage
 // collection included), which a machine shared with other work does not

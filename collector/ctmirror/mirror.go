@@ -31,7 +31,7 @@ const (
 
 // Defaults.
 const (
-	DefaultMaxEntries = 262144
+	DefaultMaxEntries = 131072
 	DefaultReadBuffer = 8 << 20
 	maxReadBuffer     = 64 << 20
 )

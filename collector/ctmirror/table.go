@@ -71,10 +71,9 @@ func entryKeys(ct *decode.Conntrack) (keys [3]flowKey, n int) {
 }
 
 // slot is one mirrored entry.
+// Its keys are not kept: they follow from its tuples.
 type slot struct {
 	ct    decode.Conntrack
-	keys  [3]flowKey
-	nkeys int
 	dying bool        // destroyed, kept until its grace period ends
 	used  atomic.Bool // looked up or updated since eviction last passed it
 }
@@ -126,9 +125,12 @@ func (t *table) put(ct *decode.Conntrack, now time.Time) {
 			ct.HasLabels, ct.Labels = true, s.ct.Labels
 		}
 		same := s.ct.Orig == ct.Orig && s.ct.Reply == ct.Reply
+		if !same { // an update seldom changes the tuples: keep the keys
+			t.unindex(s)
+		}
 		s.ct, s.dying = *ct, false
 		s.used.Store(true)
-		if !same { // an update seldom changes the tuples: keep the keys
+		if !same {
 			t.index(s)
 		}
 		return
@@ -142,23 +144,23 @@ func (t *table) put(ct *decode.Conntrack, now time.Time) {
 	t.compact()
 }
 
-// index points the entry's keys at it (replacing the keys of the same
-// entry before an update, and any older entry's that shares them).
+// index points the entry's keys at it (replacing any older entry's that
+// shares them).
 func (t *table) index(s *slot) {
-	t.unindex(s)
-	s.keys, s.nkeys = entryKeys(&s.ct)
-	for _, k := range s.keys[:s.nkeys] {
+	keys, n := entryKeys(&s.ct)
+	for _, k := range keys[:n] {
 		t.byKey[k] = s.ct.ID
 	}
 }
 
+// unindex removes the entry's keys, those another entry took excepted.
 func (t *table) unindex(s *slot) {
-	for _, k := range s.keys[:s.nkeys] {
+	keys, n := entryKeys(&s.ct)
+	for _, k := range keys[:n] {
 		if t.byKey[k] == s.ct.ID {
 			delete(t.byKey, k)
 		}
 	}
-	s.nkeys = 0
 }
 
 // destroy marks the entry with the id destroyed: it stays for
