@@ -52,7 +52,7 @@ func (m *Mirror) Enrich(in <-chan []decode.Record, out chan<- []decode.Record, c
 		for len(queue) > 0 {
 			h := &queue[0]
 			if h.missing > 0 {
-				h.missing = m.retry(h.batch, c, flush || !now.Before(h.deadline))
+				h.missing = m.lookUp(h.batch, c, false, flush || !now.Before(h.deadline))
 			}
 			if h.missing > 0 {
 				return
@@ -71,7 +71,7 @@ func (m *Mirror) Enrich(in <-chan []decode.Record, out chan<- []decode.Record, c
 				return
 			}
 			now := time.Now()
-			missing := m.first(batch, c)
+			missing := m.lookUp(batch, c, true, false)
 			if missing == 0 && len(queue) == 0 {
 				out <- batch
 				continue
@@ -81,7 +81,7 @@ func (m *Mirror) Enrich(in <-chan []decode.Record, out chan<- []decode.Record, c
 			for nheld > maxHeld && len(queue) > 1 {
 				h := &queue[0]
 				if h.missing > 0 {
-					c.HoldFull.Add(uint64(m.retry(h.batch, c, false)))
+					c.HoldFull.Add(uint64(m.lookUp(h.batch, c, false, false)))
 				}
 				nheld -= len(h.batch)
 				out <- h.batch
@@ -93,40 +93,25 @@ func (m *Mirror) Enrich(in <-chan []decode.Record, out chan<- []decode.Record, c
 	}
 }
 
-// first looks up a new batch's entries and returns how many are missing.
-// Records the kernel gave NFULA_CT need no lookup.
-func (m *Mirror) first(batch []decode.Record, c *Counters) (missing int) {
+// lookUp looks up the entries of a batch's records that lack one and
+// returns how many still do. The first pass counts each record it settles:
+// given its entry (by the kernel or here) or without a flow; later passes
+// count those found at last and, when final, those never found.
+func (m *Mirror) lookUp(batch []decode.Record, c *Counters, first, final bool) (missing int) {
 	for i := range batch {
 		r := &batch[i]
 		if r.Ct.Present {
-			c.Enriched.Add(1)
+			if first {
+				c.Enriched.Add(1)
+			}
 			continue
 		}
 		hasFlow, found := m.Lookup(r)
 		switch {
 		case !hasFlow:
-			c.NoFlow.Add(1)
-		case found:
-			c.Enriched.Add(1)
-		default:
-			missing++
-		}
-	}
-	return missing
-}
-
-// retry looks up again the records of a held batch still missing their
-// entry and returns how many still are; with final, those are counted as
-// having none.
-func (m *Mirror) retry(batch []decode.Record, c *Counters, final bool) (missing int) {
-	for i := range batch {
-		r := &batch[i]
-		if r.Ct.Present {
-			continue
-		}
-		hasFlow, found := m.Lookup(r)
-		switch {
-		case !hasFlow:
+			if first {
+				c.NoFlow.Add(1)
+			}
 		case found:
 			c.Enriched.Add(1)
 		case final:

@@ -24,7 +24,7 @@ import (
 // ctnetlink message types (IPCTNL_MSG_CT_*) of the NFNL_SUBSYS_CTNETLINK
 // subsystem.
 const (
-	msgNew    = unix.NFNL_SUBSYS_CTNETLINK<<8 | 0
+	msgNew    = unix.NFNL_SUBSYS_CTNETLINK << 8 // IPCTNL_MSG_CT_NEW is 0
 	msgGet    = unix.NFNL_SUBSYS_CTNETLINK<<8 | 1
 	msgDelete = unix.NFNL_SUBSYS_CTNETLINK<<8 | 2
 )
