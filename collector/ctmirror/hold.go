@@ -76,7 +76,8 @@ func (m *Mirror) Enrich(in <-chan []decode.Record, out chan<- []decode.Record, c
 				out <- batch
 				continue
 			}
-			queue = append(queue, held{batch: batch, deadline: now.Add(MaxHold), missing: missing})
+			// Released at the first tick past its deadline: within MaxHold.
+			queue = append(queue, held{batch: batch, deadline: now.Add(MaxHold - retryEvery), missing: missing})
 			nheld += len(batch)
 			for nheld > maxHeld && len(queue) > 1 {
 				h := &queue[0]
