@@ -26,6 +26,7 @@ lint:
 # Long fuzzing runs; the seed corpus also runs in every `make test`.
 fuzz:
 	$(GO) test ./decode -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./decode -run '^$$' -fuzz '^FuzzParseConntrack$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./collector/nflogpcap -run '^$$' -fuzz '^FuzzParseMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ship/spool -run '^$$' -fuzz '^FuzzSpoolRead$$' -fuzzminimizetime 5s -fuzztime $(FUZZTIME)
 
