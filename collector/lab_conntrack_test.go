@@ -18,6 +18,7 @@ import (
 	"github.com/ti-mo/conntrack"
 	"golang.org/x/sys/unix"
 
+	"github.com/nflog-agent/nflog-agent/collector/ctmirror"
 	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/collector/nflogpcap"
 	"github.com/nflog-agent/nflog-agent/decode"
@@ -530,5 +531,13 @@ func TestLabConntrackFallback(t *testing.T) {
 	if out := logs.String(); !strings.Contains(out, "EOPNOTSUPP") || !strings.Contains(out, "ctnetlink") ||
 		!strings.Contains(out, "CONFIG_NETFILTER_NETLINK_GLUE_CT") {
 		t.Errorf("the log does not say why and what instead:\n%s", out)
+	}
+
+	// Neither source: the group does not open, and the error says what to do.
+	_, err = OpenGroup(GroupConfig{Group: natGroup + 3, Conntrack: true}, GroupOptions{NetNS: ns.Fd(),
+		Conntrack: func() (*ctmirror.Mirror, error) { return nil, errors.New("ctnetlink unavailable (test)") }})
+	if !errors.Is(err, ErrNoConntrack) || !strings.Contains(err.Error(), "modprobe nf_conntrack_netlink") ||
+		!strings.Contains(err.Error(), "conntrack: false") {
+		t.Errorf("without ctnetlink: %v", err)
 	}
 }
