@@ -44,6 +44,8 @@ var conntrackMirrorMetrics = []promsnap.Metric[ctmirror.Stats]{
 		func(s *ctmirror.Stats) uint64 { return s.EventsLost }),
 	mirrorCounter("conntrack_netlink_errors_total", "Conntrack events that could not be read.",
 		func(s *ctmirror.Stats) uint64 { return s.ParseErrors }),
+	mirrorCounter("conntrack_table_resyncs_total", "Times the whole conntrack table was read again after the kernel dropped events.",
+		func(s *ctmirror.Stats) uint64 { return s.Resyncs }),
 }
 
 func mirrorCounter(name, help string, get func(*ctmirror.Stats) uint64) promsnap.Metric[ctmirror.Stats] {

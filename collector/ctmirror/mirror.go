@@ -51,6 +51,7 @@ type Stats struct {
 	EventsLost  uint64 // ENOBUFS on the event socket: the kernel dropped events
 	Evicted     uint64 // entries pushed out to keep within MaxEntries
 	ParseErrors uint64 // events that could not be read
+	Resyncs     uint64 // dumps of the whole table after lost events
 }
 
 // Mirror is a live, bounded copy of one network namespace's conntrack
@@ -62,7 +63,11 @@ type Mirror struct {
 	raw  syscall.RawConn
 	log  *slog.Logger
 
+	netns       int
 	readBuffer  int
+	resyncing   atomic.Bool // a dump after lost events is running
+	lastResync  time.Time   // read loop only
+	resyncs     atomic.Uint64
 	events      atomic.Uint64
 	eventsLost  atomic.Uint64
 	parseErrors atomic.Uint64
@@ -103,8 +108,9 @@ func Open(o Options) (*Mirror, error) {
 		conn.Close()
 		return nil, openError("open a ctnetlink socket", err)
 	}
-	m := &Mirror{t: newTable(o.MaxEntries), now: time.Now, conn: conn, raw: raw, log: o.Logger, readBuffer: o.ReadBuffer,
-		done: make(chan struct{})}
+	m := &Mirror{t: newTable(o.MaxEntries), now: time.Now, conn: conn, raw: raw, log: o.Logger, netns: o.NetNS,
+		readBuffer: o.ReadBuffer,
+		done:       make(chan struct{})}
 	// Subscribed first, dumped second: an entry created in between is in
 	// the dump or in an event, perhaps both, which put absorbs.
 	if err := m.dump(o.NetNS); err != nil {
@@ -161,6 +167,7 @@ func (m *Mirror) read() {
 			if errors.Is(err, unix.ENOBUFS) {
 				m.eventsLost.Add(1)
 				m.grow()
+				m.resync()
 				continue
 			}
 			m.log.Error("conntrack event socket failed: events are no longer enriched", "err", err)
@@ -168,6 +175,27 @@ func (m *Mirror) read() {
 		}
 		m.applyDatagram(buf[:n])
 	}
+}
+
+// resyncEvery limits the dumps that make up for lost events.
+const resyncEvery = 10 * time.Second
+
+// resync dumps the table again after the kernel dropped events, on its
+// own goroutine so that the events keep being read: entries whose new
+// event was lost come back. An entry whose destroy event was lost stays
+// until it is evicted or its tuple is reused.
+func (m *Mirror) resync() {
+	if time.Since(m.lastResync) < resyncEvery || !m.resyncing.CompareAndSwap(false, true) {
+		return
+	}
+	m.lastResync = time.Now()
+	m.resyncs.Add(1)
+	go func() {
+		defer m.resyncing.Store(false)
+		if err := m.dump(m.netns); err != nil {
+			m.log.Warn("re-reading the conntrack table after lost events failed", "err", err)
+		}
+	}()
 }
 
 // recv reads one datagram, waiting for one.
@@ -255,7 +283,7 @@ func (m *Mirror) Lookup(r *decode.Record) (hasFlow, found bool) {
 func (m *Mirror) Stats() Stats {
 	entries, evicted := m.t.stats()
 	return Stats{Entries: entries, Events: m.events.Load(), EventsLost: m.eventsLost.Load(), Evicted: evicted,
-		ParseErrors: m.parseErrors.Load()}
+		ParseErrors: m.parseErrors.Load(), Resyncs: m.resyncs.Load()}
 }
 
 // Close stops following the table.
