@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -66,7 +67,8 @@ type Mirror struct {
 	netns       int
 	readBuffer  int
 	resyncing   atomic.Bool // a dump after lost events is running
-	lastResync  time.Time   // read loop only
+	resyncDone  sync.WaitGroup
+	lastResync  time.Time // read loop only
 	resyncs     atomic.Uint64
 	events      atomic.Uint64
 	eventsLost  atomic.Uint64
@@ -190,12 +192,12 @@ func (m *Mirror) resync() {
 	}
 	m.lastResync = time.Now()
 	m.resyncs.Add(1)
-	go func() {
+	m.resyncDone.Go(func() {
 		defer m.resyncing.Store(false)
 		if err := m.dump(m.netns); err != nil {
 			m.log.Warn("re-reading the conntrack table after lost events failed", "err", err)
 		}
-	}()
+	})
 }
 
 // recv reads one datagram, waiting for one.
@@ -291,5 +293,6 @@ func (m *Mirror) Close() error {
 	m.stopping.Store(true)
 	err := m.conn.Close()
 	<-m.done
+	m.resyncDone.Wait()
 	return err
 }
