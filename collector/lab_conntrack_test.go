@@ -27,7 +27,9 @@ import (
 // natLab is three namespaces: an inside client, a router that masquerades
 // the inside to the outside and forwards TCP 8080, UDP 5353 and ICMP echo
 // from the outside to the client, and an outside server. The router logs
-// every forwarded packet in forward and in postrouting (before its SNAT).
+// every forwarded packet in forward and in postrouting (before its SNAT),
+// and drops UDP to port 9999 after logging it in forward: that packet's
+// connection is never confirmed.
 type natLab struct {
 	client, router, server *netlab.NS
 }
@@ -64,6 +66,10 @@ table ip ctlab {
 	chain logfwd {
 		type filter hook forward priority filter;
 		log prefix "fwd " group %[2]d
+	}
+	chain dropper {
+		type filter hook forward priority filter + 10;
+		udp dport 9999 drop
 	}
 	chain logpost {
 		type filter hook postrouting priority filter;
@@ -208,6 +214,15 @@ func TestLabConntrackNAT(t *testing.T) {
 
 	exchange(t, l.client, natServer, 7000, 7001) // out through the masquerade
 	exchange(t, l.server, natRouter, 8080, 5353) // in through the port forward
+	l.client.MustDo(t, func() error { // dropped before its connection is confirmed
+		c, err := net.Dial("udp4", net.JoinHostPort(natServer, "9999"))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("never confirmed"))
+		return err
+	})
 	// The classes of events the traffic above must have produced.
 	want := []string{
 		"tcp snat fwd original", "tcp snat fwd reply", "tcp snat post original", "tcp snat post reply",
@@ -223,7 +238,11 @@ func TestLabConntrackNAT(t *testing.T) {
 			return false
 		}
 		clear(seen)
+		dropped := 0
 		for _, r := range s.records() {
+			if udpTo(&r, 9999) {
+				dropped++
+			}
 			if r.Ct.Present {
 				seen[caseName(&r)]++
 			}
@@ -233,18 +252,24 @@ func TestLabConntrackNAT(t *testing.T) {
 				return false
 			}
 		}
-		return true
+		return dropped > 0
 	})
 	recs := s.records()
 	st := g.Stats()
-	if st.ConntrackMissing != (ConntrackMissing{}) {
-		t.Errorf("records without their entry: %+v", st.ConntrackMissing)
+	if st.ConntrackMissing != (ConntrackMissing{NoEntry: 1}) {
+		t.Errorf("records without their entry: %+v, want only the dropped packet's (no_entry 1)", st.ConntrackMissing)
 	}
 
 	flows := dumpFlows(t, l.router)
 	for i := range recs {
 		r := &recs[i]
 		what := fmt.Sprintf("record %d (%s%s)", i, r.Prefix, flowString(r))
+		if udpTo(r, 9999) {
+			if r.Ct.Present {
+				t.Errorf("%s: an entry for a connection the kernel never confirmed", what)
+			}
+			continue
+		}
 		if !r.Ct.Present {
 			t.Errorf("%s: no conntrack entry", what)
 			continue
@@ -261,6 +286,9 @@ func TestLabConntrackNAT(t *testing.T) {
 		raw := dumpRaw(t, l.router)
 		for i := range recs {
 			live := &recs[i]
+			if !live.Ct.Present {
+				continue
+			}
 			ct, ok := raw[live.Ct.ID]
 			if !ok {
 				t.Fatalf("record %d: entry %d gone from the table", i, live.Ct.ID)
@@ -365,6 +393,12 @@ func caseName(r *decode.Record) string {
 		dir = "reply"
 	}
 	return fmt.Sprintf("%s %s %s %s", proto, kind, strings.TrimSpace(r.Prefix), dir)
+}
+
+// udpTo reports whether r is a UDP packet to port.
+func udpTo(r *decode.Record, port uint16) bool {
+	p := r.Payload
+	return len(p) >= 24 && p[9] == unix.IPPROTO_UDP && binary.BigEndian.Uint16(p[22:]) == port
 }
 
 func flowSrc(r *decode.Record) string {
