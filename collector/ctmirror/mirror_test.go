@@ -210,3 +210,31 @@ func TestFlowOf(t *testing.T) {
 		}
 	}
 }
+
+// TestEnrichHoldFull passes the oldest held batch on without waiting once
+// too many records wait, counting its missing entries as hold_full.
+func TestEnrichHoldFull(t *testing.T) {
+	m := newTestMirror(16)
+	in, out := make(chan []decode.Record), make(chan []decode.Record, 4)
+	var c Counters
+	go m.Enrich(in, out, &c)
+	unknown := snatConn(1, netip.MustParseAddrPort("192.168.1.10:1000"))
+	r := decode.Record{Family: decode.FamilyIPv4, Payload: ip4Packet(protoTCP, unknown.orig[0], unknown.orig[1], 0)}
+	big := make([]decode.Record, maxHeld)
+	for i := range big {
+		big[i] = r
+	}
+	in <- big
+	in <- []decode.Record{r}
+	if first := <-out; len(first) != maxHeld {
+		t.Fatalf("first batch out has %d records", len(first))
+	}
+	if n := c.HoldFull.Load(); n != maxHeld {
+		t.Errorf("hold_full %d, want %d", n, maxHeld)
+	}
+	close(in)
+	<-out
+	if c.NoEntry.Load() != 1 {
+		t.Errorf("no_entry %d, want 1", c.NoEntry.Load())
+	}
+}
