@@ -214,7 +214,8 @@ func TestLabConntrackNAT(t *testing.T) {
 
 	exchange(t, l.client, natServer, 7000, 7001) // out through the masquerade
 	exchange(t, l.server, natRouter, 8080, 5353) // in through the port forward
-	l.client.MustDo(t, func() error {            // dropped before its connection is confirmed
+	// Dropped before its connection is confirmed:
+	l.client.MustDo(t, func() error {
 		c, err := net.Dial("udp4", net.JoinHostPort(natServer, "9999"))
 		if err != nil {
 			return err
