@@ -49,6 +49,14 @@ const (
 	DefaultQueue          = 16384
 )
 
+// MaxQueueThreshold is the largest useful queue threshold. The kernel sends
+// a batch when nlBufSize (64 KiB) is full whatever the threshold, and no
+// NFLOG message is smaller than 32 bytes (the netlink and nfnetlink headers,
+// the packet header and the sequence number the collector always asks for),
+// so no batch holds more records; a larger threshold would only size every
+// batch buffer for records that never come.
+const MaxQueueThreshold = nlBufSize / 32
+
 // maxSnapLen is the kernel's ceiling for the copy range (NFULNL_COPY_RANGE_MAX
 // minus headers); 0 asks for it.
 const maxSnapLen = 65531
@@ -98,6 +106,8 @@ func (c GroupConfig) Validate() error {
 	switch {
 	case c.SnapLen > maxSnapLen:
 		return fmt.Errorf("snaplen %d: at most %d", c.SnapLen, maxSnapLen)
+	case c.QueueThreshold > MaxQueueThreshold:
+		return fmt.Errorf("queue_threshold %d: at most %d", c.QueueThreshold, MaxQueueThreshold)
 	case c.FlushTimeout < 0:
 		return fmt.Errorf("flush_timeout %s: negative", c.FlushTimeout)
 	case c.FlushTimeout > time.Duration(1<<31)*10*time.Millisecond:

@@ -11,27 +11,36 @@ import (
 	"github.com/nflog-agent/nflog-agent/collector/netlab"
 )
 
-// The Debian package, built as `make deb` builds it (nfpm with
-// deploy/nfpm.yaml, run from the repository root), holds the binary, the
+// buildDeb builds the package as `make deb` does (nfpm with
+// deploy/nfpm.yaml, run from the repository root) into dir and returns its
+// path.
+func buildDeb(t *testing.T, dir, version string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "nflog-agent")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/agent")
+	build.Dir = ".."
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	deb := filepath.Join(dir, "nflog-agent.deb")
+	nfpm := exec.Command("go", "tool", "nfpm", "package", "--config", "deploy/nfpm.yaml", "--packager", "deb", "--target", deb)
+	nfpm.Dir = ".."
+	nfpm.Env = append(os.Environ(), "NFLOG_AGENT_BIN="+bin, "DEB_VERSION="+version, "DEB_ARCH="+runtime.GOARCH)
+	if out, err := nfpm.CombinedOutput(); err != nil {
+		t.Fatalf("nfpm: %v\n%s", err, out)
+	}
+	return deb
+}
+
+// The Debian package, built as `make deb` builds it, holds the binary, the
 // unit, the config as a conffile, the rules and the maintainer scripts.
 func TestDebianPackage(t *testing.T) {
 	if _, err := exec.LookPath("dpkg-deb"); err != nil {
 		t.Skip("dpkg-deb not found: the package is checked on Debian-like systems only")
 	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "nflog-agent")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/agent")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	deb := filepath.Join(tmp, "nflog-agent.deb")
-	nfpm := exec.Command("go", "tool", "nfpm", "package", "--config", "deploy/nfpm.yaml", "--packager", "deb", "--target", deb)
-	nfpm.Dir = ".."
-	nfpm.Env = append(os.Environ(), "NFLOG_AGENT_BIN="+bin, "DEB_VERSION=1.2.3~test", "DEB_ARCH="+runtime.GOARCH)
-	if out, err := nfpm.CombinedOutput(); err != nil {
-		t.Fatalf("nfpm: %v\n%s", err, out)
-	}
+	deb := buildDeb(t, tmp, "1.2.3~test")
 
 	// Contents: path → mode and owner as dpkg-deb -c prints them.
 	files := map[string]string{}

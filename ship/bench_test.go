@@ -56,6 +56,19 @@ func (c *countingCollector) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 // HTTPS collector: disk spool (fsync per Append of 256 events), batches of
 // 1000, gzip, 2 requests in flight.
 func BenchmarkShipHTTPS(b *testing.B) {
+	evs := benchEvents()
+	col := &countingCollector{done: make(chan struct{})}
+	srv, ca := tlsServer(b, col)
+	want := benchWant(b, evs)
+	col.mu.Lock()
+	col.want = want
+	col.mu.Unlock()
+	b.SetBytes(int64(len(evs[0].JSON)))
+	benchShip(b, SinkConfig{Type: TypeHTTP, URL: srv.URL, TLS: TLSConfig{CAFile: ca}}, evs, want, col.done)
+}
+
+// benchEvents are 256 events of the shape of real ones.
+func benchEvents() []Event {
 	evs := make([]Event, 256)
 	for i := range evs {
 		id := fmt.Sprintf("bench-%015d", i)
@@ -63,23 +76,25 @@ func BenchmarkShipHTTPS(b *testing.B) {
 			Message: []byte("IPTABLES: DROP IN=eth0 OUT= SRC=203.0.113.7 DST=192.0.2.10 LEN=60 PROTO=TCP SPT=40000 DPT=22"),
 			JSON:    fmt.Appendf(nil, benchDoc, i, 40000+i, id, 40000+i, i)}
 	}
-	col := &countingCollector{done: make(chan struct{})}
-	srv, ca := tlsServer(b, col)
+	return evs
+}
+
+// benchWant is b.N rounded up to whole Appends of evs.
+func benchWant(b *testing.B, evs []Event) int { return (b.N + len(evs) - 1) / len(evs) * len(evs) }
+
+// benchShip appends evs to a disk spool until want events are in, with one
+// sink c (batches of 1000), and reports events/s until done is closed.
+func benchShip(b *testing.B, c SinkConfig, evs []Event, want int, done <-chan struct{}) {
 	q, err := spool.Open(b.TempDir(), spool.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer q.Close()
-	s, err := New(q, []SinkConfig{{Type: TypeHTTP, URL: srv.URL, TLS: TLSConfig{CAFile: ca},
-		Batch: BatchConfig{MaxEvents: 1000, MaxAge: 10 * time.Millisecond}}}, Options{})
+	c.Batch = BatchConfig{MaxEvents: 1000, MaxAge: 10 * time.Millisecond}
+	s, err := New(q, []SinkConfig{c}, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	want := (b.N + len(evs) - 1) / len(evs) * len(evs)
-	col.mu.Lock()
-	col.want = want
-	col.mu.Unlock()
-	b.SetBytes(int64(len(evs[0].JSON)))
 	b.ResetTimer()
 	start := time.Now()
 	s.Start()
@@ -88,7 +103,7 @@ func BenchmarkShipHTTPS(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	<-col.done
+	<-done
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(want)/elapsed.Seconds(), "events/s")

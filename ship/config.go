@@ -1,6 +1,7 @@
 package ship
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -14,6 +15,7 @@ const (
 	TypeHTTP          = "http"
 	TypeElasticsearch = "elasticsearch"
 	TypeSekoia        = "sekoia"
+	TypeSyslog        = "syslog"
 )
 
 // SinkConfig configures one sink. Fields that a type does not use must be
@@ -33,7 +35,7 @@ type SinkConfig struct {
 	Timeout     time.Duration     `yaml:"timeout"`     // per request; default 30s
 	Concurrency int               `yaml:"concurrency"` // batches in flight; default 1
 	Headers     map[string]string `yaml:"headers"`     // http: extra headers, treated as secrets
-	Format      string            `yaml:"format"`      // http: ndjson (default) or json_array
+	Format      string            `yaml:"format"`      // http: ndjson (default) or json_array; syslog: kernel (default) or json
 	TLS         TLSConfig         `yaml:"tls"`
 	Retry       RetryConfig       `yaml:"retry"`
 
@@ -50,6 +52,19 @@ type SinkConfig struct {
 	IntakeKeyFile string `yaml:"intake_key_file"`
 	IntakeKeyEnv  string `yaml:"intake_key_env"`
 
+	// syslog; sekoia takes Address and Transport (relp, syslog or https)
+	Address   string `yaml:"address"`   // HOST:PORT
+	Transport string `yaml:"transport"` // syslog: tcp, tls, relp or relp+tls
+	Framing   string `yaml:"framing"`   // octet-counted (default) or lf
+	Facility  string `yaml:"facility"`  // default kern
+	Severity  string `yaml:"severity"`  // default warning
+	AppName   string `yaml:"app_name"`  // default nflog-agent
+	ProcID    string `yaml:"procid"`    // default none ("-")
+	MsgID     string `yaml:"msgid"`     // default none ("-")
+	// StructuredData is the one SD element of every message; none when
+	// its ID is empty.
+	StructuredData StructuredData `yaml:"structured_data"`
+
 	Batch BatchConfig `yaml:"batch"`
 }
 
@@ -61,17 +76,39 @@ type BatchConfig struct {
 	MaxAge    time.Duration `yaml:"max_age"`    // default 1s
 }
 
-// RetryConfig shapes the backoff between attempts: exponential from
-// InitialBackoff to MaxBackoff with jitter, or what Retry-After says, up to
-// MaxRetryAfter. After Attempts tries a request is reported as failed (the
-// batch stays queued and is tried again at MaxBackoff): nothing is dropped
-// for being transient.
+// RetryConfig is the retry policy of a batch, whichever layer retries it:
+// go-retryablehttp's Attempts tries of one request, or the sink's own loop,
+// which sends the batch again once they are used up, for as long as it
+// takes (nothing is dropped for being transient). Before each new try it
+// waits what the last answer asked for with Retry-After (seconds or an
+// HTTP date), up to MaxRetryAfter and at least InitialBackoff; without
+// one, MaxBackoff while the sink is blocked (credentials refused,
+// redirect); else a jittered backoff (half to all of InitialBackoff·2ⁿ)
+// that doubles with each failed try of the batch, across its requests, up
+// to MaxBackoff.
 type RetryConfig struct {
 	InitialBackoff time.Duration `yaml:"initial_backoff"` // default 500ms
 	MaxBackoff     time.Duration `yaml:"max_backoff"`     // default 30s
 	MaxRetryAfter  time.Duration `yaml:"max_retry_after"` // default 5m
 	Attempts       int           `yaml:"attempts"`        // per request; default 5
 }
+
+// StructuredData is one structured-data element, [ID NAME="VALUE" …], its
+// parameters in the order of their names.
+type StructuredData struct {
+	ID     string            `yaml:"id"`
+	Params map[string]string `yaml:"params"`
+}
+
+// Transports of syslog and sekoia sinks.
+const (
+	TransportTCP     = "tcp"
+	TransportTLS     = "tls"
+	TransportRELP    = "relp"
+	TransportRELPTLS = "relp+tls"
+	TransportSyslog  = "syslog" // sekoia: octet-counted syslog over TLS
+	TransportHTTPS   = "https"  // sekoia: the HTTP intake
+)
 
 // DataStreamDefault is the Elasticsearch data stream used when none is set.
 const DataStreamDefault = "logs-netfilter.log-default"
@@ -103,6 +140,9 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 	fail := func(format string, a ...any) (SinkConfig, error) {
 		return c, fmt.Errorf("ship: sink %s: %s", c.Name, fmt.Sprintf(format, a...))
 	}
+	failKey := func(key string, err error) (SinkConfig, error) {
+		return c, fmt.Errorf("ship: sink %s: %w", c.Name, &KeyError{Key: key, Err: err})
+	}
 	b := &c.Batch
 	b.MaxEvents = orDefault(b.MaxEvents, 1000)
 	b.MaxBytes = orDefault(b.MaxBytes, 5<<20)
@@ -120,8 +160,21 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 	// One batch in flight is what keeps the crash guarantee at "at most one
 	// batch resent per sink" (DESIGN §4); more trades it for throughput.
 	c.Concurrency = orDefault(c.Concurrency, 1)
-	if b.MaxEvents < 0 || b.MaxBytes < 0 || b.MaxAge < 0 || c.Concurrency < 0 || r.Attempts < 0 {
-		return fail("negative batch, concurrency or retry setting")
+	if err := c.checkBounds(); err != nil {
+		return c, fmt.Errorf("ship: sink %s: %w", c.Name, err)
+	}
+	if c.Type == TypeSekoia && c.Transport == "" {
+		c.Transport = TransportRELP
+		if c.URL != "" {
+			c.Transport = TransportHTTPS // a url names the HTTP intake
+		}
+	}
+	stream := c.Type == TypeSyslog || c.Type == TypeSekoia && c.Transport != TransportHTTPS
+	if stream && c.Compression != "" {
+		return failKey("compression", errors.New("applies to HTTP sinks only"))
+	}
+	if stream && c.Concurrency > 1 {
+		return failKey("concurrency", fmt.Errorf("%d: a syslog or RELP sink keeps one connection, in order: leave it at 1", c.Concurrency))
 	}
 	switch c.Compression {
 	case "":
@@ -130,15 +183,28 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 	default:
 		return fail("compression %q: want gzip or none", c.Compression)
 	}
-	remote := c.Type == TypeHTTP || c.Type == TypeElasticsearch || c.Type == TypeSekoia
+	remote := c.Type == TypeHTTP || c.Type == TypeElasticsearch || c.Type == TypeSekoia || c.Type == TypeSyslog
 	if !remote && (c.URL != "" || c.TLS != (TLSConfig{}) || len(c.Headers) > 0) {
-		return fail("url, tls and headers apply to http, elasticsearch and sekoia sinks only")
+		return fail("url, tls and headers apply to http, elasticsearch, sekoia and syslog sinks only")
+	}
+	if c.Type == TypeSyslog && c.URL != "" {
+		return failKey("url", errors.New("a syslog sink takes address: HOST:PORT"))
 	}
 	if c.Type != TypeFile && c.Path != "" {
 		return fail("path applies to file sinks only")
 	}
-	if c.Type != TypeHTTP && (c.Format != "" || len(c.Headers) > 0) {
-		return fail("format and headers apply to http sinks only")
+	if c.Type != TypeHTTP && len(c.Headers) > 0 {
+		return fail("headers apply to http sinks only")
+	}
+	if c.Type != TypeHTTP && c.Type != TypeSyslog && c.Format != "" {
+		return fail("format applies to http and syslog sinks only")
+	}
+	if c.Type != TypeSyslog && (c.Framing != "" || c.Facility != "" || c.Severity != "" || c.AppName != "" ||
+		c.ProcID != "" || c.MsgID != "" || c.StructuredData.ID != "" || len(c.StructuredData.Params) > 0) {
+		return fail("framing, facility, severity, app_name, procid, msgid and structured_data apply to syslog sinks only")
+	}
+	if c.Type != TypeSyslog && c.Type != TypeSekoia && (c.Address != "" || c.Transport != "") {
+		return fail("address and transport apply to syslog and sekoia sinks only")
 	}
 	if c.Type != TypeElasticsearch && (c.DataStream != "" || c.APIKeyFile != "" || c.APIKeyEnv != "" ||
 		c.Username != "" || c.PasswordFile != "" || c.PasswordEnv != "") {
@@ -172,14 +238,78 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 			c.DataStream = DataStreamDefault
 		}
 	case TypeSekoia:
-		if (c.Region == "") == (c.URL == "") {
-			return fail("set exactly one of region and url")
-		}
 		if (c.IntakeKeyFile == "") == (c.IntakeKeyEnv == "") {
 			return fail("set exactly one of intake_key_file and intake_key_env")
 		}
+		switch c.Transport {
+		case TransportHTTPS:
+			if (c.Region == "") == (c.URL == "") {
+				return fail("set exactly one of region and url")
+			}
+			if c.Address != "" {
+				return failKey("address", errors.New("applies to the relp and syslog transports: the HTTP intake takes url"))
+			}
+		case TransportRELP, TransportSyslog:
+			if c.URL != "" {
+				return failKey("url", fmt.Errorf("applies to the https transport: the %s transport takes address: HOST:PORT", c.Transport))
+			}
+			if c.Region == "" && c.Address == "" {
+				return fail("set region or address")
+			}
+			if err := checkAddress(c.Address); err != nil {
+				return failKey("address", err)
+			}
+		default:
+			return failKey("transport", fmt.Errorf("%q: want relp, syslog or https", c.Transport))
+		}
+	case TypeSyslog:
+		if c.Address == "" {
+			return fail("address is required (HOST:PORT)")
+		}
+		if err := checkAddress(c.Address); err != nil {
+			return failKey("address", err)
+		}
+		switch c.Transport {
+		case "":
+			c.Transport = TransportTLS
+		case TransportTCP, TransportTLS, TransportRELP, TransportRELPTLS:
+		default:
+			return failKey("transport", fmt.Errorf("%q: want tcp, tls, relp or relp+tls", c.Transport))
+		}
+		if !secureTransport(c.Transport) && c.TLS != (TLSConfig{}) {
+			return failKey("tls", errors.New("applies to the tls and relp+tls transports only"))
+		}
+		switch c.Framing {
+		case "":
+			c.Framing = FramingOctetCounted
+		case FramingOctetCounted, FramingLF:
+			if c.Framing == FramingLF && (c.Transport == TransportRELP || c.Transport == TransportRELPTLS) {
+				return failKey("framing", errors.New("applies to the tcp and tls transports: RELP frames each message itself"))
+			}
+		default:
+			return failKey("framing", fmt.Errorf("%q: want octet-counted or lf", c.Framing))
+		}
+		switch c.Format {
+		case "":
+			c.Format = FormatKernel
+		case FormatKernel, FormatJSON:
+		default:
+			return failKey("format", fmt.Errorf("%q: want kernel or json", c.Format))
+		}
+		if c.AppName == "" {
+			c.AppName = "nflog-agent"
+		}
+		if c.Facility == "" {
+			c.Facility = "kern"
+		}
+		if c.Severity == "" {
+			c.Severity = "warning"
+		}
+		if _, err := syslogHeader(&c); err != nil {
+			return c, fmt.Errorf("ship: sink %s: %w", c.Name, err)
+		}
 	default:
-		return fail("unknown type %q: want stdout, file, http, elasticsearch or sekoia", c.Type)
+		return fail("unknown type %q: want stdout, file, http, elasticsearch, sekoia or syslog", c.Type)
 	}
 	return c, nil
 }
@@ -193,22 +323,25 @@ func orDefault[T int | time.Duration](v, d T) T {
 
 // readSecret returns the secret from file or from the environment variable
 // env (exactly one is set by the caller), trimmed of surrounding whitespace.
-// Errors name where it was looked for, never its value.
+// Errors are KeyErrors on the setting named after what ("intake key" →
+// intake_key_file or intake_key_env) and name where the secret was looked
+// for, never its value.
 func readSecret(what, file, env string) (string, error) {
+	key := strings.ReplaceAll(what, " ", "_")
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("read %s: %w", what, err)
+			return "", &KeyError{Key: key + "_file", Err: err}
 		}
 		s := strings.TrimSpace(string(b))
 		if s == "" {
-			return "", fmt.Errorf("%s file %s is empty", what, file)
+			return "", &KeyError{Key: key + "_file", Err: fmt.Errorf("%s is empty", file)}
 		}
 		return s, nil
 	}
 	s := strings.TrimSpace(os.Getenv(env))
 	if s == "" {
-		return "", fmt.Errorf("%s: environment variable %s is not set", what, env)
+		return "", &KeyError{Key: key + "_env", Err: fmt.Errorf("environment variable %s is not set", env)}
 	}
 	return s, nil
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
@@ -173,4 +175,49 @@ func TestConfigErrors(t *testing.T) {
 		!strings.Contains(err.Error(), "two sinks") {
 		t.Errorf("duplicate names: %v", err)
 	}
+}
+
+// A 401 (a revoked or rotated key) keeps every event in the spool: the
+// sink is blocked and says why once, tries again every max_backoff, and
+// delivers everything once the key is accepted again.
+func TestElasticsearchRevokedKeyKeepsEvents(t *testing.T) {
+	var (
+		accept atomic.Bool
+		mu     sync.Mutex
+		times  []time.Time
+	)
+	rcv := newReceiver(25)
+	inner := bulkServer(t, rcv, nil)
+	srv, ca := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if accept.Load() {
+			inner.ServeHTTP(w, req)
+			return
+		}
+		mu.Lock()
+		times = append(times, time.Now())
+		mu.Unlock()
+		readBody(t, req)
+		w.Header().Set("WWW-Authenticate", "ApiKey")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error":{"type":"security_exception","reason":"unable to authenticate with provided credentials"}}`))
+	}))
+	t.Setenv("TEST_ES_KEY", "cmV2b2tlZDprZXk=")
+	c := elasticConfig(srv.URL, ca)
+	c.APIKeyEnv = "TEST_ES_KEY"
+	c.Retry.MaxBackoff = time.Second
+	h := startShipper(t, nil, c)
+	h.append(testEvents(25))
+	refusals := func() []time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]time.Time(nil), times...)
+	}
+	waitFor(t, "three refusals", func() bool { return len(refusals()) >= 3 })
+	at := refusals()
+	for i := 1; i < 3; i++ {
+		if gap := at[i].Sub(at[i-1]); gap < time.Second {
+			t.Errorf("refused again after %v, want max_backoff (1s) at least", gap)
+		}
+	}
+	h.blockedThenDelivered(rcv, &accept, 25, BlockAuth, "cmV2b2tlZDprZXk=", "api_key_file", "security_exception")
 }

@@ -16,7 +16,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -229,12 +231,12 @@ func writeFile(t testing.TB, path string, b []byte) {
 
 // pki is a throwaway CA with certificates it signs, written as PEM files.
 type pki struct {
-	t      *testing.T
+	t      testing.TB
 	ca     *tlstest.CA
 	CAFile string
 }
 
-func newPKI(t *testing.T, name string) *pki {
+func newPKI(t testing.TB, name string) *pki {
 	t.Helper()
 	ca, err := tlstest.NewCA(name)
 	if err != nil {
@@ -295,3 +297,29 @@ func serverWithListener(t *testing.T, l net.Listener, cfg *tls.Config, h http.Ha
 
 // quietLog drops the test servers' own logs (expected handshake failures).
 var quietLog = log.New(io.Discard, "", 0)
+
+// blockedThenDelivered checks a sink that is blocked for reason: its n
+// events all kept, one log line that holds the words and not the secret.
+// Then it lets the destination accept and checks that all n are delivered
+// and the sink is no longer blocked.
+func (h *harness) blockedThenDelivered(rcv *receiver, accept *atomic.Bool, n uint64, reason, secret string, words ...string) {
+	h.t.Helper()
+	st := h.s.Stats()[0]
+	if st.Blocked != reason || st.SpoolPending != n || st.Sent != 0 || len(st.Failed) != 0 || st.FailingSince.IsZero() {
+		h.t.Fatalf("while blocked: %+v", st)
+	}
+	logs := h.logs.String()
+	if strings.Count(logs, "sink blocked") != 1 || !strings.Contains(logs, "reason="+reason) || strings.Contains(logs, secret) {
+		h.t.Fatalf("log:\n%s", logs)
+	}
+	for _, w := range words {
+		if !strings.Contains(logs, w) {
+			h.t.Fatalf("log lacks %q:\n%s", w, logs)
+		}
+	}
+	accept.Store(true)
+	rcv.wait(h.t)
+	if st := h.finalStats(); st.Sent != n || st.Blocked != "" || len(st.Failed) != 0 || st.SpoolPending != 0 {
+		h.t.Fatalf("once accepted: %+v", st)
+	}
+}

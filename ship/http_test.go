@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -154,34 +156,71 @@ func TestHTTPRetriesStatusesThenDelivers(t *testing.T) {
 	}
 }
 
-func TestHTTPOtherClientErrorsAreNotRetried(t *testing.T) {
-	var n atomic.Int64
+// A 4xx that is not about the credentials is split down to the events the
+// destination refuses alone: only those are dropped, counted and logged
+// with the start of the answer (printable, cut, without the secret the
+// server echoes back).
+func TestHTTPRefusedEventsAreIsolated(t *testing.T) {
 	long := strings.Repeat("x", 2000)
+	rcv := newReceiver(8)
+	var n atomic.Int64
 	srv, ca := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		n.Add(1)
-		w.WriteHeader(http.StatusForbidden)
-		// A server that echoes the credential back: it must not reach the log.
-		w.Write([]byte(`{"error":"index read-only","auth":"` + req.Header.Get("Authorization") + `","pad":"` + long + `"}`))
+		body := readBody(t, req)
+		ids := ndjsonIDs(t, body)
+		if slices.Contains(ids, "ev-0003") || slices.Contains(ids, "ev-0007") {
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte("\x1b[31mmapping error\n" + `{"auth":"` + req.Header.Get("Authorization") + `","pad":"` + long + `"}`))
+			return
+		}
+		rcv.record(req, body, ids)
 	}))
 	c := httpSinkConfig(srv.URL, ca)
 	c.Headers = map[string]string{"Authorization": "Bearer s3cret-token"}
-	c.Batch.MaxEvents = 100
 	h := startShipper(t, nil, c)
-	h.append(testEvents(7))
-	waitFor(t, "the rejection", func() bool { return h.s.Stats()[0].Failed[FailRejected] == 7 })
+	h.append(testEvents(10))
+	rcv.wait(t)
+	waitFor(t, "the refusals", func() bool { return h.s.Stats()[0].Failed[FailRejected] == 2 })
 	st := h.finalStats()
-	if n.Load() != 1 || st.Retried != 0 || st.Sent != 0 || st.SpoolPending != 0 || st.SendErrors[errHTTP4xx] != 1 {
-		t.Fatalf("requests %d, stats %+v", n.Load(), st)
+	if st.Sent != 8 || st.SpoolPending != 0 || st.Blocked != "" || len(st.Failed) != 1 {
+		t.Fatalf("stats: %+v", st)
+	}
+	if rcv.count("ev-0003") != 0 || rcv.count("ev-0002") != 1 || rcv.count("ev-0008") != 1 {
+		t.Fatal("wrong events delivered around the refused ones")
 	}
 	logs := h.logs.String()
-	if !strings.Contains(logs, "index read-only") || !strings.Contains(logs, "status=403") {
-		t.Fatalf("the log does not show the answer:\n%s", logs)
+	for _, want := range []string{"event_id=ev-0003", "event_id=ev-0007", "status=400", `x1b[31mmapping error\\x0a{`} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("the log does not show %q:\n%s", want, logs)
+		}
 	}
-	if strings.Contains(logs, "s3cret-token") || strings.Contains(st.LastError, "s3cret-token") {
-		t.Fatalf("the secret leaked:\n%s", logs)
+	if strings.Contains(logs, "s3cret-token") || strings.Contains(logs, long) || strings.Contains(logs, "\x1b") {
+		t.Fatalf("the log shows the secret, the whole body or a raw escape:\n%s", logs)
 	}
-	if strings.Contains(logs, long) {
-		t.Fatal("the body was logged whole")
+}
+
+// A refused credential keeps every event: the sink is blocked (and says
+// so, once) until the destination takes the credential again.
+func TestHTTPRefusedCredentialsKeepEvents(t *testing.T) {
+	for _, code := range []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusProxyAuthRequired} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			var accept atomic.Bool
+			var refusals atomic.Int64
+			rcv := newReceiver(7)
+			srv, ca := tlsServer(t, collector(t, rcv, func(int, []string) int {
+				if accept.Load() {
+					return http.StatusOK
+				}
+				refusals.Add(1)
+				return code
+			}))
+			c := httpSinkConfig(srv.URL, ca)
+			c.Headers = map[string]string{"Authorization": "Bearer s3cret-token"}
+			h := startShipper(t, nil, c)
+			h.append(testEvents(7))
+			waitFor(t, "refusals", func() bool { return refusals.Load() >= 3 })
+			h.blockedThenDelivered(rcv, &accept, 7, BlockAuth, "s3cret-token")
+		})
 	}
 }
 
@@ -382,34 +421,64 @@ func TestHTTPServerNameOverrideAndInsecure(t *testing.T) {
 	c = httpSinkConfig(srv.URL, "")
 	c.TLS.InsecureSkipVerify = true
 	h = startShipper(t, nil, c)
-	if !strings.Contains(h.logs.String(), "verification is disabled") {
-		t.Fatalf("no warning for insecure_skip_verify:\n%s", h.logs.String())
-	}
 	h.append(testEvents(4))
 	rcv.wait(t)
 	h.finalStats()
 }
 
-func TestBackoff(t *testing.T) {
+func TestRetryStateWaits(t *testing.T) {
+	policy := RetryConfig{InitialBackoff: time.Second, MaxBackoff: time.Minute, MaxRetryAfter: time.Hour}
 	resp := func(v string) *http.Response {
 		return &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {v}}}
 	}
-	if d := backoff(time.Second, time.Minute, time.Hour, 0, resp("7")); d != 7*time.Second {
+	after := func(p RetryConfig, r *http.Response, blocked bool) time.Duration {
+		s := &retryState{policy: p}
+		s.failed(r)
+		return s.wait(blocked)
+	}
+	if d := after(policy, resp("7"), false); d != 7*time.Second {
 		t.Errorf("Retry-After 7: %v", d)
 	}
-	if d := backoff(time.Second, time.Minute, 3*time.Second, 0, resp("7")); d != 3*time.Second {
+	if d := after(policy, resp("7"), true); d != 7*time.Second {
+		t.Errorf("Retry-After 7 while blocked: %v", d)
+	}
+	capped := policy
+	capped.MaxRetryAfter = 3 * time.Second
+	if d := after(capped, resp("7"), false); d != 3*time.Second {
 		t.Errorf("Retry-After 7 capped at 3s: %v", d)
 	}
 	date := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
-	if d := backoff(time.Second, time.Minute, time.Hour, 0, resp(date)); d < 80*time.Second || d > 90*time.Second {
+	if d := after(policy, resp(date), false); d < 80*time.Second || d > 90*time.Second {
 		t.Errorf("Retry-After date: %v", d)
 	}
+	if d := after(policy, resp("0"), false); d != time.Second {
+		t.Errorf("Retry-After 0: %v, want initial_backoff", d)
+	}
+	if d := after(policy, resp("soon"), true); d != time.Minute {
+		t.Errorf("blocked: %v, want max_backoff", d)
+	}
+	// Without Retry-After the backoff doubles with every failed attempt
+	// of the batch, up to max_backoff, and a usable header in between does
+	// not restart it.
+	s := &retryState{policy: policy}
 	for n := range 70 {
+		r := resp("soon")
+		if n == 3 {
+			r = resp("2")
+		}
+		s.failed(r)
+		d := s.wait(false)
+		if n == 3 {
+			if d != 2*time.Second {
+				t.Errorf("attempt %d: Retry-After 2 gave %v", n, d)
+			}
+			continue
+		}
 		full := time.Minute
 		if n < 6 {
 			full = time.Second << n
 		}
-		if d := backoff(time.Second, time.Minute, time.Hour, n, resp("soon")); d < full/2 || d > full {
+		if d < full/2 || d > full {
 			t.Errorf("attempt %d: %v outside [%v, %v]", n, d, full/2, full)
 		}
 	}
@@ -422,7 +491,17 @@ func TestRetryPolicy(t *testing.T) {
 			t.Errorf("status %d: retry %v", code, !want)
 		}
 	}
-	if !errors.Is(&StatusError{Code: 413}, ErrTooLarge) || errors.Is(&StatusError{Code: 400}, ErrTooLarge) {
-		t.Error("413 does not match ErrTooLarge")
+	for code, want := range map[int]error{301: ErrRedirect, 302: ErrRedirect, 307: ErrRedirect, 308: ErrRedirect,
+		401: ErrUnauthorized, 403: ErrUnauthorized, 407: ErrUnauthorized, 413: ErrTooLarge} {
+		for _, target := range []error{ErrRedirect, ErrUnauthorized, ErrTooLarge} {
+			if errors.Is(&StatusError{Code: code}, target) != (target == want) {
+				t.Errorf("status %d matches %v: %v", code, target, target != want)
+			}
+		}
+	}
+	for code, want := range map[int]bool{307: false, 400: true, 404: true, 408: false, 422: true, 429: false, 500: false} {
+		if (&StatusError{Code: code}).Refused() != want {
+			t.Errorf("status %d: refused %v", code, !want)
+		}
 	}
 }

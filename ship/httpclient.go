@@ -3,6 +3,7 @@ package ship
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,30 +22,54 @@ const (
 )
 
 // StatusError is an HTTP answer that was not a success. Body is the start
-// of the response body, secrets removed.
+// of the response body, secrets removed, made printable.
 type StatusError struct {
 	Code int
 	Body string
-	raw  []byte // the body as received (bounded), for sinks that parse it
+	// Location is where a redirect (3xx) points, without userinfo, query
+	// or fragment.
+	Location string
+	// keyRefused marks a refusal that a sink knows to be about its key
+	// whatever the status (matched by ErrUnauthorized like 401).
+	keyRefused bool
 }
 
 func (e *StatusError) Error() string {
+	if e.Code >= 300 && e.Code < 400 {
+		return fmt.Sprintf("HTTP %d %s to %s (redirects are not followed)", e.Code, http.StatusText(e.Code), e.Location)
+	}
 	return fmt.Sprintf("HTTP %d %s: %s", e.Code, http.StatusText(e.Code), e.Body)
 }
 
-// Is makes a 413 match ErrTooLarge.
+// Is makes a 413 match ErrTooLarge, a 3xx ErrRedirect, and a refusal of
+// the credentials (401, 403, 407) ErrUnauthorized.
 func (e *StatusError) Is(target error) bool {
-	return target == ErrTooLarge && e.Code == http.StatusRequestEntityTooLarge
+	switch target {
+	case ErrTooLarge:
+		return e.Code == http.StatusRequestEntityTooLarge
+	case ErrRedirect:
+		return e.Code >= 300 && e.Code < 400
+	case ErrUnauthorized:
+		return e.keyRefused || authStatus(e.Code)
+	}
+	return false
 }
 
-// Permanent says whether resending the same request is pointless.
-func (e *StatusError) Permanent() bool { return !retryableStatus(e.Code) }
+// Refused says whether the destination refused the request for what it
+// holds: a 4xx other than 408 and 429, which sending the same events again
+// would not change.
+func (e *StatusError) Refused() bool {
+	return e.Code >= 400 && e.Code < 500 && !retryableStatus(e.Code)
+}
 
 // httpClient posts request bodies for one sink: gzip, static headers,
-// retries through go-retryablehttp, and counters for every attempt.
+// retries through go-retryablehttp, and counters for every attempt. It
+// never follows a redirect: the sink's credentials (a header, or a key in
+// the body) must not be sent anywhere but the configured URL.
 type httpClient struct {
-	rc      *retryablehttp.Client
+	hc      *http.Client
 	tr      *http.Transport
+	policy  RetryConfig
 	gzip    bool
 	headers http.Header
 	red     *redactor
@@ -65,31 +90,38 @@ func newHTTPClient(c *SinkConfig, red *redactor, st *counters) (*httpClient, err
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	h := &httpClient{tr: tr, gzip: c.Compression == "gzip", headers: http.Header{}, red: red, st: st}
-	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{Transport: timedTransport{tr, st}, Timeout: c.Timeout}
-	rc.Logger = nil // the runner logs, once per state change, not per attempt
-	rc.RetryMax = c.Retry.Attempts - 1
-	rc.RetryWaitMin, rc.RetryWaitMax = c.Retry.InitialBackoff, c.Retry.MaxBackoff
-	maxRA := c.Retry.MaxRetryAfter
-	rc.Backoff = func(min, max time.Duration, n int, resp *http.Response) time.Duration {
-		return backoff(min, max, maxRA, n, resp)
-	}
-	rc.CheckRetry = h.checkRetry
-	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	rc.RequestLogHook = func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
-		if attempt > 0 {
-			st.retried.Add(1)
-		}
-	}
-	h.rc = rc
-	return h, nil
+	hc := &http.Client{Transport: timedTransport{tr, st}, Timeout: c.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &httpClient{hc: hc, tr: tr, policy: c.Retry, gzip: c.Compression == "gzip", headers: http.Header{},
+		red: red, st: st}, nil
 }
 
-// checkRetry is the retry policy: network errors, 408, 429 and 5xx are
-// retried; certificate errors are not (the runner keeps the batch and tries
-// again much later: they need the operator); everything is counted.
-func (h *httpClient) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+// retrying returns the go-retryablehttp client for one request of a batch:
+// its hooks record every attempt in the batch's retry state and take each
+// wait from it.
+func (h *httpClient) retrying(rs *retryState) *retryablehttp.Client {
+	return &retryablehttp.Client{
+		HTTPClient: h.hc,
+		RetryMax:   h.policy.Attempts - 1,
+		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			return h.checkRetry(ctx, rs, resp, err)
+		},
+		Backoff:      func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return rs.wait(false) },
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+		RequestLogHook: func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
+			if attempt > 0 {
+				h.st.retried.Add(1)
+			}
+		},
+	}
+}
+
+// checkRetry is the retry policy of the attempts within one request:
+// network errors, 408, 429 and 5xx are tried again; certificate errors,
+// redirects and every other status are handed to the runner, which knows
+// what to do with the batch. Every failed attempt is counted and recorded
+// in the batch's retry state.
+func (h *httpClient) checkRetry(ctx context.Context, rs *retryState, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
@@ -97,19 +129,38 @@ func (h *httpClient) checkRetry(ctx context.Context, resp *http.Response, err er
 		kind := errKind(err)
 		h.st.sendErrors.add(kind, 1)
 		h.st.setLastErr(h.red.redact(err.Error()))
-		return kind != errTLS, nil
+		rs.failed(nil)
+		if kind == errTLS {
+			return false, nil
+		}
+		h.attemptFailed(err)
+		return true, nil
 	}
 	if resp.StatusCode < 300 {
 		return false, nil
 	}
+	rs.failed(resp)
 	h.st.sendErrors.add(statusKind(resp.StatusCode), 1)
-	h.st.setLastErr(fmt.Sprintf("HTTP %d from %s", resp.StatusCode, h.red.redact(resp.Request.URL.Redacted())))
-	return retryableStatus(resp.StatusCode), nil
+	msg := fmt.Sprintf("HTTP %d from %s", resp.StatusCode, h.red.redact(resp.Request.URL.Redacted()))
+	h.st.setLastErr(msg)
+	if !retryableStatus(resp.StatusCode) {
+		return false, nil
+	}
+	h.attemptFailed(errors.New(msg))
+	return true, nil
+}
+
+// attemptFailed tells the runner of an attempt that failed and will be
+// retried, so an outage is known at its first request.
+func (h *httpClient) attemptFailed(err error) {
+	if h.st.retrying != nil {
+		h.st.retrying(err)
+	}
 }
 
 // post sends body to url. It returns the response body of a 2xx answer, or
 // a *StatusError for any other status after the retries, or a transport
-// error (secrets removed).
+// error (secrets removed). The retry state of the batch comes with ctx.
 func (h *httpClient) post(ctx context.Context, url, contentType string, body []byte) ([]byte, error) {
 	if h.gzip {
 		body = gzipBody(body)
@@ -125,7 +176,7 @@ func (h *httpClient) post(ctx context.Context, url, contentType string, body []b
 	if h.gzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
-	resp, err := h.rc.Do(req)
+	resp, err := h.retrying(retryStateFrom(ctx, h.policy)).Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -141,7 +192,11 @@ func (h *httpClient) post(ctx context.Context, url, contentType string, body []b
 		return b, nil
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	return nil, &StatusError{Code: resp.StatusCode, Body: h.red.bodySnippet(b), raw: b}
+	serr := &StatusError{Code: resp.StatusCode, Body: h.red.bodySnippet(b)}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		serr.Location = h.red.redact(RedirectLocation(resp))
+	}
+	return nil, serr
 }
 
 var gzipPool = sync.Pool{New: func() any {

@@ -1,7 +1,10 @@
 package ship
 
 import (
+	"fmt"
+	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -29,19 +32,53 @@ func (r *redactor) redact(s string) string {
 	return s
 }
 
-// maxLoggedBody is how much of a response body goes to the log.
-const maxLoggedBody = 512
+// maxQuoted is how much of what a server said is quoted in a log line or
+// in /healthz.
+const maxQuoted = 512
 
-// bodySnippet returns the start of a response body for the log: redacted,
-// cut to maxLoggedBody bytes on a rune boundary.
+// bodySnippet returns the start of a response body for the log and for
+// /healthz: redacted, made printable, cut.
 func (r *redactor) bodySnippet(b []byte) string {
-	s := r.redact(string(b))
-	if len(s) <= maxLoggedBody {
-		return s
+	return Printable(r.redact(string(b)), maxQuoted)
+}
+
+// Printable returns s fit to quote in a log line, a terminal or a line of
+// /healthz when it comes from a server that may be hostile: control
+// characters (ANSI escapes, newlines that would forge a line), other
+// non-printable runes (bidirectional overrides) and invalid UTF-8 are
+// written as Go escapes (\x1b, \u202e), and the result is cut to about max
+// bytes, with "…" when it was cut.
+func Printable(s string, max int) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if b.Len() >= max {
+			b.WriteString("…")
+			break
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x80 && !unicode.IsPrint(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case !unicode.IsPrint(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
 	}
-	cut := maxLoggedBody
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	return b.String()
+}
+
+// RedirectLocation returns where a redirect answer points, fit for a log
+// line: resolved against the request's URL, without user name, password,
+// query or fragment (where tokens travel), printable and cut.
+func RedirectLocation(resp *http.Response) string {
+	loc, err := resp.Location()
+	if err != nil {
+		return "(no usable Location)"
 	}
-	return s[:cut] + "…"
+	loc.User, loc.RawQuery, loc.ForceQuery, loc.Fragment, loc.RawFragment = nil, "", false, "", ""
+	return Printable(loc.String(), maxQuoted)
 }

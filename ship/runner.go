@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,11 +40,13 @@ type batch struct {
 
 func newRunner(cfg SinkConfig, sink Sink, r spool.Reader, log *slog.Logger, st *counters, red *redactor) *runner {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &runner{
+	rn := &runner{
 		cfg: cfg, sink: sink, reader: r, log: log, st: st, red: red,
 		batches: make(chan batch), spare: make(chan []Event, cfg.Concurrency+1), commits: newCommitQueue(r.Commit),
 		stop: make(chan struct{}), ctx: ctx, cancel: cancel,
 	}
+	st.retrying = func(err error) { rn.unavailable(err, "") }
+	return rn
 }
 
 func (r *runner) start() {
@@ -168,14 +171,21 @@ func (r *runner) reuse() []Event {
 }
 
 // deliver sends events until each one is delivered or given up on. It
-// returns an error only when ctx ends first.
+// returns an error only when ctx ends first. One retry state spans every
+// request made for the batch, splits included.
 func (r *runner) deliver(ctx context.Context, events []Event) error {
-	for attempt := 0; ; attempt++ {
+	rs := &retryState{policy: r.cfg.Retry}
+	return r.send(withRetryState(ctx, rs), rs, events)
+}
+
+func (r *runner) send(ctx context.Context, rs *retryState, events []Event) error {
+	for {
 		res, err := r.sink.Send(ctx, events)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		var serr *StatusError
+		blocked := ""
 		switch {
 		case err == nil:
 			r.recovered()
@@ -185,33 +195,52 @@ func (r *runner) deliver(ctx context.Context, events []Event) error {
 			}
 			// Only the items the destination could not take now.
 			events = retry
-			r.st.retried.Add(1)
+		case errors.Is(err, ErrUnauthorized):
+			blocked = BlockAuth
+		case errors.Is(err, ErrRedirect):
+			blocked = BlockRedirect
 		case errors.Is(err, ErrTooLarge):
 			r.recovered()
 			if len(events) == 1 {
 				r.st.failed.add(FailTooLarge, 1)
-				r.log.Warn("event too large for the destination, dropped", "sink", r.cfg.Name, "err", err)
+				r.log.Warn("event too large for the destination, dropped", "sink", r.cfg.Name,
+					"event_id", Printable(string(events[0].ID), maxQuoted), "err", err)
 				return nil
 			}
-			h := len(events) / 2
-			if err := r.deliver(ctx, events[:h]); err != nil {
-				return err
-			}
-			return r.deliver(ctx, events[h:])
-		case errors.As(err, &serr) && serr.Permanent():
+			return r.split(ctx, rs, events)
+		case errors.As(err, &serr) && serr.Refused():
 			r.recovered()
-			r.st.failed.add(FailRejected, uint64(len(events)))
-			r.log.Error("request rejected, events dropped", "sink", r.cfg.Name, "events", len(events),
-				"status", serr.Code, "body", serr.Body)
-			return nil
-		default:
-			r.unavailable(err)
-			r.st.retried.Add(1)
+			if len(events) == 1 {
+				r.st.failed.add(FailRejected, 1)
+				r.log.Warn("event refused by the destination, dropped", "sink", r.cfg.Name,
+					"event_id", Printable(string(events[0].ID), maxQuoted), "status", serr.Code, "answer", serr.Body)
+				return nil
+			}
+			return r.split(ctx, rs, events)
 		}
-		if !sleep(ctx, jitter(r.cfg.Retry.InitialBackoff, r.cfg.Retry.MaxBackoff, attempt)) {
+		if err != nil {
+			r.unavailable(err, blocked)
+		}
+		if !rs.unwaited {
+			// A failure no HTTP attempt recorded: a write error, an
+			// unreadable answer, items to send again.
+			rs.failed(nil)
+		}
+		r.st.retried.Add(1)
+		if !sleep(ctx, rs.wait(blocked != "")) {
 			return ctx.Err()
 		}
 	}
+}
+
+// split sends each half of events on its own: a destination that refuses
+// a batch for some of its events takes the others.
+func (r *runner) split(ctx context.Context, rs *retryState, events []Event) error {
+	h := len(events) / 2
+	if err := r.send(ctx, rs, events[:h]); err != nil {
+		return err
+	}
+	return r.send(ctx, rs, events[h:])
 }
 
 // account counts a Result and returns the events to send again.
@@ -223,7 +252,7 @@ func (r *runner) account(events []Event, res Result) []Event {
 		r.st.failed.add(rej.Reason, 1)
 		if i == 0 {
 			r.log.Warn("events rejected by the destination", "sink", r.cfg.Name, "rejected", len(res.Rejected),
-				"reason", rej.Reason, "first", r.red.redact(rej.Detail))
+				"reason", rej.Reason, "first", Printable(r.red.redact(rej.Detail), maxQuoted))
 		}
 	}
 	if len(res.Retry) == 0 {
@@ -236,15 +265,25 @@ func (r *runner) account(events []Event, res Result) []Event {
 	return retry
 }
 
-// unavailable records a failed attempt; the first of a series is logged.
-func (r *runner) unavailable(err error) {
-	msg := r.red.redact(err.Error())
+// unavailable records a failed attempt, blocked for a Block* reason or
+// not; the first of a series is logged, and so is each change of reason.
+// It is safe for concurrent use: the HTTP client calls it between retries.
+func (r *runner) unavailable(err error, blocked string) {
+	msg := Printable(r.red.redact(err.Error()), 2*maxQuoted)
 	r.st.setLastErr(msg)
 	if errors.As(err, new(writeError)) {
 		r.st.sendErrors.add(errWrite, 1)
 	}
-	if !r.failing.Swap(true) {
+	wasFailing := r.failing.Swap(true)
+	if !wasFailing {
 		r.st.failingSince.Store(time.Now().UnixNano())
+	}
+	if prev := r.st.setBlocked(blocked); blocked != "" && blocked != prev {
+		r.log.Error("sink blocked, events stay queued and are retried every max_backoff until fixed",
+			"sink", r.cfg.Name, "reason", blocked, "err", msg, "fix", r.blockedFix(err, blocked))
+		return
+	}
+	if blocked == "" && !wasFailing {
 		args := []any{"sink", r.cfg.Name, "err", msg}
 		if errKind(err) == errTLS {
 			// Fail closed: nothing is sent until the operator fixes trust.
@@ -255,7 +294,35 @@ func (r *runner) unavailable(err error) {
 	}
 }
 
+// blockedFix says what the operator can do about a blocked sink.
+func (r *runner) blockedFix(err error, reason string) string {
+	if reason == BlockRedirect {
+		return "the agent never follows redirects (they could carry the credentials elsewhere): " +
+			"set the sink's url to the address that takes the events"
+	}
+	var serr *StatusError
+	switch {
+	case errors.As(err, &serr) && serr.Code == http.StatusProxyAuthRequired:
+		return "the proxy refused its credentials: check the user and password in HTTPS_PROXY"
+	case serr != nil && serr.Code == http.StatusNotFound:
+		return "nothing answers at this url: check the sink's region or url"
+	}
+	restart := "; the agent reads it at start: restart it after a change"
+	switch r.cfg.Type {
+	case TypeElasticsearch:
+		return "check the key in api_key_file or api_key_env (or the password in password_file or password_env): " +
+			"it may be wrong, revoked or expired, or lack the create_doc privilege on the data stream; " +
+			"a file must be readable by the agent's user" + restart + "; a 403 may also be the cluster refusing writes " +
+			"(read-only index, disk flood stage): the answer says which"
+	case TypeSekoia:
+		return "check the intake key in intake_key_file or intake_key_env: it may be wrong, or its intake " +
+			"deleted; a file must be readable by the agent's user" + restart
+	}
+	return "check the credentials in the sink's headers" + restart
+}
+
 func (r *runner) recovered() {
+	r.st.setBlocked("")
 	if r.failing.Swap(false) {
 		r.st.failingSince.Store(0)
 		r.log.Info("sink available again", "sink", r.cfg.Name)

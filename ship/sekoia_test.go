@@ -19,11 +19,12 @@ type sekoiaElement struct {
 	Timestamp string `json:"timestamp"`
 }
 
-// intakeServer answers like the Sekoia intake's /array endpoint. status(n,
-// msg) is the per-event status in the n-th request; when every event of a
-// request is refused the answer is 413, as Sekoia documents for batches.
-// Events are recorded by their kernel line.
-func intakeServer(t *testing.T, rcv *receiver, key string, status func(n int, msg string) int) http.Handler {
+// intakeServer answers like the Sekoia intake's /array endpoint, all or
+// nothing: status(n, msgs) is the status of the n-th request, given the
+// kernel lines it carries (nil: 200). A 2xx answer lists one event_id per
+// event, and its events are recorded by their kernel line; any other
+// answer carries an error message.
+func intakeServer(t *testing.T, rcv *receiver, key string, status func(n int, msgs []string) int) http.Handler {
 	var n atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		k := int(n.Add(1) - 1)
@@ -32,32 +33,25 @@ func intakeServer(t *testing.T, rcv *receiver, key string, status func(n int, ms
 		if err := json.Unmarshal(body, &els); err != nil {
 			t.Errorf("body is not a JSON array: %v", err)
 		}
-		var ok []string
-		var ids, statuses []string
-		refused := 0
+		msgs := make([]string, len(els))
+		ids := make([]string, len(els))
 		for i, el := range els {
 			if el.IntakeKey != key {
 				t.Errorf("element %d: intake key %q", i, el.IntakeKey)
 			}
-			st := 200
-			if status != nil {
-				st = status(k, el.JSON)
-			}
-			if st == 200 {
-				ok = append(ok, el.JSON)
-				ids = append(ids, fmt.Sprintf("%q", fmt.Sprint("uuid-", i)))
-				statuses = append(statuses, `{"status":200}`)
-			} else {
-				refused++
-				ids = append(ids, "null")
-				statuses = append(statuses, fmt.Sprintf(`{"status":%d,"error":"refused: %s"}`, st, http.StatusText(st)))
-			}
+			msgs[i], ids[i] = el.JSON, fmt.Sprintf(`"uuid-%d-%d"`, k, i)
 		}
-		rcv.record(req, body, ok)
-		if refused == len(els) && refused > 0 {
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
+		code := http.StatusOK
+		if status != nil {
+			code = status(k, msgs)
 		}
-		fmt.Fprintf(w, `{"event_ids":[%s],"events":[%s]}`, strings.Join(ids, ","), strings.Join(statuses, ","))
+		if code >= 300 {
+			w.WriteHeader(code)
+			fmt.Fprintf(w, `{"message":%q}`, http.StatusText(code))
+			return
+		}
+		rcv.record(req, body, msgs)
+		fmt.Fprintf(w, `{"event_ids":[%s]}`, strings.Join(ids, ","))
 	})
 }
 
@@ -102,53 +96,24 @@ func TestSekoiaSendsKernelLinesWithTimestamps(t *testing.T) {
 	}
 }
 
-func TestSekoiaPerEventStatuses(t *testing.T) {
-	evs := testEvents(6)
-	msg := func(i int) string { return string(evs[i].Message) }
-	rcv := newReceiver(5)
-	srv, ca := tlsServer(t, intakeServer(t, rcv, "k-123456", func(n int, m string) int {
-		switch {
-		case m == msg(1):
-			return 400 // refused for good
-		case m == msg(2) && n == 0:
-			return 503 // refused for now
-		}
-		return 200
-	}))
-	h := startShipper(t, nil, sekoiaConfig(t, srv.URL, ca, "k-123456"))
-	h.append(evs)
-	rcv.wait(t)
-	st := h.finalStats()
-	if st.Sent != 5 || st.Failed[FailItemRejected] != 1 || st.Retried != 1 {
-		t.Fatalf("stats: %+v", st)
-	}
-	var retry []sekoiaElement
-	json.Unmarshal(rcv.bodies[1], &retry)
-	if len(retry) != 1 || retry[0].JSON != msg(2) {
-		t.Fatalf("retry request: %+v", retry)
-	}
-	if strings.Contains(h.logs.String(), "k-123456") {
-		t.Fatal("intake key in the log")
-	}
-}
-
 func TestSekoiaTooLarge(t *testing.T) {
 	evs := testEvents(4)
 	big := strings.Repeat("A", SekoiaMaxEvent+1)
 	evs[1].Message = []byte(big) // refused before sending
 	evs[2].Message = []byte("refused by the intake")
 	rcv := newReceiver(2)
-	srv, ca := tlsServer(t, intakeServer(t, rcv, "k-123456", func(_ int, m string) int {
-		if m == big {
-			t.Error("an event over 250 KiB was sent")
-		}
-		if m == "refused by the intake" {
-			return 413
+	srv, ca := tlsServer(t, intakeServer(t, rcv, "k-123456", func(_ int, msgs []string) int {
+		for _, m := range msgs {
+			if m == big {
+				t.Error("an event over 250 KiB was sent")
+			}
+			if m == "refused by the intake" {
+				return 413
+			}
 		}
 		return 200
 	}))
 	c := sekoiaConfig(t, srv.URL, ca, "k-123456")
-	c.Batch.MaxEvents = 1 // the intake answers 413 for a batch where all are refused
 	h := startShipper(t, nil, c)
 	h.append(evs)
 	rcv.wait(t)
@@ -173,5 +138,56 @@ func TestSekoiaRegions(t *testing.T) {
 	_, err := New(nil, []SinkConfig{{Type: TypeSekoia, Region: "fra1", IntakeKeyEnv: "TEST_INTAKE_KEY"}}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "TEST_INTAKE_KEY") {
 		t.Fatalf("missing key: %v", err)
+	}
+}
+
+// A 400 from the intake refuses the key, not the events: they stay queued,
+// the sink says it is blocked and why, once, and everything is delivered
+// once the intake takes the key again.
+func TestSekoiaRefusedKeyKeepsEvents(t *testing.T) {
+	var accept atomic.Bool
+	var refusals atomic.Int64
+	rcv := newReceiver(12)
+	srv, ca := tlsServer(t, intakeServer(t, rcv, "k-rotated-1", func(int, []string) int {
+		if accept.Load() {
+			return 200
+		}
+		refusals.Add(1)
+		return http.StatusBadRequest
+	}))
+	c := sekoiaConfig(t, srv.URL, ca, "k-rotated-1")
+	h := startShipper(t, nil, c)
+	h.append(testEvents(12))
+	waitFor(t, "three refusals", func() bool { return refusals.Load() >= 3 })
+	h.blockedThenDelivered(rcv, &accept, 12, BlockAuth, "k-rotated-1", "intake_key_file", "Bad Request")
+	if !strings.Contains(h.logs.String(), "sink available again") {
+		t.Fatalf("recovery not logged:\n%s", h.logs.String())
+	}
+}
+
+// A 2xx answer takes every event, whatever it lists; an answer whose
+// event_ids do not match is counted as odd.
+func TestSekoiaAnswerIsAllOrNothing(t *testing.T) {
+	rcv := newReceiver(3)
+	srv, ca := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body := readBody(t, req)
+		var els []sekoiaElement
+		json.Unmarshal(body, &els)
+		msgs := make([]string, len(els))
+		for i, el := range els {
+			msgs[i] = el.JSON
+		}
+		rcv.record(req, body, msgs)
+		// A per-event status shape the sink used to guess at: ignored.
+		w.Write([]byte(`{"event_ids":["a"],"events":[{"status":400},{"status":503},{"status":200}]}`))
+	}))
+	c := sekoiaConfig(t, srv.URL, ca, "k-123456")
+	c.Batch = BatchConfig{MaxEvents: 3, MaxAge: time.Hour}
+	h := startShipper(t, nil, c)
+	h.append(testEvents(3))
+	rcv.wait(t)
+	st := h.finalStats()
+	if st.Sent != 3 || len(st.Failed) != 0 || st.Retried != 0 || st.SendErrors[errBadResponse] != 1 || rcv.nrequests() != 1 {
+		t.Fatalf("stats: %+v", st)
 	}
 }

@@ -36,9 +36,28 @@ func DefaultSinks() []SinkConfig { return []SinkConfig{{Type: TypeStdout}} }
 
 // New builds the sinks and opens their readers on q. It reads secrets and
 // certificates now, so configuration errors surface before anything runs;
-// nothing is sent until Start. Disabled certificate verification is logged
-// as a warning here.
+// nothing is sent until Start. A sink that cannot be built is a
+// *SinkError. Settings that work but deserve a warning (disabled
+// certificate verification) are the caller's to report.
 func New(q spool.Queue, sinks []SinkConfig, opts Options) (*Shipper, error) {
+	return build(q, sinks, opts, true)
+}
+
+// Check builds every sink as New does (settings, names, secrets, CA and
+// client certificates), on a throw-away queue, but opens no file and sends
+// nothing: New then fails only on what changed in between, or on a file
+// sink's file that cannot be opened.
+func Check(sinks []SinkConfig) error {
+	s, err := build(spool.NewMemory(0, 0), sinks, Options{}, false)
+	if err != nil {
+		return err
+	}
+	s.closeSinks()
+	return nil
+}
+
+// build is New; without openFiles, file sinks do not open their files.
+func build(q spool.Queue, sinks []SinkConfig, opts Options, openFiles bool) (*Shipper, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -47,11 +66,15 @@ func New(q spool.Queue, sinks []SinkConfig, opts Options) (*Shipper, error) {
 	}
 	s := &Shipper{q: q, log: opts.Logger}
 	names := map[string]bool{}
-	for _, raw := range sinks {
+	for i, raw := range sinks {
 		c, err := raw.withDefaults()
 		if err != nil {
 			s.closeSinks()
 			return nil, err
+		}
+		fail := func(err error) (*Shipper, error) {
+			s.closeSinks()
+			return nil, &SinkError{Index: i, Name: c.Name, Err: err}
 		}
 		if names[c.Name] {
 			s.closeSinks()
@@ -59,40 +82,46 @@ func New(q spool.Queue, sinks []SinkConfig, opts Options) (*Shipper, error) {
 		}
 		names[c.Name] = true
 		st, red := newCounters(), &redactor{}
-		sink, err := buildSink(&c, red, st, opts.Stdout)
+		sink, err := buildSink(&c, red, st, opts.Stdout, openFiles)
 		if err != nil {
-			s.closeSinks()
-			return nil, fmt.Errorf("ship: sink %s: %w", c.Name, err)
+			return fail(err)
 		}
 		if cl, ok := sink.(io.Closer); ok {
 			s.closers = append(s.closers, cl)
 		}
 		r, err := q.Reader(c.Name)
 		if err != nil {
-			s.closeSinks()
-			return nil, fmt.Errorf("ship: sink %s: %w", c.Name, err)
-		}
-		if c.TLS.InsecureSkipVerify {
-			s.log.Warn("TLS certificate verification is disabled: anyone on the path can read and change the events",
-				"sink", c.Name)
+			return fail(&KeyError{Key: "name", Err: err})
 		}
 		s.runners = append(s.runners, newRunner(c, sink, r, s.log, st, red))
 	}
 	return s, nil
 }
 
-func buildSink(c *SinkConfig, red *redactor, st *counters, stdout io.Writer) (Sink, error) {
+func buildSink(c *SinkConfig, red *redactor, st *counters, stdout io.Writer, openFiles bool) (Sink, error) {
 	switch c.Type {
 	case TypeStdout:
 		return newWriterSink(stdout), nil
 	case TypeFile:
-		return newFileSink(c.Path)
+		if !openFiles {
+			return &fileSink{path: c.Path}, nil
+		}
+		f, err := newFileSink(c.Path)
+		if err != nil {
+			return nil, &KeyError{Key: "path", Err: err}
+		}
+		return f, nil
 	case TypeHTTP:
 		return newHTTPSink(c, red, st)
 	case TypeElasticsearch:
 		return newElasticSink(c, red, st)
 	case TypeSekoia:
+		if c.Transport != TransportHTTPS {
+			return newSekoiaSyslogSink(c, red, st)
+		}
 		return newSekoiaSink(c, red, st)
+	case TypeSyslog:
+		return newSyslogSink(c, st)
 	}
 	return nil, fmt.Errorf("unknown type %q", c.Type) // withDefaults rejects it first
 }

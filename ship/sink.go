@@ -9,11 +9,13 @@ import (
 // several goroutines at once (up to the sink's concurrency) with disjoint
 // batches; it must not keep the events after it returns.
 //
-// Send returns an error when the batch as a whole was not delivered: the
-// runner retries it (after a backoff) unless the error is permanent
-// ([*StatusError] with a 4xx status other than 408 and 429) or asks for a
-// split ([ErrTooLarge]). With a nil error, Result says which events were
-// not delivered and why.
+// Send returns an error when the batch as a whole was not delivered. The
+// runner keeps the batch and tries it again after a backoff, at
+// MaxBackoff while the error matches [ErrUnauthorized] or [ErrRedirect];
+// it splits the batch on [ErrTooLarge] or a [*StatusError] that is
+// [StatusError.Refused], until the events refused alone are isolated and
+// dropped. With a nil error, Result says which events were not delivered
+// and why.
 type Sink interface {
 	Send(ctx context.Context, events []Event) (Result, error)
 }
@@ -35,7 +37,7 @@ type Rejection struct {
 
 // Reasons an event is given up on, as used in Stats.Failed.
 const (
-	FailRejected     = "rejected"      // the request was refused with a 4xx status
+	FailRejected     = "rejected"      // refused alone with a 4xx status (other than 401, 403, 407, 408, 413, 429)
 	FailItemRejected = "item_rejected" // the destination refused this event (per-item status)
 	FailTooLarge     = "too_large"     // over the destination's size limit, even alone
 )
@@ -44,6 +46,18 @@ const (
 // the request too large (HTTP 413): the runner splits the batch in two and
 // sends each half; an event that is too large alone is counted and dropped.
 var ErrTooLarge = errors.New("ship: request too large")
+
+// ErrUnauthorized is matched by errors a Send returns when the destination
+// refused the credentials (HTTP 401, 403, 407, or what a sink knows to be
+// a key error): the events are not at fault, so they stay queued and the
+// sink is reported blocked until the operator mends the key.
+var ErrUnauthorized = errors.New("ship: credentials refused")
+
+// ErrRedirect is matched by errors a Send returns when the destination
+// answered with a redirect, which is never followed: it could carry the
+// credentials elsewhere. The events stay queued and the sink is reported
+// blocked until its url is corrected.
+var ErrRedirect = errors.New("ship: redirected")
 
 // reopener is implemented by sinks that hold files, for logrotate.
 type reopener interface{ Reopen() error }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -35,7 +36,7 @@ func (c SinkConfig) ElasticAuthorization() (auth string, secrets []string, err e
 		return "ApiKey " + key, []string{key}, nil
 	case c.Username != "":
 		if (c.PasswordFile == "") == (c.PasswordEnv == "") {
-			return "", nil, fmt.Errorf("set exactly one of password_file and password_env")
+			return "", nil, &KeyError{Key: "username", Err: errors.New("set exactly one of password_file and password_env")}
 		}
 		pw, err := readSecret("password", c.PasswordFile, c.PasswordEnv)
 		if err != nil {

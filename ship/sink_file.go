@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -71,10 +72,15 @@ func newFileSink(path string) (*fileSink, error) {
 	return s, nil
 }
 
+// open opens the file for appending, creating it and its folder when
+// missing. Its errors already name the path.
 func (s *fileSink) open() error {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
+		return err
+	}
 	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", s.path, err)
+		return err
 	}
 	if s.f != nil {
 		s.f.Close()
@@ -127,5 +133,8 @@ func (s *fileSink) Send(_ context.Context, events []Event) (Result, error) {
 func (s *fileSink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.f == nil {
+		return nil // built by Check: never opened
+	}
 	return s.f.Close()
 }

@@ -13,6 +13,10 @@ import (
 // the one that takes a timestamp per event: each element is
 // {"intake_key", "json": the kernel line, "timestamp"}. The event string is
 // the kernel's own line, which Sekoia's Netfilter parser reads unchanged.
+// As with Sekoia's own connectors, a 2xx answer means every event was
+// taken and any other answer refuses the whole request: a 413 makes the
+// runner split the batch, and any other 4xx but 408 and 429 is a refusal
+// of the intake key.
 type sekoiaSink struct {
 	*httpClient
 	url string
@@ -95,94 +99,32 @@ func (s *sekoiaSink) Send(ctx context.Context, events []Event) (Result, error) {
 	}
 	resp, err := s.post(ctx, s.url, "application/json", body)
 	var serr *StatusError
-	if errors.As(err, &serr) && serr.Code == http.StatusRequestEntityTooLarge {
-		// A batch answers 413 when every event was refused; its body then
-		// says why for each event. Without per-event statuses, split.
-		if sts := sekoiaStatuses(serr.raw, len(idx)); sts != nil {
-			return s.apply(res, idx, sts), nil
-		}
-		return res, err
+	if errors.As(err, &serr) && serr.Refused() && serr.Code != http.StatusRequestEntityTooLarge {
+		// Every element carries the same key, and the intake documents no
+		// refusal of one event but 413: a 4xx refuses the request, which
+		// only the key (or the url) can be at fault for.
+		serr.keyRefused = true
 	}
 	if err != nil {
 		return Result{}, err
 	}
-	if sts := sekoiaStatuses(resp, len(idx)); sts != nil {
-		return s.apply(res, idx, sts), nil
+	if n, ok := sekoiaAccepted(resp); ok && n != len(idx) {
+		// The intake said it took another number of events than were
+		// sent. Like Sekoia's own connectors, trust the 2xx; count the
+		// odd answer so that it shows.
+		s.st.sendErrors.add(errBadResponse, 1)
 	}
 	return res, nil
 }
 
-// sekoiaStatus is one event's ingestion status in an intake answer.
-type sekoiaStatus struct {
-	Status  int    `json:"status"`
-	Code    int    `json:"code"`
-	Error   string `json:"error"`
-	Message string `json:"message"`
-	Reason  string `json:"reason"`
-	Index   *int   `json:"index"`
-}
-
-// sekoiaStatuses finds per-event statuses in an intake answer. Their shape
-// is not documented; this reads the plausible ones: an array of n status
-// objects in request order under "events", "statuses" or "results", or an
-// "errors" array of objects carrying the element "index". It returns nil
-// when the answer has none (then the HTTP status applies to every event).
-func sekoiaStatuses(body []byte, n int) []sekoiaStatus {
-	var doc map[string]json.RawMessage
-	if json.Unmarshal(body, &doc) != nil {
-		return nil
+// sekoiaAccepted returns the number of event_ids in an intake answer, and
+// whether it had them.
+func sekoiaAccepted(body []byte) (int, bool) {
+	var doc struct {
+		EventIDs []json.RawMessage `json:"event_ids"`
 	}
-	for _, key := range []string{"events", "statuses", "results"} {
-		var sts []sekoiaStatus
-		if raw, ok := doc[key]; ok && json.Unmarshal(raw, &sts) == nil && len(sts) == n {
-			return sts
-		}
+	if json.Unmarshal(body, &doc) != nil || doc.EventIDs == nil {
+		return 0, false
 	}
-	var errs []sekoiaStatus
-	if raw, ok := doc["errors"]; ok && json.Unmarshal(raw, &errs) == nil && len(errs) > 0 {
-		sts := make([]sekoiaStatus, n)
-		for i := range sts {
-			sts[i].Status = http.StatusOK
-		}
-		for _, e := range errs {
-			if e.Index == nil || *e.Index < 0 || *e.Index >= n {
-				return nil // not an answer this code understands
-			}
-			sts[*e.Index] = e
-		}
-		return sts
-	}
-	return nil
-}
-
-// apply turns per-event statuses into the Result.
-func (s *sekoiaSink) apply(res Result, idx []int, sts []sekoiaStatus) Result {
-	for k, st := range sts {
-		code := st.Status
-		if code == 0 {
-			code = st.Code
-		}
-		i := idx[k]
-		switch {
-		case code == 0 || code >= 200 && code < 300:
-		case retryableStatus(code):
-			res.Retry = append(res.Retry, i)
-		case code == http.StatusRequestEntityTooLarge:
-			res.Rejected = append(res.Rejected, Rejection{Index: i, Reason: FailTooLarge, Detail: st.detail(code)})
-		default:
-			res.Rejected = append(res.Rejected, Rejection{Index: i, Reason: FailItemRejected, Detail: st.detail(code)})
-		}
-	}
-	return res
-}
-
-func (st sekoiaStatus) detail(code int) string {
-	msg := st.Error
-	if msg == "" {
-		msg = st.Message
-	}
-	if msg == "" {
-		msg = st.Reason
-	}
-	return fmt.Sprintf("status %d: %s", code, msg)
+	return len(doc.EventIDs), true
 }

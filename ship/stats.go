@@ -19,17 +19,20 @@ type Stats struct {
 	Retried    uint64            // requests sent again (whole or with the retried items)
 
 	// SendErrors counts failed attempts by kind: network, timeout, tls,
-	// http_408, http_429, http_5xx, http_4xx, bad_response, write.
+	// redirect, http_408, http_429, http_5xx, http_4xx, bad_response, write.
 	SendErrors map[string]uint64
 	Requests   uint64        // HTTP attempts made
 	Latency    time.Duration // sum of their durations: Latency/Requests is the mean
 	// LatencyBuckets[i] counts the attempts that took at most
 	// LatencyBounds[i] (cumulative, as a Prometheus histogram wants it).
 	LatencyBuckets []uint64
-	LastError      string // most recent failed attempt, secrets removed
+	LastError      string // most recent failed attempt, secrets removed, printable
 	// FailingSince is when the current run of failed attempts began (the
 	// first failure since the last success); zero while the sink works.
 	FailingSince time.Time
+	// Blocked is why the sink waits for the operator (a Block* reason),
+	// "" when it does not: its events stay queued meanwhile.
+	Blocked string
 
 	SpoolPending   uint64        // events not yet committed
 	SpoolBytes     int64         // their size in the spool
@@ -51,7 +54,21 @@ type counters struct {
 	sendErrors                                   keyedCounters
 	lastErr                                      atomic.Pointer[string]
 	failingSince                                 atomic.Int64 // unix nanoseconds; 0 = not failing
+	blocked                                      atomic.Pointer[string]
+	// retrying, set before the sink starts, hears of each failed attempt
+	// the HTTP client is about to retry: the outage is then known at its
+	// first request, not after the last retry.
+	retrying func(error)
 }
+
+// Reasons a sink is blocked, as in Stats.Blocked.
+const (
+	BlockAuth     = "auth"     // the destination refused the credentials
+	BlockRedirect = "redirect" // the destination redirects elsewhere
+)
+
+// BlockReasons lists every Block* reason.
+var BlockReasons = []string{BlockAuth, BlockRedirect}
 
 // observe counts one request attempt of duration d.
 func (c *counters) observe(d time.Duration) {
@@ -103,6 +120,7 @@ const (
 	errNetwork     = "network"
 	errTimeout     = "timeout"
 	errTLS         = "tls"
+	errRedirect    = "redirect"
 	errHTTP408     = "http_408"
 	errHTTP429     = "http_429"
 	errHTTP5xx     = "http_5xx"
@@ -115,11 +133,25 @@ const (
 func newCounters() *counters {
 	return &counters{
 		failed:     newKeyed(FailRejected, FailItemRejected, FailTooLarge, errOther),
-		sendErrors: newKeyed(errNetwork, errTimeout, errTLS, errHTTP408, errHTTP429, errHTTP5xx, errHTTP4xx, errBadResponse, errWrite, errOther),
+		sendErrors: newKeyed(errNetwork, errTimeout, errTLS, errRedirect, errHTTP408, errHTTP429, errHTTP5xx, errHTTP4xx, errBadResponse, errWrite, errOther),
 	}
 }
 
-func (c *counters) setLastErr(s string) { c.lastErr.Store(&s) }
+// setLastErr keeps s, made printable: it may quote the server, and it is
+// shown by /healthz.
+func (c *counters) setLastErr(s string) {
+	s = Printable(s, 2*maxQuoted)
+	c.lastErr.Store(&s)
+}
+
+// setBlocked records why the sink is blocked ("" when it is not) and
+// returns the previous reason.
+func (c *counters) setBlocked(reason string) (previous string) {
+	if p := c.blocked.Swap(&reason); p != nil {
+		return *p
+	}
+	return ""
+}
 
 func (c *counters) snapshot() Stats {
 	st := Stats{
@@ -137,6 +169,9 @@ func (c *counters) snapshot() Stats {
 	}
 	if ns := c.failingSince.Load(); ns != 0 {
 		st.FailingSince = time.Unix(0, ns)
+	}
+	if p := c.blocked.Load(); p != nil {
+		st.Blocked = *p
 	}
 	return st
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // TLSConfig configures the client side of a sink's TLS connections.
@@ -17,8 +18,8 @@ type TLSConfig struct {
 	KeyFile  string `yaml:"key_file"`
 	// ServerName overrides the name checked in the server's certificate.
 	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify turns certificate verification off. It is logged
-	// as a warning when the sink starts.
+	// InsecureSkipVerify turns certificate verification off (the agent
+	// warns about it at check and at start).
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
@@ -40,23 +41,48 @@ func (c TLSConfig) build() (*tls.Config, error) {
 		}
 		pem, err := os.ReadFile(c.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("tls: read ca_file: %w", err)
+			return nil, &KeyError{Key: "tls.ca_file", Err: err}
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls: ca_file %s holds no PEM certificate", c.CAFile)
+			return nil, &KeyError{Key: "tls.ca_file", Err: fmt.Errorf("%s holds no PEM certificate", c.CAFile)}
 		}
 		cfg.RootCAs = pool
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
-		return nil, errors.New("tls: cert_file and key_file go together")
+		return nil, &KeyError{Key: "tls", Err: errors.New("cert_file and key_file go together")}
 	}
 	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		cert, err := c.clientCertificate()
 		if err != nil {
-			// The error names the files, never the key material.
-			return nil, fmt.Errorf("tls: load client certificate: %w", err)
+			return nil, err
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// clientCertificate loads the client certificate and its key, each error
+// naming the setting at fault. Errors name files, never key material.
+func (c TLSConfig) clientCertificate() (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(c.CertFile)
+	if err != nil {
+		return tls.Certificate{}, &KeyError{Key: "tls.cert_file", Err: err}
+	}
+	keyPEM, err := os.ReadFile(c.KeyFile)
+	if err != nil {
+		return tls.Certificate{}, &KeyError{Key: "tls.key_file", Err: err}
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		// The pair's errors say which half is wrong ("failed to find
+		// any PEM data in key input", "private key does not match public
+		// key"); the key file is named, as it is the one to check against
+		// the certificate.
+		key := "tls.key_file"
+		if strings.Contains(err.Error(), "certificate input") {
+			key = "tls.cert_file"
+		}
+		return tls.Certificate{}, &KeyError{Key: key, Err: fmt.Errorf("%s and %s: %w", c.CertFile, c.KeyFile, err)}
+	}
+	return cert, nil
 }

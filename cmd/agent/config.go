@@ -32,6 +32,13 @@ type config struct {
 	Log                 logConfig
 	Spool               spoolConfig
 	Sinks               []ship.SinkConfig // nil = ship.DefaultSinks (stdout)
+
+	// file and keyLines say where each key was read (keyLines maps
+	// groups[0].snaplen or sinks[1].tls.ca_file to its line), so that a
+	// mistake found after parsing, when the agent is built, still names its
+	// place. Both are empty for the built-in defaults.
+	file     string
+	keyLines map[string]int
 }
 
 // spoolConfig is the `spool:` section: where events wait for the sinks.
@@ -92,27 +99,69 @@ func defaultConfig() *config {
 func loadConfig(path string) (*config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, &configError{File: path, Msg: reason(err).Error()}
 	}
 	return parseConfig(path, data)
 }
 
-// configError is a configuration mistake with its place: file, line, key.
+// configError is a configuration mistake with its place: file, line, key
+// (and column, for YAML syntax). Without a file (the built-in defaults)
+// only the key is named.
 type configError struct {
-	File string
-	Line int
-	Key  string
-	Msg  string
+	File   string
+	Line   int
+	Column int
+	Key    string
+	Msg    string
 }
 
 func (e *configError) Error() string {
-	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Key, e.Msg)
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Line))
+		}
+		if e.Column > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Column))
+		}
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// errorAt places a mistake found after parsing at key's line, or at the
+// line of the nearest enclosing key that was written (a default value has
+// no line of its own).
+func (c *config) errorAt(key, format string, args ...any) *configError {
+	line := 0
+	for k := key; k != "" && line == 0; k = parentKey(k) {
+		line = c.keyLines[k]
+	}
+	return &configError{File: c.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// parentKey strips the last element of a key path: sinks[0].tls.ca_file →
+// sinks[0].tls → sinks[0] → sinks → "".
+func parentKey(key string) string {
+	if i := strings.LastIndexAny(key, ".["); i >= 0 {
+		return key[:i]
+	}
+	return ""
 }
 
 // parser walks the YAML node tree so that every error can name the file,
 // the line and the full key path (groups[1].overflow), which plain
-// decoding into structs cannot do for bad values.
-type parser struct{ file string }
+// decoding into structs cannot do for bad values. It notes the line of
+// every key it reads in lines.
+type parser struct {
+	file  string
+	lines map[string]int
+}
 
 func (p *parser) errorf(n *yaml.Node, key, format string, args ...any) error {
 	return &configError{File: p.file, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...)}
@@ -120,12 +169,13 @@ func (p *parser) errorf(n *yaml.Node, key, format string, args ...any) error {
 
 // parseConfig validates data, the contents of the file called name.
 func parseConfig(name string, data []byte) (*config, error) {
-	p := &parser{file: name}
+	p := &parser{file: name, lines: map[string]int{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, syntaxError(name, data, err)
 	}
 	cfg := defaultConfig()
+	cfg.file, cfg.keyLines = name, p.lines
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return cfg, nil // empty file: all defaults
 	}
@@ -187,6 +237,7 @@ func (p *parser) groups(v *yaml.Node) ([]groupConfig, error) {
 	seen := map[uint16]int{}
 	for i, item := range v.Content {
 		path := fmt.Sprintf("groups[%d]", i)
+		p.lines[path] = item.Line
 		g, err := p.group(item, path)
 		if err != nil {
 			return nil, err
@@ -228,7 +279,7 @@ func (p *parser) group(n *yaml.Node, path string) (groupConfig, error) {
 			}
 		case "queue_threshold":
 			var u uint64
-			u, err = p.uint(v, full, 1, 1<<31)
+			u, err = p.uint(v, full, 1, collector.MaxQueueThreshold)
 			c.QueueThreshold = uint32(u)
 		case "flush_timeout":
 			c.FlushTimeout, err = p.duration(v, full)
@@ -362,7 +413,7 @@ func (p *parser) actions(v *yaml.Node, path string) (map[string]string, error) {
 		return nil, p.errorf(v, path, "want a mapping of prefix to action, got %s", kindName(v))
 	}
 	m := map[string]string{}
-	err := p.mapping(v, path, func(prefix string, k, val *yaml.Node) error {
+	err := p.mapping(v, path+".", func(prefix string, k, val *yaml.Node) error {
 		full := fmt.Sprintf("%s[%q]", path, prefix)
 		action, err := p.str(val, full)
 		if err != nil {
@@ -390,6 +441,7 @@ func (p *parser) mapping(n *yaml.Node, path string, fn func(key string, k, v *ya
 			return p.errorf(k, path+k.Value, "duplicate key")
 		}
 		seen[k.Value] = true
+		p.lines[path+k.Value] = k.Line
 		if err := fn(k.Value, k, v); err != nil {
 			return err
 		}

@@ -67,6 +67,7 @@ func (p *parser) sinks(v *yaml.Node) ([]ship.SinkConfig, error) {
 	var out []ship.SinkConfig
 	for i, item := range v.Content {
 		path := fmt.Sprintf("sinks[%d]", i)
+		p.lines[path] = item.Line
 		if err := p.walk(item, reflect.TypeFor[ship.SinkConfig](), path); err != nil {
 			return nil, err
 		}
@@ -75,7 +76,11 @@ func (p *parser) sinks(v *yaml.Node) ([]ship.SinkConfig, error) {
 			return nil, p.errorf(item, path, "%v", err)
 		}
 		if err := ship.ValidateSinks([]ship.SinkConfig{c}); err != nil {
-			return nil, p.errorf(item, path, "%s", strings.TrimPrefix(err.Error(), "ship: "))
+			key, msg := sinkKey(path, err)
+			if line := p.lines[key]; line != 0 {
+				return nil, &configError{File: p.file, Line: line, Key: key, Msg: msg}
+			}
+			return nil, p.errorf(item, key, "%s", msg)
 		}
 		if c.Type == ship.TypeSekoia && c.Region != "" && ship.SekoiaURL(c.Region) == "" {
 			return nil, p.errorf(item, path+".region", "%q: want fra1, fra2, mco1, uae1, usa1 or sgp1", c.Region)

@@ -33,6 +33,24 @@ sinks:
   - type: sekoia
     region: fra2
     intake_key_env: KEY
+  - type: sekoia
+    name: sekoia-relay
+    transport: syslog
+    address: relay.example.net:10514
+    intake_key_file: /etc/nflog-agent/intake.key
+    tls: {ca_file: /etc/relay-ca.pem}
+  - type: syslog
+    address: siem.example.net:6514
+    transport: relp+tls
+    format: json
+    app_name: fw
+    procid: "7"
+    msgid: NETFILTER
+    facility: local5
+    severity: info
+    structured_data:
+      id: origin@32473
+      params: {site: paris}
 `
 	cfg, err := parseConfig("agent.yaml", []byte(src))
 	if err != nil {
@@ -49,6 +67,11 @@ sinks:
 			Batch: ship.BatchConfig{MaxEvents: 500, MaxAge: 200 * time.Millisecond}},
 		{Type: "file", Path: "/var/log/events.ndjson"},
 		{Type: "sekoia", Region: "fra2", IntakeKeyEnv: "KEY"},
+		{Type: "sekoia", Name: "sekoia-relay", Transport: "syslog", Address: "relay.example.net:10514",
+			IntakeKeyFile: "/etc/nflog-agent/intake.key", TLS: ship.TLSConfig{CAFile: "/etc/relay-ca.pem"}},
+		{Type: "syslog", Address: "siem.example.net:6514", Transport: "relp+tls", Format: "json", AppName: "fw",
+			ProcID: "7", MsgID: "NETFILTER", Facility: "local5", Severity: "info",
+			StructuredData: ship.StructuredData{ID: "origin@32473", Params: map[string]string{"site": "paris"}}},
 	}
 	if d := cmp.Diff(want, cfg.Sinks); d != "" {
 		t.Errorf("sinks (-want +got):\n%s", d)
@@ -80,6 +103,13 @@ func TestParseConfigShippingErrors(t *testing.T) {
 		{"sinks:\n  - type: stdout\n  - type: stdout\n", `agent.yaml:2: sinks: two sinks are named "stdout"`},
 		{"sinks:\n  - type: sekoia\n    region: mars\n    intake_key_env: K\n", `agent.yaml:2: sinks[0].region: "mars"`},
 		{"sinks: []\n", "agent.yaml:1: sinks: empty"},
+		// syslog and sekoia transports.
+		{"sinks:\n  - type: syslog\n    address: x:514\n    transport: udp\n", `agent.yaml:4: sinks[0].transport: "udp": want tcp, tls, relp or relp+tls`},
+		{"sinks:\n  - type: syslog\n    address: x:514\n    facility: local9\n", `agent.yaml:4: sinks[0].facility: "local9": want kern`},
+		{"sinks:\n  - type: syslog\n    address: x:514\n    structured_data: {id: a b}\n", `agent.yaml:4: sinks[0].structured_data: structured data id "a b"`},
+		{"sinks:\n  - type: syslog\n    address: x:514\n    structured_data: {idd: x}\n", "agent.yaml:4: sinks[0].structured_data.idd: unknown key"},
+		{"sinks:\n  - type: sekoia\n    transport: relp\n    url: https://x\n    intake_key_env: K\n", "agent.yaml:4: sinks[0].url: applies to the https transport"},
+		{"sinks:\n  - type: http\n    url: https://x\n    msgid: LOG\n", "apply to syslog sinks only"},
 		{"sinks: {type: stdout}\n", "agent.yaml:1: sinks: want a list"},
 		// The spool section.
 		{"spool:\n  dirr: /x\n", "agent.yaml:2: spool.dirr: unknown key"},

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -57,7 +56,7 @@ func (d *doctor) checkShipping(cfg *config) []checkResult {
 	}
 	for _, s := range cfg.Sinks {
 		switch s.Type {
-		case ship.TypeHTTP, ship.TypeElasticsearch, ship.TypeSekoia:
+		case ship.TypeHTTP, ship.TypeElasticsearch, ship.TypeSekoia, ship.TypeSyslog:
 			out = append(out, checkSink(context.Background(), s, sinkCheckTimeout))
 		default:
 			out = append(out, checkResult{status: statusSkip, name: "sink " + sinkName(s), detail: "local sink (" + s.Type + ")"})
@@ -66,32 +65,21 @@ func (d *doctor) checkShipping(cfg *config) []checkResult {
 	return out
 }
 
-// checkSpoolDir checks that dir takes a new file, and has at least minFree
-// bytes free for the spool to grow during an outage. A dir that does not
-// exist yet is fine if it can be created: the agent creates it at start.
+// checkSpoolDir checks that the agent can open the spool in dir (as
+// `check` does), and that it has at least minFree bytes free for the spool
+// to grow during an outage. A dir that does not exist yet is fine if it can
+// be created: the agent creates it at start.
 func checkSpoolDir(dir string, minFree uint64) checkResult {
 	r := checkResult{name: "spool directory " + dir}
-	fix := "create it, owned by the agent's user (the packaged unit uses StateDirectory=nflog-agent: /var/lib/nflog-agent)"
+	if err := checkSpoolFolder(dir); err != nil {
+		r.status, r.detail = statusFail, err.Error()
+		r.fix = "create it, owned by the agent's user (the packaged unit uses StateDirectory=nflog-agent: /var/lib/nflog-agent)"
+		return r
+	}
 	where, state := dir, "writable"
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		// Try to create what the agent would, in the nearest existing
-		// parent, and leave nothing behind.
+	if _, err := os.Stat(dir); missing(err) {
 		where = existingParent(dir)
-		d, err := os.MkdirTemp(where, ".doctor-*")
-		if err != nil {
-			r.status, r.detail, r.fix = statusFail, fmt.Sprintf("does not exist, and cannot be created in %s: %v", where, err), fix
-			return r
-		}
-		os.Remove(d)
 		state = "does not exist yet; the agent creates it at start (" + where + " is writable)"
-	} else {
-		f, err := os.CreateTemp(dir, ".doctor-*")
-		if err != nil {
-			r.status, r.detail, r.fix = statusFail, fmt.Sprintf("not writable: %v", err), fix
-			return r
-		}
-		f.Close()
-		os.Remove(f.Name())
 	}
 	var st unix.Statfs_t
 	if err := unix.Statfs(where, &st); err != nil {
@@ -162,6 +150,15 @@ func (p *sinkProbe) run(ctx context.Context, s ship.SinkConfig) checkResult {
 	if s.Type == ship.TypeSekoia && rawURL == "" {
 		rawURL = ship.SekoiaURL(s.Region)
 	}
+	// A syslog or RELP connection is probed like an HTTPS one (TLS) or a
+	// plain HTTP one (in the clear), without a proxy.
+	addr, secure, stream := ship.SyslogTarget(s)
+	if stream {
+		rawURL = "http://" + addr
+		if secure {
+			rawURL = "https://" + addr
+		}
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		// Neither the URL nor the parse error is shown: either may hold a password.
@@ -175,6 +172,9 @@ func (p *sinkProbe) run(ctx context.Context, s ship.SinkConfig) checkResult {
 	// With a proxy, DNS and TCP are the proxy's; the proxy resolves the sink.
 	dialHost, dialAddr := u.Hostname(), target
 	proxy, err := http.ProxyFromEnvironment(&http.Request{URL: u})
+	if stream {
+		proxy, err = nil, nil
+	}
 	if err != nil {
 		return p.fail("proxy", "bad proxy setting in the environment", "correct HTTPS_PROXY / HTTP_PROXY")
 	}
@@ -231,7 +231,11 @@ func (p *sinkProbe) run(ctx context.Context, s ship.SinkConfig) checkResult {
 			return r
 		}
 	} else {
-		p.done = append(p.done, "plain HTTP, no TLS")
+		plain := "plain HTTP, no TLS"
+		if stream {
+			plain = "plain TCP, no TLS"
+		}
+		p.done = append(p.done, plain)
 	}
 
 	if s.Type != ship.TypeElasticsearch {
@@ -267,7 +271,7 @@ func connectTunnel(c net.Conn, proxy *url.URL, target string) error {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("proxy answered %s", resp.Status)
+		return fmt.Errorf("proxy answered %s", ship.Printable(resp.Status, 128))
 	}
 	return nil
 }
@@ -337,7 +341,8 @@ func tlsFix(err error, serverName string, asked, hasCert bool) string {
 }
 
 // elasticAuth tries the sink's credentials with GET /, which reads nothing
-// but the cluster's name and version.
+// but the cluster's name and version. Like the sink, it never follows a
+// redirect: that would hand the credentials to wherever it points.
 func (p *sinkProbe) elasticAuth(ctx context.Context, s ship.SinkConfig, u *url.URL, tlsCfg *tls.Config) checkResult {
 	auth, secrets, err := s.ElasticAuthorization()
 	p.secrets = append(p.secrets, secrets...)
@@ -355,7 +360,8 @@ func (p *sinkProbe) elasticAuth(ctx context.Context, s ship.SinkConfig, u *url.U
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := (&http.Client{Transport: tr, CheckRedirect: noRedirect}).Do(req)
 	if err != nil {
 		return p.fail("GET /", err.Error(), "check that the url points at Elasticsearch or OpenSearch")
 	}
@@ -363,6 +369,10 @@ func (p *sinkProbe) elasticAuth(ctx context.Context, s ship.SinkConfig, u *url.U
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return p.fail("redirect", fmt.Sprintf("GET / answered %d %s to %s, which the agent never follows",
+			resp.StatusCode, http.StatusText(resp.StatusCode), ship.RedirectLocation(resp)),
+			"set the sink's url to the address that answers itself: a redirect could carry the credentials elsewhere")
 	case resp.StatusCode == http.StatusOK && auth == "":
 		return p.pass("no credentials configured, GET / answered 200")
 	case resp.StatusCode == http.StatusOK:

@@ -15,10 +15,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/ship"
+	"github.com/nflog-agent/nflog-agent/ship/rsyslogtest"
 	"github.com/nflog-agent/nflog-agent/ship/tlstest"
 )
 
@@ -269,5 +271,56 @@ func TestConnectTunnel(t *testing.T) {
 		if (err == nil) != (c.want == "") || err != nil && !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.proxy, err, c.want)
 		}
+	}
+}
+
+// doctor reports a redirect as a failure instead of following it to
+// another host, where the key would be "accepted".
+func TestCheckSinkElasticsearchRedirect(t *testing.T) {
+	const key = "c2VjcmV0LWFwaS1rZXk6czNjcjN0"
+	var hits atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write([]byte(`{"cluster_name":"elsewhere"}`))
+	}))
+	defer other.Close()
+	for _, code := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusFound} {
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+"/?api_key="+key, code)
+		}))
+		r := sinkCheck(t, ship.SinkConfig{Type: ship.TypeElasticsearch, Name: "es", URL: srv.URL,
+			TLS: ship.TLSConfig{CAFile: serverCA(t, srv)}, APIKeyFile: writeFile(t, "key", []byte(key))})
+		srv.Close()
+		if r.status != statusFail || !strings.HasPrefix(r.detail, "redirect failed") ||
+			!strings.Contains(r.detail, other.URL+"/,") || !strings.Contains(r.fix, "url") {
+			t.Errorf("%d: %s", code, r.line())
+		}
+		if strings.Contains(r.line(), key) {
+			t.Errorf("%d: the key is in %q", code, r.line())
+		}
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the redirect was followed %d times", hits.Load())
+	}
+}
+
+// doctor checks syslog sinks, and sekoia sinks on their syslog or RELP
+// transport, where they connect: DNS, TCP, then TLS against a real rsyslog.
+func TestCheckSinkSyslog(t *testing.T) {
+	srv := rsyslogtest.Start(t)
+	r := sinkCheck(t, ship.SinkConfig{Type: ship.TypeSyslog, Name: "siem", Transport: ship.TransportRELPTLS,
+		Address: srv.Addr[rsyslogtest.RELP], TLS: ship.TLSConfig{CAFile: srv.CAFile}})
+	// A warning only for the throw-away certificate's near expiry.
+	if r.status == statusFail || !strings.Contains(r.detail, "connected to "+srv.Addr[rsyslogtest.RELP]) || !strings.Contains(r.detail, "TLS 1.") {
+		t.Errorf("relp+tls: %s", r.line())
+	}
+	r = sinkCheck(t, ship.SinkConfig{Type: ship.TypeSekoia, Transport: ship.TransportSyslog, Address: srv.Addr[rsyslogtest.TCP],
+		IntakeKeyEnv: "NOPE"})
+	if r.status != statusFail || !strings.HasPrefix(r.detail, "TLS failed") {
+		t.Errorf("sekoia syslog, untrusted: %s", r.line())
+	}
+	r = sinkCheck(t, ship.SinkConfig{Type: ship.TypeSyslog, Transport: ship.TransportTCP, Address: srv.Addr[rsyslogtest.TCP]})
+	if r.status != statusPass || !strings.Contains(r.detail, "plain TCP, no TLS") {
+		t.Errorf("tcp: %s", r.line())
 	}
 }

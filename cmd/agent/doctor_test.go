@@ -116,14 +116,14 @@ func TestCheckSpoolDir(t *testing.T) {
 	// Under a file, it can never be created (this fails for root too).
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, nil, 0o600)
-	if r := checkSpoolDir(filepath.Join(file, "spool"), 1); r.status != statusFail || !strings.Contains(r.detail, "not a directory") || !strings.Contains(r.fix, "/var/lib/nflog-agent") {
+	if r := checkSpoolDir(filepath.Join(file, "spool"), 1); r.status != statusFail || !strings.Contains(r.detail, file+" is not a folder") || !strings.Contains(r.fix, "/var/lib/nflog-agent") {
 		t.Errorf("dir that cannot be created: %s", r.line())
 	}
 	// Nobody, root included, creates directories in /proc.
 	if r := checkSpoolDir("/proc/nflog-agent-test/spool", 1); r.status != statusFail || !strings.Contains(r.detail, "cannot be created in /proc") {
 		t.Errorf("dir under /proc: %s", r.line())
 	}
-	if r := checkSpoolDir(file, 1); r.status != statusFail || !strings.Contains(r.detail, "not writable") {
+	if r := checkSpoolDir(file, 1); r.status != statusFail || !strings.Contains(r.detail, "is not a folder") {
 		t.Errorf("a file: %s", r.line())
 	}
 }

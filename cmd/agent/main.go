@@ -22,7 +22,9 @@ commands:
   run [--config FILE]     read NFLOG groups and print ECS JSON lines (the default;
                           without a config: group 100 to stdout)
   replay FILE...          decode NFLOG pcap/pcapng files to ECS JSON lines on stdout
-  check --config FILE     validate a configuration file without starting
+  check --config FILE     build everything run would from a configuration
+                          (secrets, certificates, namespace, folders), short
+                          of binding sockets: a configuration that passes starts
   rules [--config FILE]   print an nftables ruleset for the configured groups
   doctor [--config FILE]  check this host: kernel, capability, groups, rules
   version                 print version, commit and Go version

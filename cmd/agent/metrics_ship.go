@@ -48,6 +48,17 @@ var sinkMetrics = []promsnap.Metric[ship.Stats]{
 			}
 			return 1
 		}),
+	{Name: metricPrefix + "sink_blocked", Kind: promsnap.Gauge, Labels: []string{"reason"},
+		Help: "1 for the reason the sink waits for the operator (auth: credentials refused; redirect: the url redirects), else 0. Its events stay queued.",
+		Value: func(s *ship.Stats, emit func(float64, ...string)) {
+			for _, reason := range ship.BlockReasons {
+				v := 0.0
+				if s.Blocked == reason {
+					v = 1
+				}
+				emit(v, reason)
+			}
+		}},
 }
 
 func sinkCounter(name, help string, get func(*ship.Stats) uint64) promsnap.Metric[ship.Stats] {
@@ -135,8 +146,8 @@ func (c *spoolCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // registerShipping adds the sink and spool metrics, and one health check
-// per sink that fails once the sink has been failing for longer than
-// threshold.
+// per sink that fails at once while the sink is blocked (only the operator
+// can mend it), and once it has been failing for longer than threshold.
 func registerShipping(tel *telemetry, q spool.Queue, sh *ship.Shipper, threshold time.Duration) error {
 	if err := tel.register(promsnap.New("sink", sh.Stats, sinkID, sinkMetrics...)); err != nil {
 		return err
@@ -150,6 +161,9 @@ func registerShipping(tel *telemetry, q spool.Queue, sh *ship.Shipper, threshold
 	for i, st := range sh.Stats() {
 		tel.health.add("sink "+st.Sink, func() error {
 			s := sh.Stats()[i]
+			if s.Blocked != "" {
+				return fmt.Errorf("blocked (%s), events kept; last error: %s", s.Blocked, s.LastError)
+			}
 			err := failingFor(threshold, time.Now, func() (time.Time, bool) {
 				return s.FailingSince, !s.FailingSince.IsZero()
 			})()

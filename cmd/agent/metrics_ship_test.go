@@ -1,12 +1,19 @@
 package main
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nflog-agent/nflog-agent/ship"
+	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
 // The sink latency histogram is read from ship.Stats at scrape time.
@@ -41,5 +48,68 @@ func TestLatencyCollector(t *testing.T) {
 		if b.GetUpperBound() != ship.LatencyBounds[i].Seconds() || b.GetCumulativeCount() != buckets[i] {
 			t.Errorf("bucket %d: le=%v count %d", i, b.GetUpperBound(), b.GetCumulativeCount())
 		}
+	}
+}
+
+// A sink whose credentials are refused is reported at once: /metrics says
+// it is blocked and why, /healthz fails with a line quoting the answer
+// printable (a hostile server's escapes and newlines reach neither raw).
+func TestBlockedSinkMetricsAndHealth(t *testing.T) {
+	srv := quiet(httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte("\x1b[2Jbad key\nsink other: ok"))
+	})))
+	srv.StartTLS()
+	defer srv.Close()
+	tel, err := newTelemetry(metricsConfig{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.close(context.Background())
+	q := spool.NewMemory(0, 0)
+	defer q.Close()
+	sh, err := ship.New(q, []ship.SinkConfig{{Type: ship.TypeHTTP, Name: "siem", URL: srv.URL, TLS: ship.TLSConfig{CAFile: serverCA(t, srv)},
+		Retry: ship.RetryConfig{InitialBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
+		Batch: ship.BatchConfig{MaxAge: time.Millisecond}}}, ship.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := registerShipping(tel, q, sh, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + tel.addr.String()
+	if code, body := get(t, base+"/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz before: %d %q", code, body)
+	}
+	sh.Start()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		sh.Shutdown(ctx)
+	}()
+	if err := q.Append(spool.Event{ID: []byte("ev-1"), JSON: []byte(`{"event":{"id":"ev-1"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); sh.Stats()[0].Blocked == ""; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the sink was never reported blocked")
+		}
+	}
+	_, body := get(t, base+"/metrics")
+	for _, want := range []string{
+		`nflog_agent_sink_blocked{reason="auth",sink="siem"} 1`,
+		`nflog_agent_sink_blocked{reason="redirect",sink="siem"} 0`,
+		`nflog_agent_sink_pending_events{sink="siem"} 1`,
+		`nflog_agent_sink_failing{sink="siem"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	code, hb := get(t, base+"/healthz")
+	if code != http.StatusServiceUnavailable || !strings.HasPrefix(hb, "sink siem: blocked (auth), events kept; last error: HTTP 401") ||
+		strings.Count(hb, "\n") != 1 || strings.Contains(hb, "\x1b") || !strings.Contains(hb, `\x1b[2Jbad key\x0asink other: ok`) {
+		t.Errorf("/healthz: %d %q", code, hb)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -57,7 +58,17 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, reop
 		return status
 	}
 	log := newLogger(cfg.Log, stderr)
-	if err := runPipeline(ctx, cfg, stdout, log, reopen); err != nil {
+	// The configuration's mistakes are refused here exactly as `check`
+	// refuses them: the same build, the same words.
+	a, err := build(cfg, forRun, log, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "nflog-agent run: %v\n", err)
+		return 1
+	}
+	for _, w := range a.warnings {
+		log.Warn("configuration warning", "warning", w.Error())
+	}
+	if err := runPipeline(ctx, a, log, reopen); err != nil {
 		log.Error("nflog-agent run failed", "err", err)
 		return 1
 	}
@@ -67,24 +78,14 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, reop
 // runPipeline wires collector → decode → queue (spool or memory) → ship's
 // sinks, with metrics and health, until ctx is done; then it stops the
 // readers, appends what they had read, and lets the sinks deliver it within
-// cfg.ShutdownTimeout.
-func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.Logger, reopen <-chan os.Signal) error {
-	hostname := cfg.Hostname
-	if hostname == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return fmt.Errorf("hostname: %w", err)
-		}
-		hostname = h
-	}
+// cfg.ShutdownTimeout. It binds the sockets: everything else comes built
+// in a, which it closes.
+func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan os.Signal) error {
+	defer a.close()
+	cfg := a.cfg
 	netns := 0
-	if cfg.NetNS != "" {
-		f, err := os.Open(cfg.NetNS)
-		if err != nil {
-			return fmt.Errorf("network namespace: %w", err)
-		}
-		defer f.Close()
-		netns = int(f.Fd())
+	if a.netns != nil {
+		netns = int(a.netns.Fd())
 	}
 	tel, err := newTelemetry(cfg.Metrics, log)
 	if err != nil {
@@ -118,27 +119,14 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 	var drain drainState
 	tel.health.add("agent", drain.check)
 
-	q, err := openQueue(cfg.Spool)
-	if err != nil {
-		col.Close()
-		return err
-	}
-	sinks := cfg.Sinks
-	if len(sinks) == 0 {
-		sinks = ship.DefaultSinks()
-	}
-	sh, err := ship.New(q, sinks, ship.Options{Logger: log, Stdout: stdout})
-	if err != nil {
-		q.Close()
-		col.Close()
-		return err
-	}
+	q, sh := a.queue, a.shipper
 	if err := registerShipping(tel, q, sh, cfg.Health.SinkFailureThreshold); err != nil {
-		q.Close()
 		col.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
+	backlog := pending(sh.Stats()) // before the sinks start on it
 	sh.Start()
+	a.shipper, a.queue = nil, nil // stopped and closed below, after the drain
 	app := spool.NewAppender(q, appenderEvents, appenderBatch, func(err error) {
 		log.Error("spool append failed: events lost", "err", err)
 	})
@@ -159,11 +147,13 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 	}
 
 	var wg sync.WaitGroup
+	groups := make([]string, 0, len(col.Groups()))
 	for i, g := range col.Groups() {
 		opts := cfg.Groups[i].Decode
-		opts.Hostname = hostname
+		opts.Hostname = a.hostname
 		gc := g.Config()
 		drops[i].group = gc.Group
+		groups = append(groups, strconv.Itoa(int(gc.Group)))
 		tel.health.add(fmt.Sprintf("group %d", gc.Group), groupCheck(g))
 		wg.Go(func() {
 			decodeLoop(g, decode.NewEncoder(opts), app, &drops[i].n)
@@ -173,6 +163,16 @@ func runPipeline(ctx context.Context, cfg *config, stdout io.Writer, log *slog.L
 			"read_buffer", g.Stats().ReadBuffer, "queue", gc.Queue, "overflow", gc.Overflow.String(),
 			"conntrack", g.ConntrackSource().String())
 	}
+	netnsName := cfg.NetNS
+	if netnsName == "" {
+		netnsName, _ = os.Readlink("/proc/self/ns/net") // the agent's own: net:[inode]
+	}
+	started := []any{"netns", netnsName, "groups", strings.Join(groups, ","), "spool", "memory"}
+	if cfg.Spool.Dir != "" {
+		started[len(started)-1] = "disk"
+		started = append(started, "spool_dir", cfg.Spool.Dir)
+	}
+	log.Info("nflog-agent started", append(started, "backlog", backlog)...)
 
 wait:
 	for {
@@ -225,18 +225,6 @@ const (
 	appenderBatch  = 1024
 )
 
-// openQueue opens the spool directory, or an in-memory queue without one.
-func openQueue(c spoolConfig) (spool.Queue, error) {
-	if c.Dir == "" {
-		return spool.NewMemory(c.MemoryEvents, int(c.MaxBytes)), nil
-	}
-	s, err := spool.Open(c.Dir, spool.Options{MaxBytes: c.MaxBytes})
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
 // shutdownShipper lets the sinks deliver what is queued until
 // cfg.ShutdownTimeout, then gives up on them, saying what was abandoned.
 // A sink stuck in a write that ignores cancellation (a stdout pipe nobody
@@ -259,17 +247,22 @@ func shutdownShipper(sh *ship.Shipper, cfg *config, log *slog.Logger) error {
 	if err == nil {
 		return nil
 	}
-	var pending uint64
-	for _, st := range sh.Stats() {
-		pending = max(pending, st.SpoolPending)
-	}
 	fate := "they are lost (counted as dropped, reason lost_at_stop): configure spool.dir to keep them"
 	if cfg.Spool.Dir != "" {
 		fate = "they are kept in the spool " + cfg.Spool.Dir + " and sent at the next start"
 	}
 	log.Debug("sink shutdown", "err", err)
 	return fmt.Errorf("shutdown: sinks not drained after shutdown_timeout %s: %d events undelivered; %s",
-		cfg.ShutdownTimeout, pending, fate)
+		cfg.ShutdownTimeout, pending(sh.Stats()), fate)
+}
+
+// pending is how many events wait in the queue for the slowest sink.
+func pending(stats []ship.Stats) uint64 {
+	var n uint64
+	for _, st := range stats {
+		n = max(n, st.SpoolPending)
+	}
+	return n
 }
 
 // abandonGrace is how long a sink gets past the deadline to notice it.

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nflog-agent/nflog-agent/ship"
+	"github.com/nflog-agent/nflog-agent/ship/spool"
+)
+
+// agent is what a configuration builds before any socket is bound or any
+// goroutine started. `run` and `check` both get it from build, so every
+// start error that comes from the configuration is found by check too;
+// `run` then binds the NFLOG groups and the metrics listener and starts.
+type agent struct {
+	cfg      *config
+	hostname string
+	netns    *os.File      // the namespace to read; nil = the agent's own
+	queue    spool.Queue   // nil when checking
+	shipper  *ship.Shipper // nil when checking
+	// warnings are what starts but deserves a look (a secret others can
+	// read, a certificate about to expire), each placed like an error.
+	warnings []*configError
+}
+
+// buildMode says whether build prepares a start or only checks.
+type buildMode int
+
+const (
+	// checkOnly verifies what run would create or open, and leaves no
+	// trace: folders are not created, the spool is neither locked nor
+	// repaired, file sinks open no file.
+	checkOnly buildMode = iota
+	// forRun creates and opens: the spool (locked, torn tail cut), the
+	// sinks (files open, secrets and certificates loaded).
+	forRun
+)
+
+// build reads every secret, certificate, namespace, folder and number the
+// configuration names and builds the agent's parts from them. Its errors
+// are *configError: file, line, key and reason. With forRun, what it
+// returns holds open files; close releases them.
+func build(cfg *config, mode buildMode, log *slog.Logger, stdout io.Writer) (*agent, error) {
+	a := &agent{cfg: cfg, hostname: cfg.Hostname}
+	if err := a.buildParts(mode, log, stdout); err != nil {
+		a.close()
+		return nil, err
+	}
+	if mode == checkOnly {
+		a.close()
+	}
+	a.warnings = configWarnings(cfg)
+	return a, nil
+}
+
+func (a *agent) buildParts(mode buildMode, log *slog.Logger, stdout io.Writer) error {
+	cfg := a.cfg
+	if a.hostname == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return cfg.errorAt("hostname", "this host's name cannot be read (%v): set hostname", err)
+		}
+		a.hostname = h
+	}
+	if cfg.NetNS != "" {
+		f, err := openNetNS(cfg.NetNS)
+		if err != nil {
+			return cfg.errorAt("netns", "%v", err)
+		}
+		a.netns = f
+	}
+	if cfg.Metrics.Listen != "" {
+		if _, err := net.ResolveTCPAddr("tcp", cfg.Metrics.Listen); err != nil {
+			return cfg.errorAt("metrics.listen", "%v", err)
+		}
+	}
+	if err := a.buildQueue(mode); err != nil {
+		return err
+	}
+	return a.buildSinks(mode, log, stdout)
+}
+
+// buildQueue checks the spool directory and, for run, opens it (or the
+// in-memory queue).
+func (a *agent) buildQueue(mode buildMode) error {
+	c := a.cfg.Spool
+	if c.Dir != "" {
+		if err := checkSpoolFolder(c.Dir); err != nil {
+			return a.cfg.errorAt("spool.dir", "%v", err)
+		}
+	}
+	if mode == checkOnly {
+		return nil
+	}
+	if c.Dir == "" {
+		a.queue = spool.NewMemory(c.MemoryEvents, int(c.MaxBytes))
+		return nil
+	}
+	s, err := spool.Open(c.Dir, spool.Options{MaxBytes: c.MaxBytes})
+	if err != nil {
+		return a.cfg.errorAt("spool.dir", "%v", err)
+	}
+	a.queue = s
+	return nil
+}
+
+// buildSinks checks the file sinks' paths and builds every sink: settings,
+// secrets, certificates; for run, on the queue, with files open.
+func (a *agent) buildSinks(mode buildMode, log *slog.Logger, stdout io.Writer) error {
+	sinks := a.cfg.Sinks
+	if len(sinks) == 0 {
+		sinks = ship.DefaultSinks()
+	}
+	for i, s := range sinks {
+		if s.Type == ship.TypeFile {
+			if err := checkAppendable(s.Path); err != nil {
+				return a.cfg.errorAt(fmt.Sprintf("sinks[%d].path", i), "%v", err)
+			}
+		}
+	}
+	var err error
+	if mode == checkOnly {
+		err = ship.Check(sinks)
+	} else {
+		a.shipper, err = ship.New(a.queue, sinks, ship.Options{Logger: log, Stdout: stdout})
+	}
+	if err != nil {
+		return a.sinkError(err)
+	}
+	return nil
+}
+
+// sinkError places an error of ship's: at the sink and setting it names.
+func (a *agent) sinkError(err error) error {
+	var se *ship.SinkError
+	if !errors.As(err, &se) {
+		return a.cfg.errorAt("sinks", "%s", strings.TrimPrefix(err.Error(), "ship: "))
+	}
+	key, msg := sinkKey(fmt.Sprintf("sinks[%d]", se.Index), se.Err)
+	return a.cfg.errorAt(key, "%s", msg)
+}
+
+// sinkKey splits an error about the sink at path into the key it is about
+// (path.tls.ca_file for a *ship.KeyError, else path itself) and its reason.
+func sinkKey(path string, err error) (key, msg string) {
+	var ke *ship.KeyError
+	if errors.As(err, &ke) {
+		return path + "." + ke.Key, ke.Err.Error()
+	}
+	return path, strings.TrimPrefix(err.Error(), "ship: ")
+}
+
+// close releases what build opened. The shipper was never started: its
+// shutdown only closes its files.
+func (a *agent) close() {
+	if a.shipper != nil {
+		a.shipper.Shutdown(context.Background())
+		a.shipper = nil
+	}
+	if a.queue != nil {
+		a.queue.Close()
+		a.queue = nil
+	}
+	if a.netns != nil {
+		a.netns.Close()
+		a.netns = nil
+	}
+}
+
+// openNetNS opens a network namespace file, such as /run/netns/NAME (what
+// `ip netns add NAME` creates) or /proc/PID/ns/net. A path that exists but
+// names no namespace (a file left behind once the namespace was unmounted)
+// or another kind of namespace is an error here, not an EINVAL when the
+// first socket is opened in it.
+func openNetNS(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Type != unix.NSFS_MAGIC {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a namespace file: want /run/netns/NAME (ip netns add NAME) or /proc/PID/ns/net", path)
+	}
+	kind, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: namespace type: %w", path, err)
+	}
+	if kind != unix.CLONE_NEWNET {
+		f.Close()
+		return nil, fmt.Errorf("%s is a namespace, but not a network namespace", path)
+	}
+	return f, nil
+}
