@@ -36,21 +36,16 @@ var conntrackMirrorMetrics = []promsnap.Metric[ctmirror.Stats]{
 	{Name: metricPrefix + "conntrack_table_entries", Kind: promsnap.Gauge,
 		Help:  "Conntrack entries mirrored over ctnetlink now.",
 		Value: func(s *ctmirror.Stats, emit func(float64, ...string)) { emit(float64(s.Entries)) }},
-	mirrorCounter("conntrack_table_evicted_total", "Mirrored entries evicted to stay within conntrack_max_entries.",
+	counter("conntrack_table_evicted_total", "Mirrored entries evicted to stay within conntrack_max_entries.",
 		func(s *ctmirror.Stats) uint64 { return s.Evicted }),
-	mirrorCounter("conntrack_netlink_events_total", "Conntrack events (new, update, destroy) applied to the mirror.",
+	counter("conntrack_netlink_events_total", "Conntrack events (new, update, destroy) applied to the mirror.",
 		func(s *ctmirror.Stats) uint64 { return s.Events }),
-	mirrorCounter("conntrack_netlink_enobufs_total", "Times the kernel dropped conntrack events for want of socket buffer.",
+	counter("conntrack_netlink_enobufs_total", "Times the kernel dropped conntrack events for want of socket buffer.",
 		func(s *ctmirror.Stats) uint64 { return s.EventsLost }),
-	mirrorCounter("conntrack_netlink_errors_total", "Conntrack events that could not be read.",
+	counter("conntrack_netlink_errors_total", "Conntrack events that could not be read.",
 		func(s *ctmirror.Stats) uint64 { return s.ParseErrors }),
-	mirrorCounter("conntrack_table_resyncs_total", "Times the whole conntrack table was read again after the kernel dropped events.",
+	counter("conntrack_table_resyncs_total", "Times the whole conntrack table was read again after the kernel dropped events.",
 		func(s *ctmirror.Stats) uint64 { return s.Resyncs }),
-}
-
-func mirrorCounter(name, help string, get func(*ctmirror.Stats) uint64) promsnap.Metric[ctmirror.Stats] {
-	return promsnap.Metric[ctmirror.Stats]{Name: metricPrefix + name, Help: help, Kind: promsnap.Counter,
-		Value: func(s *ctmirror.Stats, emit func(float64, ...string)) { emit(float64(get(s))) }}
 }
 
 // registerConntrack exports the conntrack metrics and says at start where
