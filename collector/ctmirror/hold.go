@@ -67,10 +67,10 @@ func (m *Mirror) Enrich(in <-chan []decode.Record, out chan<- []decode.Record, c
 		select {
 		case batch, ok := <-in:
 			if !ok {
-				release(time.Now(), true)
+				release(m.now(), true)
 				return
 			}
-			now := time.Now()
+			now := m.now()
 			missing := m.lookUp(batch, c, true, false)
 			if missing == 0 && len(queue) == 0 {
 				out <- batch
@@ -88,8 +88,8 @@ func (m *Mirror) Enrich(in <-chan []decode.Record, out chan<- []decode.Record, c
 				out <- h.batch
 				queue = queue[1:]
 			}
-		case now := <-ticker.C:
-			release(now, false)
+		case <-ticker.C:
+			release(m.now(), false)
 		}
 	}
 }

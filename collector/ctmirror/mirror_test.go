@@ -137,6 +137,8 @@ func TestUpdateKeepsLabels(t *testing.T) {
 // when the stage stops, and packets without a flow are not waited for.
 func TestEnrichHolds(t *testing.T) {
 	m := newTestMirror(16)
+	stopped := time.Now()
+	m.now = func() time.Time { return stopped } // no batch outlives its hold while the test runs
 	in, out := make(chan []decode.Record), make(chan []decode.Record, 4)
 	var c Counters
 	done := make(chan struct{})
@@ -215,6 +217,8 @@ func TestFlowOf(t *testing.T) {
 // too many records wait, counting its missing entries as hold_full.
 func TestEnrichHoldFull(t *testing.T) {
 	m := newTestMirror(16)
+	stopped := time.Now()
+	m.now = func() time.Time { return stopped } // no batch outlives its hold while the test runs
 	in, out := make(chan []decode.Record), make(chan []decode.Record, 4)
 	var c Counters
 	go m.Enrich(in, out, &c)
