@@ -3,6 +3,11 @@
 // dumps the table once, then follows the new, update and destroy events
 // into a bounded table, and looks up the entry of each logged packet by
 // its flow, whichever NAT the hook that logged it had applied.
+//
+// Events are read into a reused buffer and parsed by decode.ParseConntrack,
+// the parser of NFULA_CT, which allocates nothing: github.com/ti-mo/conntrack,
+// which the tests use as an independent reading of the kernel's table,
+// allocates a Flow and its attributes per event.
 package ctmirror
 
 import (
