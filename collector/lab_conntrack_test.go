@@ -29,7 +29,7 @@ import (
 // from the outside to the client, and an outside server. The router logs
 // every forwarded packet in forward and in postrouting (before its SNAT),
 // and drops UDP to port 9999 after logging it in forward: that packet's
-// connection is never confirmed.
+// connection is never confirmed. Every connection is marked 42.
 type natLab struct {
 	client, router, server *netlab.NS
 }
@@ -66,6 +66,10 @@ table ip ctlab {
 	chain logfwd {
 		type filter hook forward priority filter;
 		log prefix "fwd " group %[2]d
+	}
+	chain marker {
+		type filter hook prerouting priority mangle;
+		ct state new ct mark set 42
 	}
 	chain dropper {
 		type filter hook forward priority filter + 10;
@@ -368,6 +372,9 @@ func checkEntry(t *testing.T, what string, r *decode.Record, f conntrack.Flow) {
 	}
 	if id := lookupPath(m, "netfilter.ct.id"); id != float64(f.ID) {
 		t.Errorf("%s: netfilter.ct.id %v, want %d", what, id, f.ID)
+	}
+	if mark := lookupPath(m, "netfilter.ct.mark"); mark != float64(f.Mark) || f.Mark != 42 {
+		t.Errorf("%s: netfilter.ct.mark %v, the table has %d (the rules set 42)", what, mark, f.Mark)
 	}
 	plain := *r
 	plain.Ct, plain.HasCtInfo = decode.Conntrack{}, false
