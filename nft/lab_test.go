@@ -88,6 +88,17 @@ func (rs *records) expect(t *testing.T, want string) {
 	}
 }
 
+// only checks that exactly n records arrived: those a test expected, none
+// of the traffic it sent before them that must not be logged.
+func (rs *records) only(t *testing.T, n int) {
+	t.Helper()
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if len(rs.seen) != n {
+		t.Errorf("%d records, want %d:\n  %s", len(rs.seen), n, strings.Join(rs.seen, "\n  "))
+	}
+}
+
 var hookNames = map[uint8]string{
 	decode.HookPrerouting: "prerouting", decode.HookInput: "input", decode.HookForward: "forward",
 	decode.HookOutput: "output", decode.HookPostrouting: "postrouting",

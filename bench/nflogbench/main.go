@@ -1,7 +1,8 @@
 // Command nflogbench runs nflog-agent and ulogd2 side by side on the same
 // kernel flood and writes the results (CSV, Markdown, PNG chart). It is
-// driven by bench/run.sh (`make bench`), which builds the binaries, installs
-// ulogd2 if needed and cleans up behind it; see docs/bench/README.md.
+// driven by bench/run.sh (`make bench`), which builds the binaries, checks
+// for ulogd2 (installing it only with BENCH_INSTALL=1) and cleans up behind
+// it; see docs/bench/NOTES.md.
 //
 // The lab: namespace A sends a paced UDP flood (cmd/loadgen, pinned to CPU 0)
 // to namespace B, whose nft input rules log every flood packet to one NFLOG

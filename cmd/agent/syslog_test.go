@@ -130,8 +130,9 @@ func TestSyslogReplayedCaptureToRsyslog(t *testing.T) {
 func TestSyslogLabToRsyslog(t *testing.T) {
 	ns := netlab.NewNSWithRules(t, "sys", projectRules)
 	// Log every datagram to one port too, past the project rules' rate
-	// limit, to get a few thousand events quickly.
-	ns.Nft(t, `add rule inet nflog_agent input udp dport 9999 log prefix "IPTABLES: LAB " group 100`)
+	// limit, to get a few thousand events quickly: first in the chain, as
+	// the project rules do not log loopback.
+	ns.Nft(t, `insert rule inet nflog_agent input udp dport 9999 log prefix "IPTABLES: LAB " group 100`)
 	srv := rsyslogtest.Start(t)
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.ndjson")
