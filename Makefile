@@ -6,6 +6,9 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 10m
 BIN_DIR  ?= bin
 DIST_DIR ?= dist
+# Build tools (nfpm, staticcheck) have their own module file, so the
+# product's go.mod lists only what the binary and its tests link.
+GOTOOL   := $(GO) tool -modfile=tools/go.mod
 
 .PHONY: all build test lint fuzz bench clean deb demo
 
@@ -24,13 +27,15 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) tool staticcheck ./...
+	$(GOTOOL) staticcheck ./...
 
 # Long fuzzing runs; the seed corpus also runs in every `make test`.
 fuzz:
 	$(GO) test ./decode -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./decode -run '^$$' -fuzz '^FuzzParseConntrack$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./collector/nflogpcap -run '^$$' -fuzz '^FuzzParseMessage$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./collector/nflogmsg -run '^$$' -fuzz '^FuzzParseMessage$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./collector/nflogpcap -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./cmd/agent -run '^$$' -fuzz '^FuzzReplay$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ship/spool -run '^$$' -fuzz '^FuzzSpoolRead$$' -fuzzminimizetime 5s -fuzztime $(FUZZTIME)
 	$(GO) test ./ship/spool -run '^$$' -fuzz '^FuzzCursor$$' -fuzztime $(FUZZTIME)
 
@@ -47,7 +52,7 @@ bench:
 	  echo "bench: load average at start: $$BENCH_LOAD_START"; \
 	  $(GO) test -run '^$$' -bench . -benchmem ./... && GO='$(GO)' bench/run.sh
 
-# The Debian package, built by nfpm (a tool dependency in go.mod):
+# The Debian package, built by nfpm (a tool dependency in tools/go.mod):
 # dist/nflog-agent_<version>_<arch>.deb. deploy/deb-version turns git's
 # view of the tree into a Debian version: untagged builds are
 # 0.0.0~git<commit date>.<commit>, below any release and rising with time.
@@ -64,7 +69,7 @@ deb: build
 	  '$(DEB_VERSION)' '$(COMMIT)' '$(DEB_MAINTAINER)' \
 	  "$$(LC_ALL=C TZ=UTC date -R -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))" | gzip -9n > $(BIN_DIR)/changelog.gz
 	NFLOG_AGENT_BIN=$(BIN_DIR)/nflog-agent DEB_DOCS=$(BIN_DIR) DEB_VERSION='$(DEB_VERSION)' DEB_ARCH='$(DEB_ARCH)' \
-	  DEB_MAINTAINER='$(DEB_MAINTAINER)' $(GO) tool nfpm package --config deploy/nfpm.yaml --packager deb --target $(DIST_DIR)/
+	  DEB_MAINTAINER='$(DEB_MAINTAINER)' $(GOTOOL) nfpm package --config deploy/nfpm.yaml --packager deb --target $(DIST_DIR)/
 
 # As root: the agent at work in throw-away network namespaces (never the
 # host's ruleset or interfaces), see deploy/demo.sh.

@@ -107,7 +107,7 @@ if [ -z "${BENCH_AGENT:-}" ]; then
 	CGO_ENABLED=0 "$GO" build -trimpath -ldflags "-X main.version=$version -X main.commit=$commit" -o bin/nflog-agent ./cmd/agent
 fi
 echo "bench: building bin/loadgen, bin/nflogbench"
-CGO_ENABLED=0 "$GO" build -trimpath -o bin/loadgen ./cmd/loadgen
+CGO_ENABLED=0 "$GO" build -trimpath -o bin/loadgen ./bench/loadgen
 "$GO" build -o bin/nflogbench ./bench/nflogbench
 
 prefix=nflb$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')

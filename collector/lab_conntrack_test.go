@@ -19,9 +19,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nflog-agent/nflog-agent/collector/ctmirror"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
-	"github.com/nflog-agent/nflog-agent/collector/nflogpcap"
+	"github.com/nflog-agent/nflog-agent/collector/nflogmsg"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // natLab is three namespaces: an inside client, a router that masquerades
@@ -299,7 +299,7 @@ func TestLabConntrackNAT(t *testing.T) {
 				t.Fatalf("record %d: entry %d gone from the table", i, live.Ct.ID)
 			}
 			var replayed decode.Record
-			if err := nflogpcap.ParseMessage(nflogMessage(live, ct), binary.NativeEndian, &replayed); err != nil {
+			if err := new(nflogmsg.Parser).Parse(nflogMessage(live, ct), binary.NativeEndian, &replayed); err != nil {
 				t.Fatalf("record %d: %v", i, err)
 			}
 			replayed.ReceivedAt = live.ReceivedAt

@@ -6,7 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // Only the kernel speaks on an NFLOG socket: a root process in the

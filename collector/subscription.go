@@ -13,7 +13,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/nflog-agent/nflog-agent/collector/nflogpcap"
+	"github.com/nflog-agent/nflog-agent/collector/nflogmsg"
 	"github.com/nflog-agent/nflog-agent/decode"
 )
 
@@ -29,9 +29,9 @@ type subscription struct {
 	g    *Group
 	nf   *nflog.Nflog
 	conn *netlink.Conn
-	in   *datagramReader  // used only by the read loop
-	seq  seqTracker       // likewise
-	msgs nflogpcap.Parser // likewise
+	in   *datagramReader // used only by the read loop
+	seq  seqTracker      // likewise
+	msgs nflogmsg.Parser // likewise
 
 	bindSeq    uint32     // netlink sequence number of the bind request
 	bindResult chan error // its answer, from the read loop
@@ -61,7 +61,7 @@ const (
 // open.
 func (g *Group) subscribe() (*subscription, error) {
 	cfg := g.cfg
-	nf, err := nflog.Open(&nflog.Config{NetNS: g.netns, Group: cfg.Group, Copymode: nflog.CopyPacket, Flags: nflog.FlagSeq})
+	nf, err := nflog.Open(&nflog.Config{NetNS: g.netns})
 	if err != nil {
 		return nil, &GroupError{Group: cfg.Group, Op: "open netlink socket", Err: err}
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 

@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // router builds lan (10.231.0.1) — fw — wan (10.231.1.2): fw forwards

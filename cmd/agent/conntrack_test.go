@@ -4,23 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // A group with conntrack: the agent says at start where the entries come
 // from (ctnetlink on a kernel that cannot attach them), every event of a
 // tracked connection carries its entry, and /metrics counts them.
 func TestRunConntrackLab(t *testing.T) {
-	ns := netlab.NewNSWithRules(t, "run", projectRules)
+	lab := netlab.NewFirewall(t, projectRules)
 	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
-	os.WriteFile(cfgPath, []byte("netns: "+ns.Path()+"\nconntrack_max_entries: 4096\nmetrics:\n  listen: 127.0.0.1:0\n"+
+	os.WriteFile(cfgPath, []byte("netns: "+lab.B.Path()+"\nconntrack_max_entries: 4096\nmetrics:\n  listen: 127.0.0.1:0\n"+
 		"groups:\n  - group: 100\n    conntrack: true\n"), 0o600)
 	a := startAgent(t, cfgPath)
 	log := a.stderr.String()
@@ -32,14 +30,9 @@ func TestRunConntrackLab(t *testing.T) {
 		t.Fatalf("no metrics address in the log:\n%s", log)
 	}
 	const n = 5
-	ns.MustDo(t, func() error {
-		for i := range n {
-			if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", 9300+i), time.Second); err == nil {
-				c.Close()
-			}
-		}
-		return nil
-	})
+	for i := range n {
+		lab.Connect(t, 9300+i)
+	}
 	a.waitUntil(t, "the events", func() bool { return strings.Count(a.stdout.String(), "\n") >= n })
 	for line := range strings.Lines(a.stdout.String()) {
 		var ev struct {

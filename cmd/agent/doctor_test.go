@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 

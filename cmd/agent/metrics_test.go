@@ -19,7 +19,7 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 func get(t *testing.T, url string) (int, string) {

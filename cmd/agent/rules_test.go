@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // The shipped nft/nflog-agent.nft is what `rules` prints for the default

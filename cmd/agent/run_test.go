@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 func TestRunUsage(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // The agent ships to an HTTPS collector it trusts through tls.ca_file: the

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/collector/nflogpcap"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/rsyslogtest"
 	"github.com/nflog-agent/nflog-agent/ship/spool"

@@ -1,4 +1,4 @@
-package nflogpcap
+package nflogmsg
 
 import (
 	"encoding/binary"
@@ -22,7 +22,7 @@ func TestVLANRecords(t *testing.T) {
 		return msg(le, decode.FamilyIPv4, 100,
 			tlv{1, []byte{0x08, 0x00, decode.HookPrerouting, 0}},
 			tlv{4, u32(2)},
-			tlv{9, tcpPayload},
+			tlv{9, fullRecord().Payload},
 			tlv{10, []byte("VLAN \x00")},
 			tlv{15, u16(1)},
 			tlv{16, hw},
@@ -31,7 +31,7 @@ func TestVLANRecords(t *testing.T) {
 	bridged := msg(le, decode.FamilyBridge, 100,
 		tlv{1, []byte{0x08, 0x00, decode.HookForward, 0}},
 		tlv{4, u32(2)},
-		tlv{9, tcpPayload},
+		tlv{9, fullRecord().Payload},
 		tlv{10, []byte("BR \x00")},
 		tlv{0x8000 | 20, nested(le, tlv{1, u16(0x8100)}, tlv{2, u16(0x202a)})},
 		tlv{21, cat(macs, u16(0x0800))})
@@ -47,7 +47,7 @@ func TestVLANRecords(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var r decode.Record
-			if err := ParseMessage(c.data, binary.LittleEndian, &r); err != nil {
+			if err := new(Parser).Parse(c.data, binary.LittleEndian, &r); err != nil {
 				t.Fatal(err)
 			}
 			ev := decode.NewEncoder(decode.Options{}).Encode(&r)
