@@ -24,7 +24,6 @@ var (
 	cat        = nflogtest.Cat
 	fullAttrs  = nflogtest.FullAttrs[tlv]
 	fullRecord = nflogtest.FullRecord
-	nested     = nflogtest.Nested[tlv]
 	addrEqual  = nflogtest.AddrEqual
 )
 
