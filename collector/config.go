@@ -78,6 +78,9 @@ type GroupConfig struct {
 	ReadBufferMax  int           // cap for doubling the buffer on ENOBUFS; = ReadBuffer disables growth
 	Queue          int           // records the output queue holds (in batches of up to QueueThreshold)
 	Overflow       Overflow
+	// Conntrack gives each record its connection's conntrack entry: from
+	// the kernel (NFULA_CT) where it can attach it, else from ctnetlink.
+	Conntrack bool
 }
 
 // WithDefaults returns c with every zero field set to its default.

@@ -47,9 +47,11 @@ var groupMetrics = []promsnap.Metric[collector.Stats]{
 		Value: func(s *collector.Stats, emit func(float64, ...string)) { emit(float64(s.ReadBuffer)) }},
 }
 
-func counter(name, help string, get func(*collector.Stats) uint64) promsnap.Metric[collector.Stats] {
-	return promsnap.Metric[collector.Stats]{Name: metricPrefix + name, Help: help, Kind: promsnap.Counter,
-		Value: func(s *collector.Stats, emit func(float64, ...string)) { emit(float64(get(s))) }}
+// counter is a plain counter read from a snapshot (a group's, the
+// conntrack mirror's).
+func counter[T any](name, help string, get func(*T) uint64) promsnap.Metric[T] {
+	return promsnap.Metric[T]{Name: metricPrefix + name, Help: help, Kind: promsnap.Counter,
+		Value: func(s *T, emit func(float64, ...string)) { emit(float64(get(s))) }}
 }
 
 func groupID(s *collector.Stats) string { return strconv.Itoa(int(s.Group)) }

@@ -104,7 +104,7 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		}
 	}()
 
-	ccfg := collector.Config{NetNS: netns, Logger: log}
+	ccfg := collector.Config{NetNS: netns, Logger: log, ConntrackMaxEntries: cfg.ConntrackMaxEntries}
 	for _, g := range cfg.Groups {
 		ccfg.Groups = append(ccfg.Groups, g.Collector)
 	}
@@ -115,6 +115,10 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		return err
 	}
 	if err := tel.register(promsnap.New("group", col.Stats, groupID, groupMetrics...)); err != nil {
+		col.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if err := registerConntrack(tel, col, log); err != nil {
 		col.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -158,7 +162,8 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		})
 		log.Info("reading NFLOG group", "group", gc.Group, "snaplen", gc.SnapLen, "full_packet", gc.FullPacket,
 			"message_flags", opts.Flags.String(), "queue_threshold", gc.QueueThreshold, "flush_timeout", gc.FlushTimeout,
-			"read_buffer", g.Stats().ReadBuffer, "queue", gc.Queue, "overflow", gc.Overflow.String())
+			"read_buffer", g.Stats().ReadBuffer, "queue", gc.Queue, "overflow", gc.Overflow.String(),
+			"conntrack", g.ConntrackSource().String())
 	}
 	netnsName := cfg.NetNS
 	if netnsName == "" {
@@ -200,6 +205,11 @@ wait:
 		log.Info("group totals", "group", s.Group, "received", s.Received, "kernel_lost", s.KernelLost,
 			"enobufs", s.ENOBUFS, "queue_dropped", s.QueueDropped, "decode_errors", s.DecodeErrors,
 			"forged", s.Forged, "reopens", s.Reopens, "read_buffer", s.ReadBuffer)
+		if s.Conntrack != collector.ConntrackOff {
+			log.Info("group conntrack totals", "group", s.Group, "conntrack", s.Conntrack.String(),
+				"enriched", s.ConntrackEnriched, "no_entry", s.ConntrackMissing.NoEntry,
+				"no_flow", s.ConntrackMissing.NoFlow, "hold_full", s.ConntrackMissing.HoldFull)
+		}
 	}
 	for i := range drops {
 		if n := drops[i].n.Load(); n > 0 {
@@ -369,7 +379,7 @@ func (p *panicLog) report(r *decode.Record, v any, stack []byte) {
 	}
 	p.log.Error("decoder bug: a record made the encoder panic; it is counted as a decode error (please report this)",
 		"group", r.Group, "panic", fmt.Sprint(v), "family", r.Family, "hook", r.Hook, "prefix", r.Prefix,
-		"hw_header", hexCut(r.HwHeader), "ct", hexCut(r.Ct), "payload", hexCut(r.Payload), "payload_len", len(r.Payload),
+		"hw_header", hexCut(r.HwHeader), "l2_header", hexCut(r.L2Header), "ct", fmt.Sprintf("%+v", r.Ct), "payload", hexCut(r.Payload), "payload_len", len(r.Payload),
 		"stack", string(stack))
 }
 

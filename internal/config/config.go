@@ -24,15 +24,19 @@ import (
 
 // Config is the agent's configuration, validated.
 type Config struct {
-	NetNS           string // path of a network namespace file (e.g. /run/netns/fw); "" = the agent's own
-	Hostname        string // observer.hostname; "" = os.Hostname
-	Groups          []Group
-	ShutdownTimeout time.Duration // how long SIGTERM may take to drain what was read
-	Metrics         Metrics
-	Health          Health
-	Log             logging.Config
-	Spool           spool.Config
-	Sinks           []ship.SinkConfig // nil = ship.DefaultSinks (stdout)
+	NetNS    string // path of a network namespace file (e.g. /run/netns/fw); "" = the agent's own
+	Hostname string // observer.hostname; "" = os.Hostname
+	Groups   []Group
+	// ConntrackMaxEntries bounds the mirror of the conntrack table that
+	// groups with conntrack use on kernels that cannot attach entries to
+	// NFLOG; 0 = ctmirror.DefaultMaxEntries.
+	ConntrackMaxEntries int
+	ShutdownTimeout     time.Duration // how long SIGTERM may take to drain what was read
+	Metrics             Metrics
+	Health              Health
+	Log                 logging.Config
+	Spool               spool.Config
+	Sinks               []ship.SinkConfig // nil = ship.DefaultSinks (stdout)
 
 	// file and keyLines say where each key was read (keyLines maps
 	// groups[0].snaplen or sinks[1].tls.ca_file to its line), so that a

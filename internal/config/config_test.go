@@ -32,10 +32,12 @@ groups:
     overflow: block
     actions:
       "IPTables: Dropped: ": drop
+    conntrack: true
   - group: 101
     snaplen: 0
     message_flags: 0x2f
   - group: 0
+conntrack_max_entries: 100000
 shutdown_timeout: 3s
 metrics:
   listen: "[::1]:9999"
@@ -53,16 +55,17 @@ log:
 	want := &Config{NetNS: "/run/netns/fw", Hostname: "fw1", Groups: []Group{
 		{
 			Collector: collector.GroupConfig{Group: 100, SnapLen: 256, QueueThreshold: 32, FlushTimeout: 20 * time.Millisecond,
-				ReadBuffer: 16 << 20, ReadBufferMax: 128 << 20, Queue: 1000, Overflow: collector.Block},
+				ReadBuffer: 16 << 20, ReadBufferMax: 128 << 20, Queue: 1000, Overflow: collector.Block, Conntrack: true},
 			Decode: decode.Options{Flags: decode.FlagTCPSeq | decode.FlagTCPOpt, Actions: map[string]string{"IPTables: Dropped: ": "drop"}},
 		},
 		{Collector: collector.GroupConfig{Group: 101, FullPacket: true}, Decode: decode.Options{Flags: decode.FlagsAll}},
 		{Collector: collector.GroupConfig{Group: 0}},
 	},
-		ShutdownTimeout: 3 * time.Second,
-		Metrics:         Metrics{Listen: "[::1]:9999", PProf: true},
-		Health:          Health{SinkFailureThreshold: 90 * time.Second},
-		Log:             logging.Config{Format: "json", Level: slog.LevelWarn},
+		ConntrackMaxEntries: 100000,
+		ShutdownTimeout:     3 * time.Second,
+		Metrics:             Metrics{Listen: "[::1]:9999", PProf: true},
+		Health:              Health{SinkFailureThreshold: 90 * time.Second},
+		Log:                 logging.Config{Format: "json", Level: slog.LevelWarn},
 	}
 	// Where each key was read is checked by the check table test.
 	if d := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Config{})); d != "" {

@@ -44,6 +44,7 @@ func (p *parser) topFields() []field {
 		{"netns", text(p, &c.NetNS)},
 		{"hostname", text(p, &c.Hostname)},
 		{"groups", p.groups},
+		{"conntrack_max_entries", integerIn(p, &c.ConntrackMaxEntries, 1024, 1<<24)},
 		{"shutdown_timeout", positive(p, &c.ShutdownTimeout)},
 		{"metrics", p.section(
 			field{"listen", scalar(p, &c.Metrics.Listen, "a string", parseListen)},
@@ -124,6 +125,7 @@ func (p *parser) group(n *yaml.Node, path string) (Group, error) {
 			}
 			return nil
 		})},
+		{"conntrack", boolean(p, &c.Conntrack)},
 	})
 	if err != nil {
 		return g, err

@@ -116,9 +116,14 @@ func TestCheckSpoolDir(t *testing.T) {
 // doctorIn runs the doctor as `nflog-agent doctor` does, with a config
 // naming the namespace, and returns its exit status and report.
 func doctorIn(t *testing.T, nsPath string) (status int, out string) {
+	return doctorWith(t, "netns: "+nsPath+"\n")
+}
+
+// doctorWith runs the doctor with the configuration yaml.
+func doctorWith(t *testing.T, yaml string) (status int, out string) {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "agent.yaml")
-	os.WriteFile(cfg, []byte("netns: "+nsPath+"\n"), 0o600)
+	os.WriteFile(cfg, []byte(yaml), 0o600)
 	c, err := config.Load(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -232,4 +237,18 @@ func TestDoctorLabNoRules(t *testing.T) {
 	}
 	wantLine(t, out, "PASS  group 100 bindable:")
 	wantLine(t, out, "FAIL  nft rules for group 100:", "no rule", "fix: `nflog-agent rules --config ", "nft -f")
+}
+
+// doctor says, for a group with conntrack, where the entries come from.
+func TestDoctorLabConntrack(t *testing.T) {
+	ns := netlab.NewNSWithRules(t, "run", projectRules)
+	status, out := doctorWith(t, "netns: "+ns.Path()+"\ngroups:\n  - group: 100\n    conntrack: true\n")
+	if status != 0 {
+		t.Errorf("exit %d:\n%s", status, out)
+	}
+	if strings.Contains(out, "ctnetlink") {
+		wantLine(t, out, "PASS  group 100 conntrack:", "EOPNOTSUPP", "CONFIG_NETFILTER_NETLINK_GLUE_CT", "ctnetlink mirror")
+	} else {
+		wantLine(t, out, "PASS  group 100 conntrack:", "NFULA_CT")
+	}
 }

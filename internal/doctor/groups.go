@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/nflog-agent/nflog-agent/collector"
+	"github.com/nflog-agent/nflog-agent/collector/ctmirror"
 	"github.com/nflog-agent/nflog-agent/internal/config"
 	"github.com/nflog-agent/nflog-agent/internal/doctor/procnet"
 )
@@ -27,18 +28,44 @@ func (d *Doctor) checkGroups(cfg *config.Config) []checkResult {
 		netns = int(f.Fd())
 	}
 	for _, g := range cfg.Groups {
-		out = append(out, d.checkGroup(cfg.NetNS, netns, g.Collector))
+		out = append(out, d.checkGroup(cfg.NetNS, netns, g.Collector, cfg.ConntrackMaxEntries)...)
 	}
 	return out
 }
 
-func (d *Doctor) checkGroup(nsPath string, netns int, gc collector.GroupConfig) checkResult {
+// checkGroup binds the group, and for a group with conntrack says where
+// its entries would come from: the kernel, or a ctnetlink mirror.
+func (d *Doctor) checkGroup(nsPath string, netns int, gc collector.GroupConfig, maxEntries int) []checkResult {
 	r := checkResult{name: fmt.Sprintf("group %d bindable", gc.Group)}
-	g, err := collector.OpenGroup(gc, collector.GroupOptions{NetNS: netns})
+	var mirror *ctmirror.Mirror
+	g, err := collector.OpenGroup(gc, collector.GroupOptions{NetNS: netns, Conntrack: func() (*ctmirror.Mirror, error) {
+		m, err := ctmirror.Open(ctmirror.Options{NetNS: netns, MaxEntries: maxEntries})
+		mirror = m
+		return m, err
+	}})
+	if mirror != nil {
+		defer mirror.Close()
+	}
+	ct := checkResult{name: fmt.Sprintf("group %d conntrack", gc.Group)}
 	if err == nil {
+		source := g.ConntrackSource()
 		g.Close()
 		r.detail = "bound and released"
-		return r
+		if !gc.Conntrack {
+			return []checkResult{r}
+		}
+		ct.detail = "entries attached by the kernel (NFULA_CT)"
+		if source == collector.ConntrackNetlink {
+			ct.detail = fmt.Sprintf("this kernel cannot attach entries to NFLOG (EOPNOTSUPP: no "+
+				"CONFIG_NETFILTER_NETLINK_GLUE_CT); entries come from a ctnetlink mirror (%d entries now)", mirror.Stats().Entries)
+		}
+		return []checkResult{r, ct}
+	}
+	var ge *collector.GroupError
+	if errors.Is(err, collector.ErrNoConntrack) && errors.As(err, &ge) {
+		r.detail = "bound and released"
+		ct.status, ct.detail, ct.fix = statusFail, ge.Err.Error(), ge.Hint
+		return []checkResult{r, ct}
 	}
 	r.status = statusFail
 	switch {
@@ -50,7 +77,7 @@ func (d *Doctor) checkGroup(nsPath string, netns int, gc collector.GroupConfig) 
 	default:
 		r.detail = err.Error()
 	}
-	return r
+	return []checkResult{r}
 }
 
 // explainBusy names the process that listens on a busy group. The agent
