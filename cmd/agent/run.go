@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
+	"github.com/nflog-agent/nflog-agent/internal/telemetry/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
 	"github.com/nflog-agent/nflog-agent/internal/config"

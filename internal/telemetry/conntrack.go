@@ -1,9 +1,9 @@
-package main
+package telemetry
 
 import (
 	"log/slog"
 
-	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
+	"github.com/nflog-agent/nflog-agent/internal/telemetry/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/collector/ctmirror"
 )
