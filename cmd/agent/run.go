@@ -17,11 +17,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nflog-agent/nflog-agent/internal/telemetry/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
 	"github.com/nflog-agent/nflog-agent/internal/config"
 	"github.com/nflog-agent/nflog-agent/internal/logging"
+	"github.com/nflog-agent/nflog-agent/internal/telemetry"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
@@ -91,7 +91,7 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 	if a.netns != nil {
 		netns = int(a.netns.Fd())
 	}
-	tel, err := newTelemetry(cfg.Metrics, log)
+	tel, err := telemetry.New(cfg.Metrics, telemetry.Build{Version: version, Commit: commit}, log)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if err := tel.close(sctx); err != nil {
+		if err := tel.Close(sctx); err != nil {
 			log.Warn("stopping the metrics server", "err", err)
 		}
 	}()
@@ -114,32 +114,11 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 	if err != nil {
 		return err
 	}
-	if err := tel.register(promsnap.New("group", col.Stats, groupID, groupMetrics...)); err != nil {
-		col.Close()
-		return fmt.Errorf("metrics: %w", err)
-	}
-	if err := registerConntrack(tel, col, log); err != nil {
-		col.Close()
-		return fmt.Errorf("metrics: %w", err)
-	}
-	var drain drainState
-	tel.health.add("agent", drain.check)
-
 	q, sh := a.queue, a.shipper
-	if err := registerShipping(tel, q, sh, cfg.Health.SinkFailureThreshold); err != nil {
+	drops, err := registerTelemetry(tel, col, q, sh, cfg.Health.SinkFailureThreshold, log)
+	if err != nil {
 		col.Close()
-		return fmt.Errorf("metrics: %w", err)
-	}
-	drops := make([]groupDrops, len(col.Groups()))
-	if err := tel.register(promsnap.New("group", func() []dropSnap {
-		out := make([]dropSnap, len(drops))
-		for i := range drops {
-			out[i] = dropSnap{group: drops[i].group, n: drops[i].n.Load()}
-		}
-		return out
-	}, func(d *dropSnap) string { return strconv.Itoa(int(d.group)) }, spoolDroppedMetric)); err != nil {
-		col.Close()
-		return fmt.Errorf("metrics: %w", err)
+		return err
 	}
 	backlog := pending(sh.Stats()) // before the sinks start on it
 	sh.Start()
@@ -154,11 +133,9 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		opts := cfg.Groups[i].Decode
 		opts.Hostname = a.hostname
 		gc := g.Config()
-		drops[i].group = gc.Group
 		groups = append(groups, strconv.Itoa(int(gc.Group)))
-		tel.health.add(fmt.Sprintf("group %d", gc.Group), groupCheck(g))
 		wg.Go(func() {
-			decodeLoop(g, decode.NewEncoder(opts), app, &drops[i].n, panics)
+			decodeLoop(g, decode.NewEncoder(opts), app, drops.Counter(i), panics)
 		})
 		log.Info("reading NFLOG group", "group", gc.Group, "snaplen", gc.SnapLen, "full_packet", gc.FullPacket,
 			"message_flags", opts.Flags.String(), "queue_threshold", gc.QueueThreshold, "flush_timeout", gc.FlushTimeout,
@@ -188,7 +165,7 @@ wait:
 			}
 		}
 	}
-	drain.start()
+	tel.Drain()
 	log.Info("stopping: draining what was read", "shutdown_timeout", cfg.ShutdownTimeout)
 	col.Close() // closes every Records channel once its reader has stopped
 	// The decode loops never block (Add drops when the buffer is full),
@@ -211,9 +188,9 @@ wait:
 				"no_flow", s.ConntrackMissing.NoFlow, "hold_full", s.ConntrackMissing.HoldFull)
 		}
 	}
-	for i := range drops {
-		if n := drops[i].n.Load(); n > 0 {
-			log.Warn("events dropped before the spool (its input buffer was full)", "group", drops[i].group, "spool_dropped", n)
+	for _, d := range drops.Totals() {
+		if d.N > 0 {
+			log.Warn("events dropped before the spool (its input buffer was full)", "group", d.Group, "spool_dropped", d.N)
 		}
 	}
 	for _, st := range sh.Stats() {
@@ -224,6 +201,24 @@ wait:
 		werr = err
 	}
 	return werr
+}
+
+// registerTelemetry exports the groups', the queue's and the sinks'
+// metrics and health checks, and the counters of events dropped before
+// the queue, one per group in the order of col.Groups.
+func registerTelemetry(tel *telemetry.Telemetry, col *collector.Collector, q spool.Queue, sh *ship.Shipper,
+	sinkFailureThreshold time.Duration, log *slog.Logger) (*telemetry.SpoolDrops, error) {
+	if err := tel.RegisterGroups(col, log); err != nil {
+		return nil, err
+	}
+	if err := tel.RegisterShipping(q, sh, sinkFailureThreshold); err != nil {
+		return nil, err
+	}
+	groups := make([]uint16, len(col.Groups()))
+	for i, g := range col.Groups() {
+		groups[i] = g.Config().Group
+	}
+	return tel.RegisterSpoolDrops(groups)
 }
 
 // closeQueue closes the queue, giving up after stopStepTimeout.
@@ -309,18 +304,6 @@ func sum(m map[string]uint64) (n uint64) {
 		n += v
 	}
 	return n
-}
-
-// groupDrops counts one group's events the Appender had no room for.
-type groupDrops struct {
-	group uint16
-	n     atomic.Uint64
-}
-
-// dropSnap is a groupDrops read for a scrape.
-type dropSnap struct {
-	group uint16
-	n     uint64
 }
 
 // decodeLoop is the decode stage of one group: it runs on its own goroutine

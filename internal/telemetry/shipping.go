@@ -3,7 +3,9 @@ package telemetry
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,12 +15,47 @@ import (
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
-// spoolDroppedMetric counts, per group, the decoded events the Appender in
-// front of the queue had no room for.
-var spoolDroppedMetric = promsnap.Metric[dropSnap]{
+// SpoolDrops counts, per group, the decoded events the buffer in front of
+// the spool had no room for. Its counters are safe for concurrent use.
+type SpoolDrops struct {
+	groups []uint16
+	n      []atomic.Uint64
+}
+
+// GroupDrops is one group's count of SpoolDrops.
+type GroupDrops struct {
+	Group uint16
+	N     uint64
+}
+
+// RegisterSpoolDrops exports a SpoolDrops with one counter per group, in
+// the order of groups.
+func (t *Telemetry) RegisterSpoolDrops(groups []uint16) (*SpoolDrops, error) {
+	d := &SpoolDrops{groups: groups, n: make([]atomic.Uint64, len(groups))}
+	err := t.register(promsnap.New("group", d.Totals,
+		func(g *GroupDrops) string { return strconv.Itoa(int(g.Group)) }, spoolDroppedMetric))
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Counter is the counter of the i-th group.
+func (d *SpoolDrops) Counter(i int) *atomic.Uint64 { return &d.n[i] }
+
+// Totals reads every group's count.
+func (d *SpoolDrops) Totals() []GroupDrops {
+	out := make([]GroupDrops, len(d.groups))
+	for i, g := range d.groups {
+		out[i] = GroupDrops{Group: g, N: d.n[i].Load()}
+	}
+	return out
+}
+
+var spoolDroppedMetric = promsnap.Metric[GroupDrops]{
 	Name: metricPrefix + "spool_dropped_events_total", Kind: promsnap.Counter,
 	Help:  "Decoded events dropped because the buffer in front of the spool was full (the spool could not keep up).",
-	Value: func(s *dropSnap, emit func(float64, ...string)) { emit(float64(s.n)) },
+	Value: func(s *GroupDrops, emit func(float64, ...string)) { emit(float64(s.N)) },
 }
 
 // sinkMetrics are the per-sink metrics, read from ship.Stats at scrape time.
@@ -182,22 +219,23 @@ func spoolCheck(q spool.Queue) func() error {
 	}
 }
 
-// registerShipping adds the sink and spool metrics, and one health check
-// per sink that fails at once while the sink is blocked (only the operator
-// can mend it), and once it has been failing for longer than threshold.
-func registerShipping(tel *telemetry, q spool.Queue, sh *ship.Shipper, threshold time.Duration) error {
-	if err := tel.register(promsnap.New("sink", sh.Stats, sinkID, sinkMetrics...)); err != nil {
+// RegisterShipping adds the sink and spool metrics, a health check that
+// fails while the spool is degraded, and one health check per sink that
+// fails at once while the sink is blocked (only the operator can mend it),
+// and once it has been failing for longer than threshold.
+func (t *Telemetry) RegisterShipping(q spool.Queue, sh *ship.Shipper, threshold time.Duration) error {
+	if err := t.register(promsnap.New("sink", sh.Stats, sinkID, sinkMetrics...)); err != nil {
 		return err
 	}
-	if err := tel.register(newSpoolCollector(q)); err != nil {
+	if err := t.register(newSpoolCollector(q)); err != nil {
 		return err
 	}
-	tel.health.add("spool", spoolCheck(q))
-	if err := tel.register(newLatencyCollector(sh.Stats)); err != nil {
+	t.health.add("spool", spoolCheck(q))
+	if err := t.register(newLatencyCollector(sh.Stats)); err != nil {
 		return err
 	}
 	for i, st := range sh.Stats() {
-		tel.health.add("sink "+st.Sink, func() error {
+		t.health.add("sink "+st.Sink, func() error {
 			s := sh.Stats()[i]
 			if s.Blocked != "" {
 				return fmt.Errorf("blocked (%s), events kept; last error: %s", s.Blocked, s.LastError)

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,19 +11,31 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nflog-agent/nflog-agent/internal/telemetry/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/internal/config"
+	"github.com/nflog-agent/nflog-agent/internal/telemetry/promsnap"
 )
+
+var testBuild = Build{Version: "1.2.3", Commit: "abc1234"}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
 
 // The endpoint with fake group stats: names, labels, values, build info,
 // and nothing outside the agent's prefix.
 func TestTelemetry(t *testing.T) {
-	tel, err := newTelemetry(config.Metrics{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	tel, err := New(Config{Listen: "127.0.0.1:0"}, testBuild, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tel.close(context.Background())
+	defer tel.Close(context.Background())
 	stats := []collector.Stats{{Group: 100, Received: 42, KernelLost: 3, ENOBUFS: 1, QueueDropped: 2, DecodeErrors: 4, Forged: 6, Reopens: 5, ReadBuffer: 16 << 20}, {Group: 7}}
 	if err := tel.register(promsnap.New("group", func() []collector.Stats { return stats }, groupID, groupMetrics...)); err != nil {
 		t.Fatal(err)
@@ -44,7 +57,7 @@ func TestTelemetry(t *testing.T) {
 		`nflog_agent_received_events_total{group="7"} 0`,
 		"# TYPE nflog_agent_received_events_total counter",
 		"# TYPE nflog_agent_read_buffer_bytes gauge",
-		fmt.Sprintf(`nflog_agent_build_info{commit=%q,goversion=%q,version=%q} 1`, commit, runtime.Version(), version),
+		fmt.Sprintf(`nflog_agent_build_info{commit=%q,goversion=%q,version=%q} 1`, testBuild.Commit, runtime.Version(), testBuild.Version),
 		"nflog_agent_process_resident_memory_bytes ",
 	} {
 		if !strings.Contains(body, want+"\n") && !strings.Contains(body, want) {
@@ -77,11 +90,11 @@ func TestTelemetryPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if _, err := newTelemetry(config.Metrics{Listen: ln.Addr().String()}, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
+	if _, err := New(Config{Listen: ln.Addr().String()}, testBuild, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Errorf("err %v", err)
 	}
-	tel, err := newTelemetry(config.Metrics{}, slog.New(slog.DiscardHandler)) // off
-	if err != nil || tel.addr != nil || tel.close(context.Background()) != nil {
+	tel, err := New(Config{}, testBuild, slog.New(slog.DiscardHandler)) // off
+	if err != nil || tel.addr != nil || tel.Close(context.Background()) != nil {
 		t.Errorf("off: %v %v", tel, err)
 	}
 }
@@ -89,12 +102,12 @@ func TestTelemetryPortTaken(t *testing.T) {
 // The profiler is served only when metrics.pprof asks for it.
 func TestTelemetryPProf(t *testing.T) {
 	for _, on := range []bool{false, true} {
-		tel, err := newTelemetry(config.Metrics{Listen: "127.0.0.1:0", PProf: on}, slog.New(slog.DiscardHandler))
+		tel, err := New(Config{Listen: "127.0.0.1:0", PProf: on}, testBuild, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
 		code, body := get(t, "http://"+tel.addr.String()+"/debug/pprof/goroutine?debug=1")
-		tel.close(context.Background())
+		tel.Close(context.Background())
 		if served := code == 200 && strings.Contains(body, "goroutine profile:"); served != on {
 			t.Errorf("pprof %v: GET /debug/pprof/goroutine: %d %.80q", on, code, body)
 		}
