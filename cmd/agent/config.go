@@ -76,7 +76,7 @@ const (
 // records.
 type groupConfig struct {
 	Collector collector.GroupConfig
-	Decode    decode.Options // Flags and Actions; Hostname is filled at run time
+	Decode    decode.Options // Flags, MAC and Actions; Hostname is filled at run time
 }
 
 // defaultConfig is what `run` does without --config: group 100 (the group of
@@ -269,6 +269,13 @@ func (p *parser) group(n *yaml.Node, path string) (groupConfig, error) {
 					err = p.errorf(v, full, "%v", err)
 				}
 			}
+		case "mac_format":
+			var s string
+			if s, err = p.str(v, full); err == nil {
+				if g.Decode.MAC, err = decode.ParseMACStyle(s); err != nil {
+					err = p.errorf(v, full, "%v", err)
+				}
+			}
 		case "queue_threshold":
 			var u uint64
 			u, err = p.uint(v, full, 1, collector.MaxQueueThreshold)
@@ -293,7 +300,7 @@ func (p *parser) group(n *yaml.Node, path string) (groupConfig, error) {
 		case "actions":
 			g.Decode.Actions, err = p.actions(v, full)
 		default:
-			err = p.errorf(k, full, "unknown key (want group, snaplen, message_flags, queue_threshold, "+
+			err = p.errorf(k, full, "unknown key (want group, snaplen, message_flags, mac_format, queue_threshold, "+
 				"flush_timeout, read_buffer, read_buffer_max, queue, overflow or actions)")
 		}
 		return err
