@@ -28,6 +28,7 @@ fuzz:
 	$(GO) test ./decode -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./collector/nflogpcap -run '^$$' -fuzz '^FuzzParseMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ship/spool -run '^$$' -fuzz '^FuzzSpoolRead$$' -fuzzminimizetime 5s -fuzztime $(FUZZTIME)
+	$(GO) test ./ship/spool -run '^$$' -fuzz '^FuzzCursor$$' -fuzztime $(FUZZTIME)
 
 # Go benchmarks of the hot paths (decode/encode, spool, ship: every package
 # with Benchmark functions), then — as root — the side-by-side run with

@@ -82,7 +82,7 @@ func (a *agent) buildParts(mode buildMode, log *slog.Logger, stdout io.Writer) e
 			return cfg.errorAt("metrics.listen", "%v", err)
 		}
 	}
-	if err := a.buildQueue(mode); err != nil {
+	if err := a.buildQueue(mode, log); err != nil {
 		return err
 	}
 	return a.buildSinks(mode, log, stdout)
@@ -90,7 +90,7 @@ func (a *agent) buildParts(mode buildMode, log *slog.Logger, stdout io.Writer) e
 
 // buildQueue checks the spool directory and, for run, opens it (or the
 // in-memory queue).
-func (a *agent) buildQueue(mode buildMode) error {
+func (a *agent) buildQueue(mode buildMode, log *slog.Logger) error {
 	c := a.cfg.Spool
 	if c.Dir != "" {
 		if err := checkSpoolFolder(c.Dir); err != nil {
@@ -104,7 +104,7 @@ func (a *agent) buildQueue(mode buildMode) error {
 		a.queue = spool.NewMemory(c.MemoryEvents, int(c.MaxBytes))
 		return nil
 	}
-	s, err := spool.Open(c.Dir, spool.Options{MaxBytes: c.MaxBytes})
+	s, err := spool.Open(c.Dir, spool.Options{MaxBytes: c.MaxBytes, Logger: log})
 	if err != nil {
 		return a.cfg.errorAt("spool.dir", "%v", err)
 	}
@@ -166,7 +166,7 @@ func (a *agent) close() {
 		a.shipper = nil
 	}
 	if a.queue != nil {
-		a.queue.Close()
+		closeQueue(a.queue) // within its deadline, even on a hung disk
 		a.queue = nil
 	}
 	if a.netns != nil {

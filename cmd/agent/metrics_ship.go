@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,11 +108,13 @@ func (c *latencyCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// spoolCollector exposes the queue-wide counters of q.Stats, unlabelled.
+// spoolCollector exposes the queue-wide counters of q.Stats, unlabelled
+// or by reason.
 type spoolCollector struct {
-	q                          spool.Queue
-	appended, lost, tornTails  *prometheus.Desc
-	appendErrors, bytes, count *prometheus.Desc
+	q                                      spool.Queue
+	appended, lost, tornTails, tornBytes   *prometheus.Desc
+	appendErrors, cursorErrors, removeErrs *prometheus.Desc
+	degraded, bytes, count                 *prometheus.Desc
 }
 
 func newSpoolCollector(q spool.Queue) *spoolCollector {
@@ -121,28 +125,61 @@ func newSpoolCollector(q spool.Queue) *spoolCollector {
 		appended:     d("spool_appended_events_total", "Events stored in the spool (or the in-memory queue)."),
 		lost:         d("spool_lost_events_total", "Events the spool failed to store, by reason.", "reason"),
 		tornTails:    d("spool_torn_tails_total", "Torn or corrupt segment tails cut off when the spool was opened (after a crash)."),
+		tornBytes:    d("spool_torn_bytes_total", "Bytes of the torn tails cut off when the spool was opened: records whose append never returned."),
 		appendErrors: d("spool_append_errors_total", "Appends to the spool that failed."),
-		bytes:        d("spool_size_bytes", "Bytes the spool holds (files on disk, or event bytes in memory)."),
-		count:        d("spool_events", "Events the spool holds."),
+		cursorErrors: d("spool_cursor_errors_total", "Sink positions that could not be loaded (the sink started again at the oldest event) "+
+			"or saved (a restart would send again what was delivered since the last good save), by operation.", "op"),
+		removeErrs: d("spool_remove_errors_total", "Delivered segment files whose deletion failed (it is tried again)."),
+		degraded: d("spool_degraded", "1 while the spool cannot do its job fully, by reason: disk_full and write_error "+
+			"(the last append failed), cursor_save (a sink's last position save failed), remove_failed (a delivered segment is not deleted yet).", "reason"),
+		bytes: d("spool_size_bytes", "Bytes the spool holds (files on disk, or event bytes in memory)."),
+		count: d("spool_events", "Events the spool holds."),
 	}
 }
 
 func (c *spoolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.appended, c.lost, c.tornTails, c.appendErrors, c.bytes, c.count} {
+	for _, d := range []*prometheus.Desc{c.appended, c.lost, c.tornTails, c.tornBytes, c.appendErrors, c.cursorErrors,
+		c.removeErrs, c.degraded, c.bytes, c.count} {
 		ch <- d
 	}
 }
 
 func (c *spoolCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.q.Stats()
-	ch <- prometheus.MustNewConstMetric(c.appended, prometheus.CounterValue, float64(st.Appended))
-	for _, r := range []string{spool.LostDiskFull, spool.LostWriteError, spool.LostTooLarge} {
-		ch <- prometheus.MustNewConstMetric(c.lost, prometheus.CounterValue, float64(st.Lost[r]), r)
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	ch <- prometheus.MustNewConstMetric(c.tornTails, prometheus.CounterValue, float64(st.TornTails))
-	ch <- prometheus.MustNewConstMetric(c.appendErrors, prometheus.CounterValue, float64(st.AppendErrors))
+	counter(c.appended, st.Appended)
+	for _, r := range []string{spool.LostDiskFull, spool.LostWriteError, spool.LostTooLarge} {
+		counter(c.lost, st.Lost[r], r)
+	}
+	counter(c.tornTails, st.TornTails)
+	counter(c.tornBytes, st.TornBytes)
+	counter(c.appendErrors, st.AppendErrors)
+	counter(c.cursorErrors, st.CursorErrors, "load")
+	counter(c.cursorErrors, st.CursorSaveErrors, "save")
+	counter(c.removeErrs, st.RemoveErrors)
+	for _, r := range []string{spool.DegradedDiskFull, spool.DegradedWriteError, spool.DegradedCursorSave, spool.DegradedRemove} {
+		v := 0.0
+		if slices.Contains(st.Degraded, r) {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.degraded, prometheus.GaugeValue, v, r)
+	}
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(st.Bytes))
 	ch <- prometheus.MustNewConstMetric(c.count, prometheus.GaugeValue, float64(st.Events))
+}
+
+// spoolCheck fails /healthz while the spool is degraded: events are being
+// lost, or would be sent again after a restart, or space is not freed.
+func spoolCheck(q spool.Queue) func() error {
+	return func() error {
+		st := q.Stats()
+		if len(st.Degraded) == 0 {
+			return nil
+		}
+		return fmt.Errorf("degraded (%s); last error: %s", strings.Join(st.Degraded, ", "), st.LastError)
+	}
 }
 
 // registerShipping adds the sink and spool metrics, and one health check
@@ -155,6 +192,7 @@ func registerShipping(tel *telemetry, q spool.Queue, sh *ship.Shipper, threshold
 	if err := tel.register(newSpoolCollector(q)); err != nil {
 		return err
 	}
+	tel.health.add("spool", spoolCheck(q))
 	if err := tel.register(newLatencyCollector(sh.Stats)); err != nil {
 		return err
 	}

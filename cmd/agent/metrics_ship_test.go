@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +113,61 @@ func TestBlockedSinkMetricsAndHealth(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.HasPrefix(hb, "sink siem: blocked (auth), events kept; last error: HTTP 401") ||
 		strings.Count(hb, "\n") != 1 || strings.Contains(hb, "\x1b") || !strings.Contains(hb, `\x1b[2Jbad key\x0asink other: ok`) {
 		t.Errorf("/healthz: %d %q", code, hb)
+	}
+}
+
+// The spool's own counters, from a spool that was torn by a crash and has
+// an unreadable cursor: torn bytes, cursor errors by operation, and the
+// degraded gauge for every reason.
+func TestSpoolMetrics(t *testing.T) {
+	dir := t.TempDir()
+	q, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Append(spool.Event{ID: []byte("a"), JSON: []byte(`{}`)})
+	q.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	f, _ := os.OpenFile(segs[0], os.O_WRONLY|os.O_APPEND, 0)
+	f.Write([]byte("torn!"))
+	f.Close()
+	os.WriteFile(filepath.Join(dir, "cursor-es"), []byte("garbage"), 0o600)
+
+	q, err = spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if _, err := q.Reader("es"); err != nil {
+		t.Fatal(err)
+	}
+	tel, err := newTelemetry(metricsConfig{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.close(context.Background())
+	if err := tel.register(newSpoolCollector(q)); err != nil {
+		t.Fatal(err)
+	}
+	_, body := get(t, "http://"+tel.addr.String()+"/metrics")
+	for _, want := range []string{
+		"nflog_agent_spool_appended_events_total 0",
+		"nflog_agent_spool_torn_tails_total 1",
+		"nflog_agent_spool_torn_bytes_total 5",
+		`nflog_agent_spool_cursor_errors_total{op="load"} 1`,
+		`nflog_agent_spool_cursor_errors_total{op="save"} 0`,
+		"nflog_agent_spool_remove_errors_total 0",
+		`nflog_agent_spool_degraded{reason="disk_full"} 0`,
+		`nflog_agent_spool_degraded{reason="write_error"} 0`,
+		`nflog_agent_spool_degraded{reason="cursor_save"} 0`,
+		`nflog_agent_spool_degraded{reason="remove_failed"} 0`,
+		"nflog_agent_spool_events 1",
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if err := spoolCheck(q)(); err != nil {
+		t.Errorf("health of a working spool: %v", err)
 	}
 }

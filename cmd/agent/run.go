@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,6 +106,8 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 	for _, g := range cfg.Groups {
 		ccfg.Groups = append(ccfg.Groups, g.Collector)
 	}
+	// build opened the spool, and repaired what a crash left, before any
+	// group is bound here.
 	col, err := collector.Open(ccfg)
 	if err != nil {
 		return err
@@ -120,13 +124,6 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		col.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
-	backlog := pending(sh.Stats()) // before the sinks start on it
-	sh.Start()
-	a.shipper, a.queue = nil, nil // stopped and closed below, after the drain
-	app := spool.NewAppender(q, appenderEvents, appenderBatch, func(err error) {
-		log.Error("spool append failed: events lost", "err", err)
-	})
-
 	drops := make([]groupDrops, len(col.Groups()))
 	if err := tel.register(promsnap.New("group", func() []dropSnap {
 		out := make([]dropSnap, len(drops))
@@ -135,13 +132,16 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		}
 		return out
 	}, func(d *dropSnap) string { return strconv.Itoa(int(d.group)) }, spoolDroppedMetric)); err != nil {
-		app.Close()
-		sh.Shutdown(context.Background())
-		q.Close()
 		col.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
+	backlog := pending(sh.Stats()) // before the sinks start on it
+	sh.Start()
+	a.shipper, a.queue = nil, nil // stopped and closed below, after the drain, each within a deadline
+	// The spool logs its own failures, once per series.
+	app := spool.NewAppender(q, appenderEvents, appenderBatch, nil)
 
+	panics := &panicLog{log: log}
 	var wg sync.WaitGroup
 	groups := make([]string, 0, len(col.Groups()))
 	for i, g := range col.Groups() {
@@ -152,7 +152,7 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		groups = append(groups, strconv.Itoa(int(gc.Group)))
 		tel.health.add(fmt.Sprintf("group %d", gc.Group), groupCheck(g))
 		wg.Go(func() {
-			decodeLoop(g, decode.NewEncoder(opts), app, &drops[i].n)
+			decodeLoop(g, decode.NewEncoder(opts), app, &drops[i].n, panics)
 		})
 		log.Info("reading NFLOG group", "group", gc.Group, "snaplen", gc.SnapLen, "full_packet", gc.FullPacket,
 			"message_flags", opts.Flags.String(), "queue_threshold", gc.QueueThreshold, "flush_timeout", gc.FlushTimeout,
@@ -184,8 +184,15 @@ wait:
 	drain.start()
 	log.Info("stopping: draining what was read", "shutdown_timeout", cfg.ShutdownTimeout)
 	col.Close() // closes every Records channel once its reader has stopped
-	wg.Wait()   // the decode loops never block: Add drops when the buffer is full
-	app.Close() // appends what is buffered
+	// The decode loops never block (Add drops when the buffer is full),
+	// but the last appends may wait on a hung disk.
+	if err := within(stopStepTimeout, "append what was read", func() error {
+		wg.Wait()
+		app.Close()
+		return nil
+	}); err != nil {
+		log.Error("stopping", "err", err)
+	}
 	werr := shutdownShipper(sh, cfg, log)
 	for _, s := range col.Stats() {
 		log.Info("group totals", "group", s.Group, "received", s.Received, "kernel_lost", s.KernelLost,
@@ -201,10 +208,37 @@ wait:
 		log.Info("sink totals", "sink", st.Sink, "sent", st.Sent, "failed", sum(st.Failed), "dropped", sum(st.Dropped),
 			"pending", st.SpoolPending)
 	}
-	if err := q.Close(); err != nil && werr == nil {
-		werr = fmt.Errorf("close the spool: %w", err)
+	if err := closeQueue(q); err != nil && werr == nil {
+		werr = err
 	}
 	return werr
+}
+
+// closeQueue closes the queue, giving up after stopStepTimeout.
+func closeQueue(q spool.Queue) error { return within(stopStepTimeout, "close the spool", q.Close) }
+
+// stopStepTimeout bounds each step of the stop that does not deliver
+// (appending what was read, closing the spool): a disk that hangs must not
+// keep the agent from exiting.
+const stopStepTimeout = 10 * time.Second
+
+// within runs fn, the step of the stop named what, and returns its error,
+// but waits for it at most d; fn goes on in the background if it takes
+// longer, and the process exit ends it.
+func within(d time.Duration, what string, fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%s: still not done after %s, given up", what, d)
+	}
 }
 
 // The Appender between the decoders and the queue: how many events it
@@ -281,10 +315,10 @@ type dropSnap struct {
 // so the reader never waits for encoding or output. Events go to the queue
 // through app, which never blocks; those it has no room for are counted in
 // dropped.
-func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, dropped *atomic.Uint64) {
+func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, dropped *atomic.Uint64, panics *panicLog) {
 	for batch := range g.Records() {
 		for i := range batch {
-			ev, ok := encode(enc, &batch[i])
+			ev, ok := encode(enc, &batch[i], panics)
 			if !ok {
 				g.AddDecodeError()
 				continue
@@ -297,13 +331,49 @@ func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, dr
 	}
 }
 
+// encoder is what encode needs of a decode.Encoder.
+type encoder interface {
+	Encode(r *decode.Record) decode.Event
+}
+
 // encode shields the pipeline from a decoder bug: a record that makes the
-// encoder panic is counted as a decode error instead of killing the agent.
-func encode(enc *decode.Encoder, r *decode.Record) (ev decode.Event, ok bool) {
+// encoder panic is counted as a decode error, and reported to panics,
+// instead of killing the agent.
+func encode(enc encoder, r *decode.Record, panics *panicLog) (ev decode.Event, ok bool) {
 	defer func() {
-		if recover() != nil {
+		if v := recover(); v != nil {
+			panics.report(r, v, debug.Stack())
 			ok = false
 		}
 	}()
 	return enc.Encode(r), true
+}
+
+// panicLog logs the decoder panics with what it takes to reproduce them:
+// the stack and the record. A bug that every packet triggers would flood the
+// log, so it logs at most one a minute; the decode error count has them all.
+type panicLog struct {
+	log  *slog.Logger
+	last atomic.Int64 // Unix seconds of the last one logged
+}
+
+// panicBytes is how much of each byte field of the record a report shows.
+const panicBytes = 256
+
+func (p *panicLog) report(r *decode.Record, v any, stack []byte) {
+	now, last := time.Now().Unix(), p.last.Load()
+	if (last != 0 && now-last < 60) || !p.last.CompareAndSwap(last, now) {
+		return
+	}
+	p.log.Error("decoder bug: a record made the encoder panic; it is counted as a decode error (please report this)",
+		"group", r.Group, "panic", fmt.Sprint(v), "family", r.Family, "hook", r.Hook, "prefix", r.Prefix,
+		"hw_header", hexCut(r.HwHeader), "ct", hexCut(r.Ct), "payload", hexCut(r.Payload), "payload_len", len(r.Payload),
+		"stack", string(stack))
+}
+
+func hexCut(b []byte) string {
+	if len(b) > panicBytes {
+		return hex.EncodeToString(b[:panicBytes]) + "..."
+	}
+	return hex.EncodeToString(b)
 }

@@ -163,3 +163,17 @@ func waitUntil(t *testing.T, what string, cond func() bool, exit <-chan int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A stop step stuck in the kernel (a hung disk) is given up on at its
+// deadline instead of keeping the agent from exiting.
+func TestWithinGivesUpOnAStuckStep(t *testing.T) {
+	stuck := make(chan struct{})
+	defer close(stuck)
+	if err := within(10*time.Millisecond, "close the spool", func() error { <-stuck; return nil }); err == nil ||
+		!strings.Contains(err.Error(), "close the spool") {
+		t.Fatalf("within: %v", err)
+	}
+	if err := within(time.Minute, "a quick step", func() error { return nil }); err != nil {
+		t.Fatalf("within: %v", err)
+	}
+}

@@ -79,6 +79,16 @@ type Stats struct {
 	TornTails    uint64 // torn or corrupt tails cut off at open
 	TornBytes    uint64 // bytes cut off
 	CursorErrors uint64 // unreadable cursor files: that sink restarted at the oldest event
+	// CursorSaveErrors counts failed position saves: delivery goes on, but a
+	// restart before the next good save sends those events again.
+	CursorSaveErrors uint64
+	// RemoveErrors counts segment files whose deletion failed (and is
+	// tried again).
+	RemoveErrors uint64
+	// Degraded lists, by Degraded* reason, what is failing now; empty when
+	// the spool works normally.
+	Degraded  []string
+	LastError string // the last write, save or removal error
 }
 
 // Reasons an Append loses events, as used in Stats.Lost.

@@ -97,3 +97,25 @@ func TestRecordRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCursor feeds arbitrary bytes as a cursor file: decoding never
+// panics, and whatever slot it trusts is one that was written whole.
+func FuzzCursor(f *testing.F) {
+	good := make([]byte, cursorSlot+cursorSlotSize)
+	copy(good, encodeSlot(3, Position{Seq: 10, seg: 8, off: 300}))
+	copy(good[cursorSlot:], encodeSlot(2, Position{Seq: 5, seg: 0, off: 120}))
+	f.Add(good)
+	f.Add(good[:cursorSlotSize])
+	f.Add(good[:100])
+	f.Add([]byte("garbage"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		gen, p, ok := decodeCursor(b)
+		if !ok {
+			return
+		}
+		slot := encodeSlot(gen, p)
+		if !bytes.HasPrefix(b, slot) && !(len(b) > cursorSlot && bytes.HasPrefix(b[cursorSlot:], slot)) {
+			t.Fatalf("trusted generation %d, position %+v, which no slot holds", gen, p)
+		}
+	})
+}

@@ -16,16 +16,22 @@ type diskReader struct {
 	s     *Spool
 	name  string
 	ready chan struct{}
-	cmu   sync.Mutex // serialises Commit's file writes
+
+	cmu    sync.Mutex  // serialises Commit's file writes
+	cursor *cursorFile // nil until it could be created
 
 	// guarded by s.mu
+	saveFailing bool // the last position save failed
+
 	pos     Position // next event to read
 	gen     uint64   // bumped when pos is moved under the reader's feet
 	ack     Position // last committed position
 	dropped map[string]uint64
 	marks   []ageMark // first event time of each uncommitted Read
 
-	// used by the reading goroutine only (and closeFile under s.mu at Close)
+	// The open segment file, used by Read; fmu lets the spool close it
+	// when it deletes the file, so that its space is freed at once.
+	fmu  sync.Mutex
 	f    *os.File
 	fseg uint64
 }
@@ -42,12 +48,14 @@ func (s *Spool) Reader(name string) (Reader, error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
-	saved, ok, err := loadCursor(s.dir, name)
+	cur, saved, err := openCursor(s.dir, name)
 	if errors.Is(err, errBadCursor) {
-		err, ok = nil, false
+		s.log.Warn("spool: unreadable cursor file, the sink starts again at the oldest event (duplicates)",
+			"sink", name, "err", err)
 		s.mu.Lock()
 		s.cursorErr++
 		s.mu.Unlock()
+		err = nil
 	}
 	if err != nil {
 		return nil, err
@@ -55,27 +63,27 @@ func (s *Spool) Reader(name string) (Reader, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		cur.close()
 		return nil, ErrClosed
 	}
 	if _, dup := s.readers[name]; dup {
 		s.mu.Unlock()
+		cur.close()
 		return nil, fmt.Errorf("spool: reader %q already open", name)
 	}
-	r := &diskReader{s: s, name: name, ready: make(chan struct{}, 1), dropped: map[string]uint64{}}
-	r.pos = s.place(saved, ok, r)
+	r := &diskReader{s: s, name: name, ready: make(chan struct{}, 1), dropped: map[string]uint64{}, cursor: cur}
+	r.pos = s.place(saved, cur != nil, r)
 	r.ack = r.pos
 	s.readers[name] = r
 	s.mu.Unlock()
-	if !ok {
+	if cur == nil {
 		// Save the starting point at once: should the sink be left out of
 		// the configuration for a while, what the cap deletes meanwhile is
-		// still counted when it comes back.
-		if err := saveCursor(s.dir, name, r.pos, s.opts.Sync == SyncBatch); err != nil {
-			s.mu.Lock()
-			delete(s.readers, name)
-			s.mu.Unlock()
-			return nil, err
-		}
+		// still counted when it comes back. On a full disk, the first
+		// Commit tries again.
+		r.cmu.Lock()
+		r.save(r.pos)
+		r.cmu.Unlock()
 	}
 	r.notify()
 	return r, nil
@@ -153,11 +161,21 @@ func (r *diskReader) notify() {
 
 func (r *diskReader) Ready() <-chan struct{} { return r.ready }
 
-// closeFile closes the open segment file.
+// closeFile closes the open segment file. fmu is held.
 func (r *diskReader) closeFile() {
 	if r.f != nil {
 		r.f.Close()
 		r.f = nil
+	}
+}
+
+// closeSegment closes the open segment file if it is the one starting at
+// start, or whichever it is with any set. s.mu must not be held.
+func (r *diskReader) closeSegment(start uint64, any bool) {
+	r.fmu.Lock()
+	defer r.fmu.Unlock()
+	if any || r.fseg == start {
+		r.closeFile()
 	}
 }
 
@@ -170,6 +188,8 @@ const readChunk = 256 << 10
 // (the cap already counted it as dropped) and the read starts again.
 func (r *diskReader) Read(dst []Event, maxEvents, maxBytes int) ([]Event, Position, error) {
 	s := r.s
+	r.fmu.Lock()
+	defer r.fmu.Unlock()
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -308,7 +328,9 @@ func (r *diskReader) readSegment(dst []Event, pos Position, limit int64, maxEven
 }
 
 // Commit implements Reader: it persists pos as the sink's cursor, then lets
-// the spool delete the segments every sink has committed.
+// the spool delete the segments every sink has committed. A failed save
+// leaves the previous position saved, is counted and logged once, and does
+// not stop reading: the next Commit saves a later position.
 func (r *diskReader) Commit(pos Position) error {
 	r.cmu.Lock()
 	defer r.cmu.Unlock()
@@ -323,11 +345,10 @@ func (r *diskReader) Commit(pos Position) error {
 	if stale {
 		return nil
 	}
-	if err := saveCursor(s.dir, r.name, pos, s.opts.Sync == SyncBatch); err != nil {
+	if err := r.save(pos); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	r.ack = pos
 	i := 0
 	for i < len(r.marks) && r.marks[i].seq < pos.Seq {
@@ -335,7 +356,50 @@ func (r *diskReader) Commit(pos Position) error {
 	}
 	r.marks = r.marks[i:]
 	s.collect()
+	full := s.writeFail == DegradedDiskFull && s.allCommitted()
+	s.mu.Unlock()
+	if full {
+		s.wmu.Lock()
+		s.freeActive()
+		s.wmu.Unlock()
+	}
 	return nil
+}
+
+// save persists pos as the sink's cursor, creating the file if need be,
+// and keeps count of failures. cmu is held.
+func (r *diskReader) save(pos Position) error {
+	s := r.s
+	var err error
+	if r.cursor == nil {
+		r.cursor, err = s.createCursor(r.name, pos)
+	} else {
+		err = s.saveCursor(r.cursor, pos)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err != nil:
+		s.saveErr++
+		s.lastErr = err.Error()
+		if !r.saveFailing {
+			s.log.Error("spool: cannot save a sink's position; delivery goes on, and a restart would send "+
+				"again what was delivered since the last save", "sink", r.name, "err", err)
+		}
+		r.saveFailing = true
+	case r.saveFailing:
+		s.log.Info("spool: saving the sink's position again", "sink", r.name)
+		r.saveFailing = false
+	}
+	return err
+}
+
+// closeCursor closes the cursor file once no Commit uses it.
+func (r *diskReader) closeCursor() {
+	r.cmu.Lock()
+	defer r.cmu.Unlock()
+	r.cursor.close()
+	r.cursor = nil
 }
 
 // Stats implements Reader.

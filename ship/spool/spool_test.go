@@ -1,7 +1,10 @@
 package spool
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,10 +210,15 @@ func TestSpoolTornTailIsCutAndCounted(t *testing.T) {
 			s.Close()
 			tc.harm(t, segFiles(t, dir)[0])
 
-			s = openSpool(t, dir, Options{})
+			var log bytes.Buffer
+			s = openSpool(t, dir, Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
 			st := s.Stats()
 			if st.TornTails != 1 || st.TornBytes == 0 {
 				t.Fatalf("torn tails %d, bytes %d; want 1 and some", st.TornTails, st.TornBytes)
+			}
+			if want := fmt.Sprintf("bytes=%d", st.TornBytes); !strings.Contains(log.String(), "torn tail") ||
+				!strings.Contains(log.String(), want) {
+				t.Fatalf("the cut is not logged with %s:\n%s", want, log.String())
 			}
 			r := reader(t, s, "r")
 			evs, _ := readAll(t, r, 100)
@@ -357,5 +365,47 @@ func TestSpoolDiskFullIsCountedNotFatal(t *testing.T) {
 	s = openSpool(t, dir, Options{SegmentBytes: minSegmentBytes})
 	if st := s.Stats(); st.TornTails != 0 {
 		t.Fatalf("torn tail after disk-full recovery: %+v", st)
+	}
+}
+
+// A crash between creating a segment file and writing its header leaves an
+// empty or header-short last segment. Opening the spool must repair it, so
+// that the events appended afterwards are read back, not cut as corrupt.
+func TestSpoolEmptyLastSegmentIsRepaired(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before int    // events in the spool before the crash
+		file   []byte // what the crash left of the new segment
+	}{
+		{"empty first segment", 0, nil},
+		{"empty segment after a sealed one", 20, nil},
+		{"header cut short", 20, segMagic[:5]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.before > 0 {
+				s := openSpool(t, dir, Options{})
+				appendRange(t, s, 0, tc.before)
+				s.Close()
+			}
+			os.MkdirAll(dir, 0o700)
+			if err := os.WriteFile(segPath(dir, uint64(tc.before)), tc.file, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := openSpool(t, dir, Options{})
+			appendRange(t, s, tc.before, tc.before+5)
+			s.Close()
+
+			s = openSpool(t, dir, Options{})
+			r := reader(t, s, "r")
+			evs, _ := readAll(t, r, 100)
+			checkEvents(t, evs, 0, tc.before+5)
+			if d := r.Stats().Dropped; len(d) != 0 {
+				t.Fatalf("dropped %v", d)
+			}
+			if st := s.Stats(); st.TornTails != 0 {
+				t.Fatalf("torn tail after the repair: %+v", st)
+			}
+		})
 	}
 }
