@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // A flood into a deliberately small socket buffer. The reader is
