@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"bytes"
@@ -16,9 +16,9 @@ import (
 // message ends right at it: the search tries whole lines first, then the
 // characters of the line found. A prefix that fails for another reason (a
 // list cut in the middle) is passed over.
-func syntaxError(file string, data []byte, err error) *configError {
+func syntaxError(file string, data []byte, err error) *Error {
 	problem := yamlProblem(err)
-	e := &configError{File: file, Msg: "not valid YAML: " + problem}
+	e := &Error{File: file, Msg: "not valid YAML: " + problem}
 	start := 0
 	for i, line := range bytes.SplitAfter(data, []byte("\n")) {
 		end := start + len(line)
