@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -15,16 +16,22 @@ import (
 // problem, so the shortest prefix of the file that fails with the same
 // message ends right at it: the search tries whole lines first, then the
 // characters of the line found. A prefix that fails for another reason (a
-// list cut in the middle) is passed over.
+// list cut in the middle) is passed over. Each probe parses the file up to
+// that point, so a file of more than maxSyntaxProbes lines is not searched:
+// it is refused at once, at the library's line.
 func syntaxError(file string, data []byte, err error) *Error {
-	problem := yamlProblem(err)
-	e := &Error{File: file, Msg: "not valid YAML: " + problem}
+	problem, libLine := yamlProblem(err)
+	e := &Error{File: file, Msg: "not valid YAML: " + problem, Line: libLine}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(lines) > maxSyntaxProbes {
+		return e
+	}
 	start := 0
-	for i, line := range bytes.SplitAfter(data, []byte("\n")) {
+	for i, line := range lines {
 		end := start + len(line)
 		if failsWith(data[:end], problem) {
 			e.Line, e.Column = i+1, 1
-			for c := 1; c < len(line); c++ {
+			for c := 1; c < len(line) && c < maxSyntaxProbes; c++ {
 				if failsWith(data[:start+c], problem) {
 					e.Column = utf8.RuneCount(line[:c])
 					break
@@ -37,21 +44,31 @@ func syntaxError(file string, data []byte, err error) *Error {
 	return e
 }
 
+// maxSyntaxProbes bounds the search of syntaxError: the longest file, in
+// lines, and the column, searched for the place of a problem; far more than
+// any agent configuration has.
+const maxSyntaxProbes = 2000
+
 // failsWith says whether data fails to parse with the given problem.
 func failsWith(data []byte, problem string) bool {
 	var n yaml.Node
 	err := yaml.Unmarshal(data, &n)
-	return err != nil && yamlProblem(err) == problem
+	if err == nil {
+		return false
+	}
+	p, _ := yamlProblem(err)
+	return p == problem
 }
 
-// yamlProblem is the YAML library's message without its prefix and its
-// line number ("yaml: line 1: did not find expected key").
-func yamlProblem(err error) string {
+// yamlProblem splits the YAML library's message ("yaml: line 1: did not
+// find expected key") into the problem and the line it names (0: none).
+func yamlProblem(err error) (problem string, line int) {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if _, after, found := strings.Cut(rest, ": "); found {
-			return after
+		if num, after, found := strings.Cut(rest, ": "); found {
+			line, _ = strconv.Atoi(num)
+			return after, line
 		}
 	}
-	return msg
+	return msg, 0
 }
