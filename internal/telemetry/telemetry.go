@@ -28,8 +28,7 @@ import (
 const metricPrefix = "nflog_agent_"
 
 // groupMetrics are the per-group metrics, read from collector.Stats at
-// scrape time. Per-sink metrics belong in a table like this one over
-// ship's Stats, registered with Telemetry.register.
+// scrape time; sinkMetrics are their twin over ship's Stats.
 var groupMetrics = []promsnap.Metric[collector.Stats]{
 	counter("received_events_total", "NFLOG messages read from the group's socket.",
 		func(s *collector.Stats) uint64 { return s.Received }),
