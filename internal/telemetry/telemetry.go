@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +64,22 @@ type Config struct {
 	// PProf adds Go's profiler under /debug/pprof/ on the same listener,
 	// to find where the agent spends its CPU on a busy firewall.
 	PProf bool
+}
+
+// ParseListen reads metrics.listen: host:port, where port 0 picks a free
+// port (tests, the demo), or `off` or nothing for no endpoint.
+func ParseListen(s string) (string, error) {
+	if s == "off" || s == "" {
+		return "", nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil || strings.ContainsAny(host, " /") {
+		return "", fmt.Errorf("%q: want host:port such as 127.0.0.1:9740, or off", s)
+	}
+	return s, nil
 }
 
 // Build says which build of the agent runs, for the build_info metric.
