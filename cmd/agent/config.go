@@ -15,6 +15,7 @@ import (
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
 	"github.com/nflog-agent/nflog-agent/ship"
+	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
 // config is the agent's configuration file, validated.
@@ -42,6 +43,9 @@ type spoolConfig struct {
 	Dir          string // spool directory; "" = a bounded in-memory queue, lost at stop
 	MaxBytes     int64  // size cap; 0 = the queue's default
 	MemoryEvents int    // in-memory queue only: event cap; 0 = default
+	// Appender feeds the queue; sync_interval and sync_bytes set its
+	// batches, which are the spool's group commits.
+	Appender spool.AppenderConfig
 }
 
 // metricsConfig is the `metrics:` section.

@@ -12,7 +12,8 @@ import (
 	"github.com/nflog-agent/nflog-agent/ship"
 )
 
-// spool reads `spool: {dir: PATH, max_bytes: SIZE, memory_events: N}`.
+// spool reads `spool: {dir: PATH, max_bytes: SIZE, memory_events: N,
+// sync_interval: DURATION, sync_bytes: SIZE}`.
 func (p *parser) spool(v *yaml.Node, s *spoolConfig) error {
 	memLine := 0
 	err := p.section(v, "spool", func(key string, k, val *yaml.Node) error {
@@ -39,8 +40,22 @@ func (p *parser) spool(v *yaml.Node, s *spoolConfig) error {
 			n, err := p.uint(val, full, 1, 1<<26)
 			s.MemoryEvents, memLine = int(n), val.Line
 			return err
+		case "sync_interval":
+			d, err := p.duration(val, full)
+			if err == nil && d > time.Second {
+				err = p.errorf(val, full, "%q: at most 1s (events wait that long for their fsync)", val.Value)
+			}
+			s.Appender.BatchWait = d
+			return err
+		case "sync_bytes":
+			n, err := p.size(val, full)
+			if err == nil && n > 64<<20 {
+				err = p.errorf(val, full, "%q: at most 64MiB (the batch is held in memory)", val.Value)
+			}
+			s.Appender.BatchBytes = n
+			return err
 		}
-		return p.errorf(k, full, "unknown key (want dir, max_bytes or memory_events)")
+		return p.errorf(k, full, "unknown key (want dir, max_bytes, memory_events, sync_interval or sync_bytes)")
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nflog-agent/nflog-agent/ship"
+	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
 func TestParseConfigShipping(t *testing.T) {
@@ -84,6 +85,33 @@ sinks:
 	if want := (spoolConfig{MemoryEvents: 5000, MaxBytes: 64 << 20}); mem.Spool != want || mem.Sinks != nil {
 		t.Errorf("memory spool %+v, sinks %v", mem.Spool, mem.Sinks)
 	}
+
+	disk, err := parseConfig("agent.yaml", []byte("spool: {dir: /var/spool/x, sync_interval: 5ms, sync_bytes: 2MiB}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDisk := spoolConfig{Dir: "/var/spool/x", Appender: spool.AppenderConfig{BatchWait: 5 * time.Millisecond, BatchBytes: 2 << 20}}
+	if disk.Spool != wantDisk {
+		t.Errorf("disk spool %+v, want %+v", disk.Spool, wantDisk)
+	}
+}
+
+// The garbage collector's soft limit follows the in-memory queue's budget;
+// a disk spool, which holds its events on disk, gets the floor.
+func TestMemoryLimit(t *testing.T) {
+	for _, c := range []struct {
+		spool spoolConfig
+		want  int64
+	}{
+		{spoolConfig{}, spool.DefaultMemoryBytes + spool.DefaultAppenderBytes + memoryReserve},
+		{spoolConfig{MaxBytes: 256 << 20}, 256<<20 + spool.DefaultAppenderBytes + memoryReserve},
+		{spoolConfig{Dir: "/x", MaxBytes: 1 << 30}, minMemoryLimit},
+		{spoolConfig{MaxBytes: 1 << 20, Appender: spool.AppenderConfig{Bytes: 1 << 20}}, minMemoryLimit},
+	} {
+		if got := memoryLimit(c.spool); got != c.want {
+			t.Errorf("%+v: limit %d MiB, want %d MiB", c.spool, got>>20, c.want>>20)
+		}
+	}
 }
 
 func TestParseConfigShippingErrors(t *testing.T) {
@@ -115,6 +143,9 @@ func TestParseConfigShippingErrors(t *testing.T) {
 		{"spool:\n  dirr: /x\n", "agent.yaml:2: spool.dirr: unknown key"},
 		{"spool:\n  max_bytes: lots\n", `agent.yaml:2: spool.max_bytes: "lots": want a size`},
 		{"spool:\n  dir: /x\n  memory_events: 10\n", "agent.yaml:3: spool.memory_events: applies to the in-memory queue only"},
+		{"spool:\n  sync_interval: 2s\n", `agent.yaml:2: spool.sync_interval: "2s": at most 1s`},
+		{"spool:\n  sync_interval: 0s\n", `agent.yaml:2: spool.sync_interval: "0s": want a positive duration`},
+		{"spool:\n  sync_bytes: 1GiB\n", `agent.yaml:2: spool.sync_bytes: "1GiB": at most 64MiB`},
 	}
 	for _, c := range cases {
 		_, err := parseConfig("agent.yaml", []byte(c.src))

@@ -2,9 +2,9 @@ package spool
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
-	"time"
 )
 
 // addReused adds ev through buf, one set of buffers reused for every event
@@ -20,7 +20,7 @@ func addReused(a *Appender, buf *Event, ev Event) bool {
 func TestAppenderFeedsTheQueue(t *testing.T) {
 	s := openSpool(t, t.TempDir(), Options{})
 	r := reader(t, s, "r")
-	a := NewAppender(s, 10000, 256, func(err error) { t.Error(err) })
+	a := NewAppender(s, AppenderConfig{Events: 10000, BatchEvents: 256}, func(err error) { t.Error(err) })
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
@@ -65,7 +65,7 @@ func TestAppenderCountsWhatDoesNotFit(t *testing.T) {
 	m := NewMemory(0, 0)
 	r, _ := m.Reader("r")
 	q := &blockedQueue{Queue: m, entered: make(chan struct{}, 10), release: make(chan struct{})}
-	a := NewAppender(q, 3, 100, nil)
+	a := NewAppender(q, AppenderConfig{Events: 3, BatchEvents: 100}, nil)
 	a.Add(testEvent(0))
 	<-q.entered // the loop holds event 0 in a blocked Append
 	for i := 1; i <= 5; i++ {
@@ -86,7 +86,7 @@ func TestAppenderCountsWhatDoesNotFit(t *testing.T) {
 func TestAppenderCopiesIntoMemory(t *testing.T) {
 	q := NewMemory(0, 0)
 	r := reader(t, q, "r")
-	a := NewAppender(q, 10000, 64, func(err error) { t.Error(err) })
+	a := NewAppender(q, AppenderConfig{Events: 10000, BatchEvents: 64}, func(err error) { t.Error(err) })
 	buf := testEvent(0)
 	want := make([]Event, 0, 3001)
 	for i := range 3000 {
@@ -118,7 +118,7 @@ func TestAppenderCopiesIntoMemory(t *testing.T) {
 func TestAppenderReusesBlocks(t *testing.T) {
 	s := openSpool(t, t.TempDir(), Options{})
 	r := reader(t, s, "r")
-	a := NewAppender(s, 64, 16, func(err error) { t.Error(err) })
+	a := NewAppender(s, AppenderConfig{Events: 64, BatchEvents: 16}, func(err error) { t.Error(err) })
 	const producers, each = 4, 3000
 	var wg sync.WaitGroup
 	for g := range producers {
@@ -146,9 +146,9 @@ func TestAppenderReusesBlocks(t *testing.T) {
 // when the full queue drops it meanwhile; after commit its block may go.
 func TestAppenderMemoryReusesBlocks(t *testing.T) {
 	m := NewMemory(200, 0) // small: the producer overflows it on purpose
-	a := NewAppender(m, 64, 16, func(err error) { t.Error(err) })
+	a := NewAppender(m, AppenderConfig{Events: 64, BatchEvents: 16}, func(err error) { t.Error(err) })
 	var readers sync.WaitGroup
-	stop := make(chan struct{})
+	appended := make(chan struct{}) // closed once every event is in the queue
 	for _, name := range []string{"fast", "slow"} {
 		r := reader(t, m, name)
 		readers.Go(func() {
@@ -156,23 +156,29 @@ func TestAppenderMemoryReusesBlocks(t *testing.T) {
 			for {
 				select {
 				case <-r.Ready():
-				case <-stop:
-					return
+				case <-appended:
 				}
 				batch, pos, err := r.Read(buf[:0], 50, 1<<20)
 				if err != nil {
 					t.Error(err)
 					return
 				}
+				if len(batch) == 0 {
+					select {
+					case <-appended:
+						return // read and committed all there will be
+					default:
+						continue
+					}
+				}
 				if name == "slow" {
-					time.Sleep(5 * time.Millisecond) // the producer overflows the queue meanwhile
+					runtime.Gosched() // the producer overflows the queue meanwhile
 				}
 				checkIntact(t, batch)
 				if err := r.Commit(pos); err != nil {
 					t.Error(err)
 				}
 				buf = batch
-				r.(*memReader).notify() // read on until empty
 			}
 		})
 	}
@@ -181,8 +187,7 @@ func TestAppenderMemoryReusesBlocks(t *testing.T) {
 		addReused(a, &buf, testEvent(i))
 	}
 	a.Close()
-	time.Sleep(50 * time.Millisecond)
-	close(stop)
+	close(appended)
 	readers.Wait()
 	if len(a.free) == 0 {
 		t.Error("no block was handed back for reuse")

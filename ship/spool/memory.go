@@ -4,18 +4,27 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unsafe"
 )
 
-// Defaults for a Memory queue.
+// Defaults for a Memory queue. The byte budget is what bounds it: 16 MiB
+// holds some 12,000 events of ~1.3 KB, 50 ms at 250k events/s, which is
+// what a sink that keeps up needs; a sink that stalls longer needs a disk
+// spool, not a bigger queue. The event cap only binds for tiny events.
 const (
 	DefaultMemoryEvents = 100_000
-	DefaultMemoryBytes  = 256 << 20
+	DefaultMemoryBytes  = 16 << 20
 )
 
+// memEntrySize is what the queue's ring spends per event besides its bytes;
+// it counts towards the budget.
+const memEntrySize = int(unsafe.Sizeof(memEvent{}))
+
 // Memory is the in-memory Queue, for agents without a spool directory. It
-// holds at most MaxEvents events and about MaxBytes bytes; when full, the
-// oldest events are dropped and counted for each reader that had not read
-// them. Nothing survives a restart. It is safe for concurrent use.
+// holds at most MaxEvents events and at most MaxBytes bytes (each event's
+// bytes and its queue entry); when full, the oldest events are dropped and
+// counted for each reader that had not read them. Nothing survives a
+// restart. It is safe for concurrent use.
 type Memory struct {
 	maxEvents int
 	maxBytes  int
@@ -78,7 +87,7 @@ func (m *Memory) appendOwned(evs []Event, slabs []*slab) error {
 			s = slabs[i]
 		}
 		m.events.push(memEvent{ev: ev, added: now, slab: s})
-		m.bytes += ev.size()
+		m.bytes += memSize(&ev)
 		m.appended++
 	}
 	for m.events.len() > m.maxEvents || (m.bytes > m.maxBytes && m.events.len() > 1) {
@@ -111,7 +120,7 @@ func copyEvent(ev *Event) Event {
 // sending it, so the block is left to the garbage collector. m.mu is held.
 func (m *Memory) dropFirst(reason string) {
 	e := m.events.at(0)
-	m.bytes -= e.ev.size()
+	m.bytes -= memSize(&e.ev)
 	inFlight := false
 	for _, r := range m.readers {
 		inFlight = inFlight || (r.pos > m.base && r.ack <= m.base)
@@ -133,6 +142,9 @@ func (m *Memory) dropFirst(reason string) {
 	}
 	m.base++
 }
+
+// memSize is what ev costs the queue.
+func memSize(ev *Event) int { return ev.size() + memEntrySize }
 
 // collect releases the events every reader has committed. m.mu is held.
 func (m *Memory) collect() {
