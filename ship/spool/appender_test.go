@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // addReused adds ev through buf, one set of buffers reused for every event
@@ -206,5 +207,69 @@ func checkIntact(t *testing.T, evs []Event) {
 		if string(ev.Message) != string(want.Message) || string(ev.JSON) != string(want.JSON) {
 			t.Fatalf("event %d overwritten: %q %q", n, ev.Message, ev.JSON)
 		}
+	}
+}
+
+// batchLog is a Queue that records the size of each Append, and can hold
+// one until released, as a slow fsync does.
+type batchLog struct {
+	Queue
+	mu      sync.Mutex
+	sizes   []int
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (q *batchLog) Append(evs ...Event) error {
+	q.mu.Lock()
+	q.sizes = append(q.sizes, len(evs))
+	q.mu.Unlock()
+	if q.entered != nil {
+		q.entered <- struct{}{}
+		<-q.release
+	}
+	return q.Queue.Append(evs...)
+}
+
+// Group commit: the events that queue while one Append (one fsync) runs go
+// into the next one together, up to BatchEvents and BatchBytes.
+func TestAppenderGroupCommit(t *testing.T) {
+	first := testEvent(0)
+	size := first.size()
+	q := &batchLog{Queue: NewMemory(0, 0), entered: make(chan struct{}, 100), release: make(chan struct{})}
+	r := reader(t, q.Queue, "r")
+	a := NewAppender(q, AppenderConfig{BatchEvents: 1000, BatchBytes: 40 * size}, func(err error) { t.Error(err) })
+	a.Add(testEvent(0))
+	<-q.entered // the first batch is being synced
+	for i := 1; i <= 100; i++ {
+		a.Add(testEvent(i))
+	}
+	close(q.release)
+	a.Close()
+	evs, _ := readAll(t, r, 1000)
+	checkEvents(t, evs, 0, 101)
+	// Test events differ in size by a byte or two: a batch ends at the
+	// first event that reaches BatchBytes.
+	if len(q.sizes) != 4 || q.sizes[0] != 1 || q.sizes[1] < 39 || q.sizes[1] > 41 || q.sizes[1]+q.sizes[2]+q.sizes[3] != 100 {
+		t.Fatalf("batches %v, want 1 then three of at most ~40 events", q.sizes)
+	}
+}
+
+// With BatchWait, a batch that empties the buffer waits for more events
+// instead of syncing at once: here the wait never ends by itself, so every
+// event goes into the one batch that Close ends.
+func TestAppenderBatchWait(t *testing.T) {
+	q := &batchLog{Queue: NewMemory(0, 0)}
+	r := reader(t, q.Queue, "r")
+	a := NewAppender(q, AppenderConfig{BatchWait: time.Hour}, func(err error) { t.Error(err) })
+	for i := range 50 {
+		a.Add(testEvent(i))
+		runtime.Gosched() // let the Appender take each one as it comes
+	}
+	a.Close()
+	evs, _ := readAll(t, r, 1000)
+	checkEvents(t, evs, 0, 50)
+	if len(q.sizes) != 1 {
+		t.Fatalf("batches %v, want one of 50", q.sizes)
 	}
 }
