@@ -5,15 +5,27 @@
 #   make bench                      # Go benchmarks, then this (about 10 minutes)
 #   BENCH_QUICK=1 make bench        # smoke run: 3 steps, 3 s each (about 1 minute)
 #   sudo bench/run.sh               # this part only
+#   bench/run.sh --check            # check root and the tools (install them if BENCH_INSTALL=1), then stop
+#
+# It needs ulogd2 (the reference), ulogd2-json, gnuplot-nox (the chart),
+# nftables, iproute2 and util-linux. When one is missing it says which and
+# stops, unless BENCH_INSTALL=1: then it installs them with .ci/apt-install,
+# which never starts or enables a service (a running ulogd2 would become the
+# host's NFLOG logger) and, even when interrupted, leaves no package
+# half-configured. The packages stay installed afterwards.
+#
+# Results go to a new folder under /tmp (printed at the end), never over the
+# committed docs/bench/ unless asked: BENCH_OUT=docs/bench.
 #
 # Environment (all optional):
-#   BENCH_QUICK=1         smoke run, results to /tmp/nflog-agent-bench-quick unless BENCH_OUT is set
+#   BENCH_INSTALL=1       install the missing Debian packages (see above)
+#   BENCH_QUICK=1         smoke run: 3 steps of 3 s, one repetition
 #   BENCH_STEPS=25k,50k   offered rates (default 25k,50k,75k,100k,150k,200k,300k,400k)
 #   BENCH_DURATION=8s     flood duration per step
 #   BENCH_REPEAT=2        repetitions of the whole sweep (results show median and min–max)
 #   BENCH_SETUPS=ulogd2,agent,agent-file,both,agent-https   (agent-file: a file sink; agent-https: the agent shipping to an HTTPS receiver on loopback)
 #   BENCH_SPOOL_DIR=/var/tmp   where agent-https's spool goes: a disk filesystem (the report names it), not a tmpfs
-#   BENCH_OUT=docs/bench  where results.csv, README.md, chart.png go
+#   BENCH_OUT=docs/bench  where results.csv, README.md, chart.png go (default: a new /tmp folder)
 #   BENCH_AGENT_RT=1      run the agent at ulogd2's real-time priority too (shields it from unrelated load)
 #   BENCH_AGENT_OVERFLOW=block   the agent's queue overflow policy (default: the agent's own, drop)
 #   BENCH_AGENT_YAML='spool: {memory_events: 10000}'   top-level YAML added to the agent's config
@@ -37,14 +49,12 @@ if [ -n "${BENCH_QUICK:-}" ]; then
 	steps=${BENCH_STEPS:-25k,100k,400k}
 	duration=${BENCH_DURATION:-3s}
 	repeat=${BENCH_REPEAT:-1}
-	out=${BENCH_OUT:-/tmp/nflog-agent-bench-quick}
 	maxdrain=8s
 	note="Smoke run (BENCH_QUICK=1): short floods, few steps; not for comparison."
 else
 	steps=${BENCH_STEPS:-25k,50k,75k,100k,150k,200k,300k,400k}
 	duration=${BENCH_DURATION:-8s}
 	repeat=${BENCH_REPEAT:-2}
-	out=${BENCH_OUT:-docs/bench}
 	maxdrain=20s
 	note=""
 fi
@@ -61,24 +71,32 @@ command -v taskset >/dev/null && command -v chrt >/dev/null || need+=(util-linux
 [ -e /usr/lib/x86_64-linux-gnu/ulogd/ulogd_output_JSON.so ] || need+=(ulogd2-json)
 command -v gnuplot >/dev/null || need+=(gnuplot-nox)
 if [ ${#need[@]} -gt 0 ]; then
-	echo "bench: installing ${need[*]}"
-	# Installing ulogd2 must not start its daemon: it would become the
-	# host's NFLOG logger. A temporary policy-rc.d stops that, unless one
-	# already exists.
-	own_policy=
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		own_policy=1
+	echo "bench: missing Debian packages: ${need[*]}"
+	echo "bench:   ulogd2 and ulogd2-json are the reader the agent is compared with, gnuplot-nox draws the"
+	echo "bench:   chart, nftables, iproute2 and util-linux build the lab and pin the readers to CPUs."
+	if [ "${BENCH_INSTALL:-}" != 1 ]; then
+		{
+			echo "bench: install them and run again, either with apt-get:"
+			line="  sudo apt-get install --no-install-recommends ${need[*]}"
+			if [[ " ${need[*]} " == *" ulogd2 "* ]]; then
+				line+=" && sudo systemctl disable --now ulogd2" # its package starts and enables it
+			fi
+			echo "$line"
+			echo "bench: or with the script that starts and enables no service: sudo .ci/apt-install ${need[*]}"
+			echo "bench: or let the benchmark do the latter: sudo BENCH_INSTALL=1 make bench"
+		} >&2
+		exit 1
 	fi
-	rc=0
-	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"; } || rc=$?
-	[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
-	[ $rc = 0 ] || { echo "bench: apt-get install ${need[*]} failed" >&2; exit 1; }
-	if [[ " ${need[*]} " == *" ulogd2 "* ]] && command -v systemctl >/dev/null; then
-		systemctl disable ulogd2.service >/dev/null 2>&1 || true
-		echo "bench: installed ulogd2 for the benchmark; its service is left disabled"
-	fi
+	.ci/apt-install "${need[@]}"
+fi
+if [ "${1:-}" = --check ]; then
+	exit 0
+fi
+
+if [ -z "${BENCH_OUT:-}" ]; then
+	out=$(mktemp -d /tmp/nflog-agent-bench-results.XXXXXX)
+else
+	out=$BENCH_OUT
 fi
 
 mkdir -p bin
@@ -90,7 +108,7 @@ if [ -z "${BENCH_AGENT:-}" ]; then
 	CGO_ENABLED=0 "$GO" build -trimpath -ldflags "-X main.version=$version -X main.commit=$commit" -o bin/nflog-agent ./cmd/agent
 fi
 echo "bench: building bin/loadgen, bin/nflogbench"
-CGO_ENABLED=0 "$GO" build -trimpath -o bin/loadgen ./cmd/loadgen
+CGO_ENABLED=0 "$GO" build -trimpath -o bin/loadgen ./bench/loadgen
 "$GO" build -o bin/nflogbench ./bench/nflogbench
 
 prefix=nflb$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
@@ -128,3 +146,6 @@ echo "bench: load average before: $(cut -d' ' -f1-3 /proc/loadavg); steps $steps
 bin/nflogbench -work "$work" -spool-dir "$spool" -prefix "$prefix" -out "$out" -steps "$steps" -duration "$duration" \
 	-repeat "$repeat" -setups "$setups" -max-drain "$maxdrain" -note "$note" \
 	-load-start "${BENCH_LOAD_START:-}" -agent-rt="$agent_rt" -agent-overflow "${BENCH_AGENT_OVERFLOW:-}" -agent-yaml "${BENCH_AGENT_YAML:-}" -logs "${BENCH_LOGS:-}" -agent "$agent" -loadgen bin/loadgen
+if [ -z "${BENCH_OUT:-}" ]; then
+	echo "bench: docs/bench/ is unchanged; BENCH_OUT=docs/bench writes the results there instead"
+fi

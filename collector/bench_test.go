@@ -10,9 +10,9 @@ import (
 )
 
 // packetMsg encodes one NFLOG packet message as the kernel sends it for a
-// TCP SYN logged at input on an Ethernet interface: nfgenmsg, then
-// attributes with host-order headers and network-order values.
-func packetMsg(seq uint32) []byte {
+// TCP SYN logged at input on an Ethernet interface with the given prefix:
+// nfgenmsg, then attributes with host-order headers and network-order values.
+func packetMsg(seq uint32, prefix string) []byte {
 	b := []byte{decode.FamilyIPv4, 0, 0, 100}
 	attr := func(typ uint16, v []byte) {
 		b = binary.NativeEndian.AppendUint16(b, uint16(4+len(v)))
@@ -25,7 +25,7 @@ func packetMsg(seq uint32) []byte {
 	be32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 	be16 := func(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 	attr(1, []byte{0x08, 0x00, decode.HookInput, 0})
-	attr(10, []byte("IPTABLES: ACCEPT \x00"))
+	attr(10, append([]byte(prefix), 0))
 	attr(4, be32(2))
 	attr(15, be16(1))
 	attr(17, be16(14))
@@ -47,7 +47,7 @@ func packetMsg(seq uint32) []byte {
 func BenchmarkDeliver(b *testing.B) {
 	var datagram []byte
 	for i := range uint32(64) {
-		datagram = append(datagram, nlmsg(msgPacket, 0, packetMsg(i))...)
+		datagram = append(datagram, nlmsg(msgPacket, 0, packetMsg(i, "IPTABLES: ACCEPT "))...)
 	}
 	datagram = append(datagram, nlmsg(3, 0, []byte{0, 0, 0, 0})...) // NLMSG_DONE
 	g := &Group{cfg: GroupConfig{Group: 100}.WithDefaults(), names: fakeNames{2: "eth0"}, log: slog.New(slog.DiscardHandler),

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // The exactness catalogue: raw packets of many kinds, built byte by byte so
@@ -192,8 +192,6 @@ func fill(n int, seed byte) []byte {
 	}
 	return b
 }
-
-func (l *labPacket) String() string { return fmt.Sprintf("%s (%d bytes)", l.name, len(l.frame)) }
 
 // catalogue returns the packets A sends to B; every one of them is logged by
 // the lab's rules (they all come from A's addresses).

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/collector/internal/ifcache"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // The lab tests run the real collector against the real kernel: namespaces

@@ -13,6 +13,7 @@ type Stats struct {
 	ENOBUFS      uint64 // congestion episodes reported by the socket
 	QueueDropped uint64 // received but dropped because the output queue was full
 	DecodeErrors uint64 // messages or records that could not be decoded
+	Forged       uint64 // datagrams from a netlink sender other than the kernel, dropped unread
 	Reopens      uint64 // times the socket was re-opened after a failure
 	ReadBuffer   int    // current socket receive buffer as the kernel reports it (bytes)
 }
@@ -25,6 +26,7 @@ type counters struct {
 	enobufs      atomic.Uint64
 	queueDropped atomic.Uint64
 	decodeErrors atomic.Uint64
+	forged       atomic.Uint64
 	reopens      atomic.Uint64
 	readBuffer   atomic.Int64
 }
@@ -37,6 +39,7 @@ func (c *counters) snapshot(group uint16) Stats {
 		ENOBUFS:      c.enobufs.Load(),
 		QueueDropped: c.queueDropped.Load(),
 		DecodeErrors: c.decodeErrors.Load(),
+		Forged:       c.forged.Load(),
 		Reopens:      c.reopens.Load(),
 		ReadBuffer:   int(c.readBuffer.Load()),
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/nflog-agent/nflog-agent/collector/nflogpcap"
+	"github.com/nflog-agent/nflog-agent/collector/nflogmsg"
 	"github.com/nflog-agent/nflog-agent/decode"
 )
 
@@ -29,9 +29,9 @@ type subscription struct {
 	g    *Group
 	nf   *nflog.Nflog
 	conn *netlink.Conn
-	raw  syscall.RawConn
-	seq  seqTracker       // touched only by the read loop
-	msgs nflogpcap.Parser // likewise
+	in   *datagramReader // used only by the read loop
+	seq  seqTracker      // likewise
+	msgs nflogmsg.Parser // likewise
 
 	bindSeq    uint32     // netlink sequence number of the bind request
 	bindResult chan error // its answer, from the read loop
@@ -61,7 +61,7 @@ const (
 // open.
 func (g *Group) subscribe() (*subscription, error) {
 	cfg := g.cfg
-	nf, err := nflog.Open(&nflog.Config{NetNS: g.netns, Group: cfg.Group, Copymode: nflog.CopyPacket, Flags: nflog.FlagSeq})
+	nf, err := nflog.Open(&nflog.Config{NetNS: g.netns})
 	if err != nil {
 		return nil, &GroupError{Group: cfg.Group, Op: "open netlink socket", Err: err}
 	}
@@ -83,7 +83,7 @@ func (g *Group) subscribe() (*subscription, error) {
 		nf.Close()
 		return nil, err
 	}
-	s := &subscription{g: g, nf: nf, conn: nf.Con, raw: raw, bindResult: make(chan error, 1),
+	s := &subscription{g: g, nf: nf, conn: nf.Con, in: newDatagramReader(raw), bindResult: make(chan error, 1),
 		stopCh: make(chan struct{}), done: make(chan struct{}), dead: make(chan struct{})}
 	// The group's packets may arrive before the kernel's answer to the bind
 	// request, so the read loop starts first and hands the answer over.
@@ -121,7 +121,11 @@ func (s *subscription) read() {
 		if len(block) < maxDatagram {
 			block = make([]byte, blockSize)
 		}
-		n, err := s.recv(block)
+		n, sender, err := s.in.read(block)
+		if sender != kernelPortID { // truncated or not, it is never parsed
+			s.forged(sender)
+			continue
+		}
 		if errors.Is(err, errTruncated) {
 			s.g.c.decodeErrors.Add(1)
 			s.g.log.Warn("NFLOG datagram larger than the read buffer: its messages are lost", "bytes", n)
@@ -148,29 +152,20 @@ func (s *subscription) read() {
 	}
 }
 
-// errTruncated is a datagram larger than the space it was read into: the
-// messages in it are lost (and show as a sequence gap).
-var errTruncated = errors.New("datagram truncated")
+// kernelPortID is the netlink port ID of the kernel, the only sender an
+// NFLOG socket may believe: any root process in the namespace can send
+// netlink messages to the socket, and from it a "packet" would be an event
+// nobody logged.
+const kernelPortID = 0
 
-// recv reads one datagram into buf, waiting for one to arrive.
-func (s *subscription) recv(buf []byte) (int, error) {
-	var (
-		n, flags int
-		rerr     error
-	)
-	err := s.raw.Read(func(fd uintptr) bool {
-		n, _, flags, _, rerr = unix.Recvmsg(int(fd), buf, nil, 0)
-		return rerr != unix.EAGAIN
-	})
-	switch {
-	case err != nil:
-		return 0, err
-	case rerr != nil:
-		return 0, fmt.Errorf("recvmsg: %w", rerr)
-	case flags&unix.MSG_TRUNC != 0:
-		return n, errTruncated
+// forged drops a datagram sent by a user-space socket. The first one of the
+// group is logged with its sender, whose process /proc/net/netlink or
+// `ss -f netlink -p` names; the count is in the group's Stats.
+func (s *subscription) forged(sender uint32) {
+	if s.g.c.forged.Add(1) == 1 {
+		s.g.log.Warn("NFLOG datagram from a user-space netlink socket, not the kernel: dropped (further ones are only counted)",
+			"sender_port_id", sender)
 	}
-	return n, nil
 }
 
 // deliver turns the packet messages of one datagram into a batch of

@@ -1,28 +1,24 @@
 package deploy
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
 // `make demo` must keep working: run deploy/demo.sh as root against a fresh
 // build and check that it showed doctor's verdict, metrics and events, and
 // left no namespace behind.
 func TestDemo(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the demo needs root (network namespaces, nft, NFLOG); CI runs it as root")
-	}
-	for _, tool := range []string{"ip", "nft", "bash"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found (apt-get install iproute2 nftables)", tool)
-		}
-	}
+	testenv.NeedRoot(t, "the demo uses network namespaces, nft, NFLOG")
+	testenv.NeedCommand(t, "ip", "iproute2")
+	testenv.NeedCommand(t, "nft", "nftables")
+	testenv.NeedCommand(t, "bash", "bash")
 	bin := filepath.Join(t.TempDir(), "nflog-agent")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/agent").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

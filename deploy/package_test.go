@@ -8,37 +8,30 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
-// buildDeb builds the package as `make deb` does (nfpm with
-// deploy/nfpm.yaml, run from the repository root) into dir and returns its
+// buildDeb builds the package with `make deb` (nfpm with deploy/nfpm.yaml,
+// the binary, the gzipped man page and changelog) into dir and returns its
 // path.
 func buildDeb(t *testing.T, dir, version string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "nflog-agent")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/agent")
-	build.Dir = ".."
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	testenv.NeedCommand(t, "make", "make")
+	mk := exec.Command("make", "--no-print-directory", "deb", "BIN_DIR="+filepath.Join(dir, "bin"),
+		"DIST_DIR="+filepath.Join(dir, "dist"), "DEB_VERSION="+version)
+	mk.Dir = ".."
+	if out, err := mk.CombinedOutput(); err != nil {
+		t.Fatalf("make deb: %v\n%s", err, out)
 	}
-	deb := filepath.Join(dir, "nflog-agent.deb")
-	nfpm := exec.Command("go", "tool", "nfpm", "package", "--config", "deploy/nfpm.yaml", "--packager", "deb", "--target", deb)
-	nfpm.Dir = ".."
-	nfpm.Env = append(os.Environ(), "NFLOG_AGENT_BIN="+bin, "DEB_VERSION="+version, "DEB_ARCH="+runtime.GOARCH)
-	if out, err := nfpm.CombinedOutput(); err != nil {
-		t.Fatalf("nfpm: %v\n%s", err, out)
-	}
-	return deb
+	return filepath.Join(dir, "dist", "nflog-agent_"+version+"_"+runtime.GOARCH+".deb")
 }
 
-// The Debian package, built as `make deb` builds it, holds the binary, the
-// unit, the config as a conffile, the rules and the maintainer scripts.
+// The Debian package holds the binary, the unit, the config as a conffile,
+// the rules, the man page and the maintainer scripts, and lintian finds
+// nothing wrong with it.
 func TestDebianPackage(t *testing.T) {
-	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		t.Skip("dpkg-deb not found: the package is checked on Debian-like systems only")
-	}
+	testenv.NeedCommand(t, "dpkg-deb", "dpkg")
 	tmp := t.TempDir()
 	deb := buildDeb(t, tmp, "1.2.3~test")
 
@@ -60,6 +53,9 @@ func TestDebianPackage(t *testing.T) {
 		"/usr/share/nflog-agent/iptables-nflog.rules":         "-rw-r--r-- root/root",
 		"/usr/share/doc/nflog-agent/MIGRATING-FROM-ULOGD2.md": "-rw-r--r-- root/root",
 		"/usr/share/doc/nflog-agent/copyright":                "-rw-r--r-- root/root",
+		"/usr/share/doc/nflog-agent/changelog.gz":             "-rw-r--r-- root/root",
+		"/usr/share/man/man8/nflog-agent.8.gz":                "-rw-r--r-- root/root",
+		"/usr/share/lintian/overrides/nflog-agent":            "-rw-r--r-- root/root",
 	} {
 		if got, ok := files[path]; !ok {
 			t.Errorf("package lacks %s", path)
@@ -95,4 +91,7 @@ func TestDebianPackage(t *testing.T) {
 	if !strings.HasSuffix(out, ": ok\n") {
 		t.Errorf("check of the packaged config: %q", out)
 	}
+
+	t.Run("man page", func(t *testing.T) { checkManPage(t, root) })
+	t.Run("lintian", func(t *testing.T) { checkLintian(t, deb) })
 }

@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
 // The package under a real systemd: a Debian system booted by
@@ -26,7 +27,7 @@ import (
 // docs/systemd.md says (reload, restart, stop, a bad config).
 func TestUnderSystemd(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: boots a container (a minute, a few more without the cached root)")
+		testenv.Skipf(t, "-short: boots a container (a minute, a few more without the cached root)")
 	}
 	requireContainerHost(t)
 	tmp := t.TempDir()
@@ -275,20 +276,10 @@ func lastValue(journal, msg, key string) int {
 // can build and boot the container: root and the tools.
 func requireContainerHost(t *testing.T) {
 	t.Helper()
-	missing := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...)
-	}
-	if os.Geteuid() != 0 {
-		missing("needs root (debootstrap, systemd-nspawn); CI runs it as root")
-	}
-	for _, tool := range []string{"debootstrap", "systemd-nspawn", "nsenter", "tar", "dpkg-deb"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing("%s not found (apt-get install debootstrap systemd-container util-linux tar dpkg)", tool)
-		}
+	testenv.NeedRoot(t, "debootstrap, systemd-nspawn")
+	for tool, pkg := range map[string]string{"debootstrap": "debootstrap", "systemd-nspawn": "systemd-container",
+		"nsenter": "util-linux", "tar": "tar", "dpkg-deb": "dpkg"} {
+		testenv.NeedCommand(t, tool, pkg)
 	}
 }
 

@@ -12,7 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
 // unitSettings reads the [Service] assignments of the unit; a key set on
@@ -91,9 +92,7 @@ func TestUnitSettings(t *testing.T) {
 // offline, without booting systemd, it must not rise above maxExposure
 // either.
 func TestUnitExposure(t *testing.T) {
-	if _, err := exec.LookPath("systemd-analyze"); err != nil {
-		t.Skip("systemd-analyze not found (apt-get install systemd)")
-	}
+	testenv.NeedCommand(t, "systemd-analyze", "systemd")
 	out, err := exec.Command("systemd-analyze", "security", "--offline=yes", "nflog-agent.service").CombinedOutput()
 	if err != nil {
 		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
@@ -118,13 +117,9 @@ func TestUnitExposure(t *testing.T) {
 // logged connection into an event; without them it refuses to start and
 // says why.
 func TestUnitCapabilitiesSuffice(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespace, nft, setpriv); CI runs it as root")
-	}
-	for _, tool := range []string{"nft", "ip", "setpriv", "bash"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found (apt-get install nftables iproute2 util-linux)", tool)
-		}
+	testenv.NeedRoot(t, "network namespace, nft, setpriv")
+	for tool, pkg := range map[string]string{"nft": "nftables", "ip": "iproute2", "setpriv": "util-linux"} {
+		testenv.NeedCommand(t, tool, pkg)
 	}
 	s := unitSettings(t)
 	caps := func(key string) string { // CAP_NET_ADMIN → -all,+net_admin
@@ -147,7 +142,8 @@ func TestUnitCapabilitiesSuffice(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	ns := netlab.NewNSWithRules(t, "deploy", "../nft/nflog-agent.nft").Name
+	lab := netlab.NewFirewall(t, "../nft/nflog-agent.nft")
+	ns := lab.B.Name
 
 	agent := func(ambient, bounding string) *exec.Cmd {
 		return exec.Command("ip", "netns", "exec", ns, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
@@ -166,10 +162,9 @@ func TestUnitCapabilitiesSuffice(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	netlab.WaitFor(t, "the agent to start", func() bool { return strings.Contains(stderr.String(), "reading NFLOG group") })
-	// A refused connection inside the namespace: its SYN is logged.
-	exec.Command("ip", "netns", "exec", ns, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9061").Run()
+	lab.Connect(t, 9061)
 	netlab.WaitFor(t, "an event", func() bool { return strings.Contains(stdout.String(), "DPT=9061") })
-	if !strings.Contains(stdout.String(), `"message":"IPTABLES: ACCEPT IN=lo`) {
+	if !strings.Contains(stdout.String(), `"message":"IPTABLES: ACCEPT IN=`+lab.VethB) {
 		t.Errorf("event:\n%s", stdout.String())
 	}
 }

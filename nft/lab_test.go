@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // router builds lan (10.231.0.1) — fw — wan (10.231.1.2): fw forwards
@@ -85,6 +85,17 @@ func (rs *records) expect(t *testing.T, want string) {
 			t.Fatalf("no record %q; got:\n  %s", want, strings.Join(seen, "\n  "))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// only checks that exactly n records arrived: those a test expected, none
+// of the traffic it sent before them that must not be logged.
+func (rs *records) only(t *testing.T, n int) {
+	t.Helper()
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if len(rs.seen) != n {
+		t.Errorf("%d records, want %d:\n  %s", len(rs.seen), n, strings.Join(rs.seen, "\n  "))
 	}
 }
 

@@ -12,15 +12,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
 // buildKillAgent builds ship/internal/killagent into a temporary directory.
 func buildKillAgent(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build the test agent")
-	}
+	goBin := testenv.NeedCommand(t, "go", "golang-go, or Go from go.dev")
 	bin := filepath.Join(t.TempDir(), "killagent")
 	out, err := exec.Command(goBin, "build", "-buildvcs=false", "-o", bin, "./internal/killagent").CombinedOutput()
 	if err != nil {
@@ -114,7 +113,7 @@ func waitOrFail(t *testing.T, ch <-chan struct{}, what string) {
 // most one batch (the one in flight), with the same event.id and bytes.
 func TestSIGKILLWhileShipping(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs a process")
+		testenv.Skipf(t, "-short: builds and runs a process")
 	}
 	const total, batch = 3000, 50
 	bin := buildKillAgent(t)

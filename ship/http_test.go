@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
@@ -269,7 +270,7 @@ func TestHTTPEndpointDownThenBack(t *testing.T) {
 
 	l, err = net.Listen("tcp", addr)
 	if err != nil {
-		t.Skipf("cannot listen again on %s: %v", addr, err)
+		testenv.Skipf(t, "cannot listen again on %s: %v", addr, err)
 	}
 	serverWithListener(t, l, &tls.Config{Certificates: []tls.Certificate{cert}}, collector(t, rcv, nil))
 	rcv.wait(t)

@@ -3,7 +3,6 @@ package ship
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -120,7 +119,8 @@ func (h *httpClient) retrying(rs *retryState) *retryablehttp.Client {
 // network errors, 408, 429 and 5xx are tried again; certificate errors,
 // redirects and every other status are handed to the runner, which knows
 // what to do with the batch. Every failed attempt is counted and recorded
-// in the batch's retry state.
+// in the batch's retry state; the sink's last error is the runner's to set,
+// so a short message here never hides the full one it records.
 func (h *httpClient) checkRetry(ctx context.Context, rs *retryState, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -128,7 +128,6 @@ func (h *httpClient) checkRetry(ctx context.Context, rs *retryState, resp *http.
 	if err != nil {
 		kind := errKind(err)
 		h.st.sendErrors.add(kind, 1)
-		h.st.setLastErr(h.red.redact(err.Error()))
 		rs.failed(nil)
 		if kind == errTLS {
 			return false, nil
@@ -141,17 +140,16 @@ func (h *httpClient) checkRetry(ctx context.Context, rs *retryState, resp *http.
 	}
 	rs.failed(resp)
 	h.st.sendErrors.add(statusKind(resp.StatusCode), 1)
-	msg := fmt.Sprintf("HTTP %d from %s", resp.StatusCode, h.red.redact(resp.Request.URL.Redacted()))
-	h.st.setLastErr(msg)
 	if !retryableStatus(resp.StatusCode) {
 		return false, nil
 	}
-	h.attemptFailed(errors.New(msg))
+	h.attemptFailed(fmt.Errorf("HTTP %d from %s", resp.StatusCode, h.red.redact(resp.Request.URL.Redacted())))
 	return true, nil
 }
 
 // attemptFailed tells the runner of an attempt that failed and will be
-// retried, so an outage is known at its first request.
+// retried, so an outage is known (logged, and shown as the last error) at
+// its first request.
 func (h *httpClient) attemptFailed(err error) {
 	if h.st.retrying != nil {
 		h.st.retrying(err)

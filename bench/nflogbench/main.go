@@ -1,9 +1,10 @@
 // Command nflogbench runs nflog-agent and ulogd2 side by side on the same
 // kernel flood and writes the results (CSV, Markdown, PNG chart). It is
-// driven by bench/run.sh (`make bench`), which builds the binaries, installs
-// ulogd2 if needed and cleans up behind it; see docs/bench/README.md.
+// driven by bench/run.sh (`make bench`), which builds the binaries, checks
+// for ulogd2 (installing it only with BENCH_INSTALL=1) and cleans up behind
+// it; see docs/bench/NOTES.md.
 //
-// The lab: namespace A sends a paced UDP flood (cmd/loadgen, pinned to CPU 0)
+// The lab: namespace A sends a paced UDP flood (bench/loadgen, pinned to CPU 0)
 // to namespace B, whose nft input rules log every flood packet to one NFLOG
 // group per reader (counter on each rule) and drop it. The readers run in B
 // pinned to CPU 1: each alone, then both at once. Each run starts fresh
@@ -247,7 +248,7 @@ func fsType(ctx context.Context, path string) string {
 	return "?"
 }
 
-// loadgenReport is cmd/loadgen's output.
+// loadgenReport is bench/loadgen's output.
 type loadgenReport struct {
 	Sent     uint64  `json:"sent"`
 	ElapsedS float64 `json:"elapsed_s"`

@@ -420,7 +420,7 @@ func markdown(o options, m machine, rows []*row, ls []lossless, bs []budget, cha
 	p("| sweep | steps %s, %v flood each, %d repetition(s), %s in all |\n\n", stepList(o.steps), o.duration, o.repeat, m.Elapsed)
 
 	p("## Setup\n\n")
-	p("Namespace A floods namespace B with UDP (`cmd/loadgen`, sendmmsg, paced, pinned to CPU 0, where the kernel also\n")
+	p("Namespace A floods namespace B with UDP (`bench/loadgen`, sendmmsg, paced, pinned to CPU 0, where the kernel also\n")
 	p("builds the NFLOG messages in the sender's softirq). In B, one nft input rule per reader logs every flood packet\n")
 	p("(`counter log prefix \"IPTABLES: ACCEPT \" group N`), then a rule drops it. ulogd2 reads group %d (NFLOG → BASE →\n", groupOf[kindULOGD])
 	p("IFINDEX → IP2STR → HWHDR → JSON file, sequence numbers on), nflog-agent group %d (NDJSON on stdout into a file).\n", groupOf[kindAgent])

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 	"github.com/nflog-agent/nflog-agent/ship/tlstest"
 )
 
@@ -33,7 +34,7 @@ func TestExposed(t *testing.T) {
 		}
 		if err := os.Chown(file, -1, c.gid); err != nil {
 			if os.Geteuid() != 0 {
-				t.Skipf("only root can give a file any group: %v", err)
+				testenv.Skipf(t, "only root can give a file any group: %v", err)
 			}
 			t.Fatal(err)
 		}

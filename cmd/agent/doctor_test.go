@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
 func TestDoctorUsage(t *testing.T) {
@@ -191,7 +192,7 @@ func TestDoctorLabUlogd(t *testing.T) {
 	ulogd, err := exec.LookPath("ulogd")
 	plugins, _ := filepath.Glob("/usr/lib/*/ulogd/ulogd_inppkt_NFLOG.so")
 	if err != nil || len(plugins) == 0 {
-		t.Skip("ulogd2 not installed (apt-get install ulogd2)")
+		testenv.Skipf(t, "ulogd2 not installed (apt-get install ulogd2)")
 	}
 	dir := t.TempDir()
 	plug := filepath.Dir(plugins[0])

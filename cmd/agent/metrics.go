@@ -36,6 +36,8 @@ var groupMetrics = []promsnap.Metric[collector.Stats]{
 		func(s *collector.Stats) uint64 { return s.ENOBUFS }),
 	counter("decode_errors_total", "Messages or records that could not be decoded into an event.",
 		func(s *collector.Stats) uint64 { return s.DecodeErrors }),
+	counter("forged_datagrams_total", "Netlink datagrams sent to the group's socket by a user-space process instead of the kernel: dropped unread, a sign of tampering.",
+		func(s *collector.Stats) uint64 { return s.Forged }),
 	counter("queue_dropped_events_total", "Events read but dropped because the group's queue to the decoder was full (overflow: drop).",
 		func(s *collector.Stats) uint64 { return s.QueueDropped }),
 	counter("socket_reopens_total", "Times the group's socket failed and was re-opened.",

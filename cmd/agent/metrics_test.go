@@ -19,7 +19,7 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -41,7 +41,7 @@ func TestTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tel.close(context.Background())
-	stats := []collector.Stats{{Group: 100, Received: 42, KernelLost: 3, ENOBUFS: 1, QueueDropped: 2, DecodeErrors: 4, Reopens: 5, ReadBuffer: 16 << 20}, {Group: 7}}
+	stats := []collector.Stats{{Group: 100, Received: 42, KernelLost: 3, ENOBUFS: 1, QueueDropped: 2, DecodeErrors: 4, Forged: 6, Reopens: 5, ReadBuffer: 16 << 20}, {Group: 7}}
 	if err := tel.register(promsnap.New("group", func() []collector.Stats { return stats }, groupID, groupMetrics...)); err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +56,7 @@ func TestTelemetry(t *testing.T) {
 		`nflog_agent_enobufs_total{group="100"} 1`,
 		`nflog_agent_queue_dropped_events_total{group="100"} 2`,
 		`nflog_agent_decode_errors_total{group="100"} 4`,
+		`nflog_agent_forged_datagrams_total{group="100"} 6`,
 		`nflog_agent_socket_reopens_total{group="100"} 5`,
 		`nflog_agent_read_buffer_bytes{group="100"} 1.6777216e+07`,
 		`nflog_agent_received_events_total{group="7"} 0`,
@@ -124,7 +125,8 @@ var metricsAddr = regexp.MustCompile(`msg="serving metrics and health" addr=(\S+
 // on /metrics, /healthz is ok, SIGHUP is logged and changes nothing, SIGTERM
 // drains and stops.
 func TestRunMetricsLab(t *testing.T) {
-	ns := netlab.NewNSWithRules(t, "run", projectRules)
+	lab := netlab.NewFirewall(t, projectRules)
+	ns := lab.B
 	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
 	os.WriteFile(cfgPath, []byte("netns: "+ns.Path()+"\nmetrics:\n  listen: 127.0.0.1:0\ngroups:\n  - group: 100\n"), 0o600)
 	a := startAgent(t, cfgPath)
@@ -139,15 +141,9 @@ func TestRunMetricsLab(t *testing.T) {
 
 	const n = 20 // within the rules' burst of 100
 	connect := func(from, count int) {
-		ns.MustDo(t, func() error {
-			for i := range count {
-				c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", 9100+from+i), time.Second)
-				if err == nil {
-					c.Close()
-				}
-			}
-			return nil
-		})
+		for i := range count {
+			lab.Connect(t, 9100+from+i)
+		}
 	}
 	connect(0, n)
 	a.waitUntil(t, "the events", func() bool { return strings.Count(a.stdout.String(), "\n") >= n })
@@ -197,7 +193,8 @@ func (w *blockedWriter) Write(p []byte) (int, error) {
 // exits 1 saying the in-memory queue's events are lost. While it drains,
 // /healthz says so with a 503.
 func TestRunShutdownDeadlineLab(t *testing.T) {
-	ns := netlab.NewNSWithRules(t, "run", projectRules)
+	lab := netlab.NewFirewall(t, projectRules)
+	ns := lab.B
 	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
 	os.WriteFile(cfgPath, []byte("netns: "+ns.Path()+"\nshutdown_timeout: 1s\nmetrics: {listen: \"127.0.0.1:0\"}\n"), 0o600)
 	out := &blockedWriter{entered: make(chan struct{}), release: make(chan struct{})}
@@ -209,12 +206,7 @@ func TestRunShutdownDeadlineLab(t *testing.T) {
 	go func() { exit <- runAgent(ctx, []string{"--config", cfgPath}, out, &stderr, nil) }()
 	waitUntil(t, "the agent to start", func() bool { return strings.Contains(stderr.String(), "reading NFLOG group") }, exit)
 	base := "http://" + metricsAddr.FindStringSubmatch(stderr.String())[1]
-	ns.MustDo(t, func() error {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:9200", time.Second); err == nil {
-			c.Close()
-		}
-		return nil
-	})
+	lab.Connect(t, 9200)
 	select {
 	case <-out.entered:
 	case <-time.After(10 * time.Second):

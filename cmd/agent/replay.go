@@ -80,35 +80,38 @@ type replayer struct {
 
 // replay writes the events of the capture file at path and reports whether
 // it was read without error.
-func (rp *replayer) replay(path string) (ok bool) {
-	ok = true
-	fail := func(err error) {
-		fmt.Fprintf(rp.stderr, "nflog-agent replay: %s: %v\n", path, err)
-		ok = false
-	}
+func (rp *replayer) replay(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err // path is in the message already
 		}
-		fail(err)
-		return ok
+		rp.fail(path, err)
+		return false
 	}
 	defer f.Close()
-	r, err := nflogpcap.Open(f)
+	return rp.replayCapture(path, f)
+}
+
+// replayCapture writes the events of the capture file read from r, named
+// name in messages, and reports whether it was read without error.
+func (rp *replayer) replayCapture(name string, r io.Reader) (ok bool) {
+	c, err := nflogpcap.Open(r)
 	if err != nil {
-		fail(err)
-		return ok
+		rp.fail(name, err)
+		return false
 	}
+	ok = true
 	var rec decode.Record
 	for {
-		err := r.Next(&rec)
+		err := c.Next(&rec)
 		if err == io.EOF {
 			return ok
 		}
 		if err != nil {
-			fail(err)
+			rp.fail(name, err)
+			ok = false
 			continue
 		}
 		rec.InName = rp.names.name(rec.InDev)
@@ -122,6 +125,10 @@ func (rp *replayer) replay(path string) (ok bool) {
 		rp.out.Write(ev.JSON)
 		rp.out.WriteByte('\n')
 	}
+}
+
+func (rp *replayer) fail(name string, err error) {
+	fmt.Fprintf(rp.stderr, "nflog-agent replay: %s: %v\n", name, err)
 }
 
 // ifNames maps interface indexes to names: those given with --ifname, and

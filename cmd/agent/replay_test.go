@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/nflog-agent/nflog-agent/collector/nflogpcap"
 	"github.com/nflog-agent/nflog-agent/decode"
 )
@@ -67,14 +67,13 @@ var (
 	broken = logged{msg: []byte{decode.FamilyIPv4, 0, 0, 100, 9, 0, 2, 0}} // a mark attribute running past the end
 )
 
-// writeCapture writes a pcap file of link type lt holding pkts, cut to keep
-// bytes when keep > 0, and returns its path.
-func writeCapture(t *testing.T, name string, lt layers.LinkType, keep int, pkts ...logged) string {
-	t.Helper()
+// captureBytes is a pcap file of link type lt holding pkts.
+func captureBytes(tb testing.TB, lt layers.LinkType, pkts ...logged) []byte {
+	tb.Helper()
 	var buf bytes.Buffer
 	w := pcapgo.NewWriter(&buf)
 	if err := w.WriteFileHeader(262144, lt); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	for _, p := range pkts {
 		ci := gopacket.CaptureInfo{Timestamp: p.rec.ReceivedAt, CaptureLength: len(p.msg), Length: len(p.msg)}
@@ -82,10 +81,17 @@ func writeCapture(t *testing.T, name string, lt layers.LinkType, keep int, pkts 
 			ci.Timestamp = at
 		}
 		if err := w.WritePacket(ci, p.msg); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
-	data := buf.Bytes()
+	return buf.Bytes()
+}
+
+// writeCapture writes a pcap file of link type lt holding pkts, cut to keep
+// bytes when keep > 0, and returns its path.
+func writeCapture(t *testing.T, name string, lt layers.LinkType, keep int, pkts ...logged) string {
+	t.Helper()
+	data := captureBytes(t, lt, pkts...)
 	if keep > 0 {
 		data = data[:keep]
 	}

@@ -81,6 +81,10 @@ var rulesTemplate = template.Must(template.New("rules").Funcs(template.FuncMap{"
 #   IPTABLES: DROP     a packet dropped here because its conntrack state is
 #                      invalid
 #
+# Loopback traffic (the host talking to itself: a scrape of the agent's
+# metrics, a sink on 127.0.0.1) is never logged. The agent's own shipping
+# connections are outgoing, and their replies are not new: not logged either.
+#
 # The prefixes are the ones the agent (and Sekoia's Netfilter parser) turns
 # into action.name accept/drop. The rate limits bound the log volume during a
 # flood; the agent counts what the kernel drops, but it cannot count what a
@@ -103,6 +107,9 @@ table inet nflog_agent {
 		# After the host's own filter chains: a packet they dropped never
 		# gets here, so what is logged here was accepted.
 		type filter hook input priority filter + 10; policy accept;
+		# Accepting here only ends this logging chain: the host's own
+		# chains decide what goes through.
+		iif "lo" accept
 		ct state invalid limit rate 20/second burst 50 packets log prefix "IPTABLES: DROP " group {{.Drop}}
 		ct state invalid drop
 		ct state new limit rate 50/second burst 100 packets log prefix "IPTABLES: ACCEPT " group {{.Accept}}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +11,8 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // The shipped nft/nflog-agent.nft is what `rules` prints for the default
@@ -80,7 +79,8 @@ func TestRulesGroups(t *testing.T) {
 // The ruleset printed for two groups loads with nft and sends accepted
 // connections to the first group and invalid packets to the second.
 func TestRulesLoadAndLog(t *testing.T) {
-	ns := netlab.NewNSWithRules(t, "run", projectRules) // skips unless root with nft
+	lab := netlab.New(t) // skips unless root with nft
+	ns := lab.B
 	cfg := filepath.Join(t.TempDir(), "agent.yaml")
 	os.WriteFile(cfg, []byte("groups:\n  - group: 7\n  - group: 8\n"), 0o600)
 	var rules, errOut bytes.Buffer
@@ -108,15 +108,8 @@ func TestRulesLoadAndLog(t *testing.T) {
 			}
 		}()
 	}
-	ns.MustDo(t, func() error {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:9051", time.Second); err == nil {
-			c.Close()
-		}
-		if err := netlab.SendSynFin("127.0.0.1", "127.0.0.1", 9052); err != nil {
-			t.Error(err)
-		}
-		return nil
-	})
+	lab.Connect(t, 9051)
+	lab.A.MustDo(t, func() error { return netlab.SendSynFin(netlab.IPv4A.String(), netlab.IPv4B.String(), 9052) })
 	want := map[string]bool{"7 IPTABLES: ACCEPT ": true, "8 IPTABLES: DROP ": true}
 	timeout := time.After(10 * time.Second)
 	for len(want) > 0 {

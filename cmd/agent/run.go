@@ -200,7 +200,7 @@ wait:
 	for _, s := range col.Stats() {
 		log.Info("group totals", "group", s.Group, "received", s.Received, "kernel_lost", s.KernelLost,
 			"enobufs", s.ENOBUFS, "queue_dropped", s.QueueDropped, "decode_errors", s.DecodeErrors,
-			"reopens", s.Reopens, "read_buffer", s.ReadBuffer)
+			"forged", s.Forged, "reopens", s.Reopens, "read_buffer", s.ReadBuffer)
 	}
 	for i := range drops {
 		if n := drops[i].n.Load(); n > 0 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,7 +14,7 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 func TestRunUsage(t *testing.T) {
@@ -36,32 +35,25 @@ func TestRunUsage(t *testing.T) {
 }
 
 // projectRules is the ruleset the lab tests load into their namespaces
-// (netlab.NewNSWithRules): the project's own, which logs new connections
-// and invalid packets to group 100.
+// (netlab.NewFirewall, netlab.NewNSWithRules): the project's own, which logs
+// new connections and invalid packets to group 100, but not loopback.
 const projectRules = "../../nft/nflog-agent.nft"
 
 // `run` end to end in a namespace: the project's rules log new connections
 // to group 100, the agent prints ECS JSON lines, and SIGTERM stops it after
 // draining.
 func TestRunEndToEnd(t *testing.T) {
-	ns := netlab.NewNSWithRules(t, "run", projectRules)
+	lab := netlab.NewFirewall(t, projectRules)
+	ns := lab.B
 	cfgPath := filepath.Join(t.TempDir(), "agent.yaml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf("netns: %s\nhostname: labhost\nmetrics: {listen: off}\ngroups:\n  - group: 100\n    message_flags: all\n", ns.Path())), 0o600)
 
 	a := startAgent(t, cfgPath)
 
 	const conns = 3
-	ns.MustDo(t, func() error {
-		for i := range conns {
-			// Refused (nothing listens), but the SYN is a new connection
-			// the rules log as IPTABLES: ACCEPT.
-			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", 9000+i), time.Second)
-			if err == nil {
-				c.Close()
-			}
-		}
-		return nil
-	})
+	for i := range conns {
+		lab.Connect(t, 9000+i)
+	}
 	a.waitUntil(t, "three events", func() bool { return strings.Count(a.stdout.String(), "\n") >= conns })
 	a.stop(t)
 
@@ -75,7 +67,8 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Fatalf("line %d is not JSON: %v\n%s", i, err, line)
 		}
 		msg, _ := ev["message"].(string)
-		wantStart := "IPTABLES: ACCEPT IN=lo OUT= MAC=00:00:00:00:00:00:00:00:00:00:00:00:08:00 SRC=127.0.0.1 DST=127.0.0.1 "
+		wantStart := fmt.Sprintf("IPTABLES: ACCEPT IN=%s OUT= MACSRC=%s MACDST=%s MACPROTO=0800 SRC=%s DST=%s ",
+			lab.VethB, lab.MACA, lab.MACB, netlab.IPv4A, netlab.IPv4B)
 		wantPort := fmt.Sprintf(" DPT=%d ", 9000+i)
 		if !strings.HasPrefix(msg, wantStart) || !strings.Contains(msg, wantPort) || !strings.Contains(msg, " SYN ") {
 			t.Errorf("event %d message %q", i, msg)

@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,14 +17,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // The agent ships to an HTTPS collector it trusts through tls.ca_file: the
 // server receives exactly the events the rules logged, once each, and
 // /metrics counts them as sent.
 func TestRunShipHTTPSLab(t *testing.T) {
-	ns := netlab.NewNSWithRules(t, "run", projectRules)
+	lab := netlab.NewFirewall(t, projectRules)
+	ns := lab.B
 
 	var mu sync.Mutex
 	var got []string
@@ -81,14 +81,9 @@ sinks:
 	base := "http://" + metricsAddr.FindStringSubmatch(a.stderr.String())[1]
 
 	const n = 7
-	ns.MustDo(t, func() error {
-		for i := range n {
-			if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", 9300+i), time.Second); err == nil {
-				c.Close()
-			}
-		}
-		return nil
-	})
+	for i := range n {
+		lab.Connect(t, 9300+i)
+	}
 	a.waitUntil(t, "the events at the server", func() bool { return len(received()) >= n })
 	// Give a duplicate or an extra event the time to show up.
 	time.Sleep(300 * time.Millisecond)
@@ -131,7 +126,7 @@ sinks:
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			t.Fatalf("not JSON: %v\n%s", err, line)
 		}
-		if !strings.HasPrefix(ev.Message, "IPTABLES: ACCEPT IN=lo ") {
+		if !strings.HasPrefix(ev.Message, "IPTABLES: ACCEPT IN="+lab.VethB+" ") {
 			t.Errorf("message %q", ev.Message)
 		}
 		if ids[ev.Event.ID] {

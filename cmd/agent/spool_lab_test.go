@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,7 +20,7 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
@@ -130,7 +129,7 @@ func scrape(t *testing.T, base string) map[string]float64 {
 // the events are lost and counted until the space is back; then events are
 // stored and delivered again. Nothing else is lost, nothing is sent twice.
 func TestRunSpoolFullDiskLab(t *testing.T) {
-	ns := netlab.NewNSWithRules(t, "spool", projectRules)
+	lab := netlab.NewFirewall(t, projectRules)
 	disk := mountTmpfs(t, 160<<10)
 	g := &gate{ids: map[string]int{}}
 	srv := httptest.NewServer(g)
@@ -145,7 +144,7 @@ sinks:
     url: %s/ingest
     batch: {max_age: 20ms}
     retry: {initial_backoff: 10ms, max_backoff: 50ms}
-`, ns.Path(), filepath.Join(disk, "spool"), srv.URL)), 0o600)
+`, lab.B.Path(), filepath.Join(disk, "spool"), srv.URL)), 0o600)
 	a := startAgent(t, cfgPath)
 	base := "http://" + metricsAddr.FindStringSubmatch(a.stderr.String())[1]
 
@@ -171,16 +170,11 @@ sinks:
 	// limit (50 new connections a second), which would not log them all.
 	connect := func(n int) {
 		t.Helper()
-		ns.MustDo(t, func() error {
-			for range n {
-				time.Sleep(25 * time.Millisecond)
-				if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
-					c.Close()
-				}
-				port++
-			}
-			return nil
-		})
+		for range n {
+			time.Sleep(25 * time.Millisecond)
+			lab.Connect(t, port)
+			port++
+		}
 		logged += n
 		a.waitUntil(t, fmt.Sprintf("%d events stored or lost", logged), func() bool {
 			m = scrape(t, base)

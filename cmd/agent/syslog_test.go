@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
 	"github.com/nflog-agent/nflog-agent/collector/nflogpcap"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/rsyslogtest"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
@@ -130,8 +130,9 @@ func TestSyslogReplayedCaptureToRsyslog(t *testing.T) {
 func TestSyslogLabToRsyslog(t *testing.T) {
 	ns := netlab.NewNSWithRules(t, "sys", projectRules)
 	// Log every datagram to one port too, past the project rules' rate
-	// limit, to get a few thousand events quickly.
-	ns.Nft(t, `add rule inet nflog_agent input udp dport 9999 log prefix "IPTABLES: LAB " group 100`)
+	// limit, to get a few thousand events quickly: first in the chain, as
+	// the project rules do not log loopback.
+	ns.Nft(t, `insert rule inet nflog_agent input udp dport 9999 log prefix "IPTABLES: LAB " group 100`)
 	srv := rsyslogtest.Start(t)
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.ndjson")

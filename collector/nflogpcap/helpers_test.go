@@ -6,93 +6,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
-	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/nflog-agent/nflog-agent/collector/internal/nflogtest"
 )
 
-// tlv is one NFLOG attribute; msg encodes a whole LINKTYPE_NFLOG packet.
+// tlv is one NFLOG attribute; msg encodes a whole NFLOG message.
 type tlv struct {
-	typ uint16
-	val []byte
+	Type uint16
+	Val  []byte
 }
-
-func msg(order binary.ByteOrder, family uint8, group uint16, attrs ...tlv) []byte {
-	ao := order.(binary.AppendByteOrder)
-	b := []byte{family, 0, byte(group >> 8), byte(group)}
-	for _, a := range attrs {
-		b = ao.AppendUint16(b, uint16(4+len(a.val)))
-		b = ao.AppendUint16(b, a.typ)
-		b = append(b, a.val...)
-		for len(b)%4 != 0 {
-			b = append(b, 0)
-		}
-	}
-	return b
-}
-
-func u16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
-func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
-
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 var (
-	tcpPayload = []byte{
-		0x45, 0x00, 0x00, 0x28, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00,
-		10, 0, 0, 1, 10, 0, 0, 2,
-		0x04, 0xd2, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0x72, 0x10, 0, 0, 0, 0,
-	}
-	hwHeader = []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}
-	ctBlob   = []byte{0x08, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x2a}
-	kernelTS = time.Unix(1700000000, 123456000).UTC()
+	msg        = nflogtest.Msg[tlv]
+	u16, u32   = nflogtest.U16, nflogtest.U32
+	cat        = nflogtest.Cat
+	fullAttrs  = nflogtest.FullAttrs[tlv]
+	fullRecord = nflogtest.FullRecord
 )
 
-// fullAttrs carries every attribute ParseMessage reads, with NLA flags set on
-// some types, plus VLAN, L2HDR and an unknown type that it must skip.
-func fullAttrs() []tlv {
-	return []tlv{
-		{1, []byte{0x08, 0x00, decode.HookInput, 0}},
-		{2, u32(0xdeadbeef)},
-		{3, cat(binary.BigEndian.AppendUint64(nil, uint64(kernelTS.Unix())), binary.BigEndian.AppendUint64(nil, 123456))},
-		{4, u32(2)},
-		{5, u32(3)},
-		{6, u32(4)},
-		{7, u32(5)},
-		{8, cat(u16(6), u16(0), []byte{2, 0, 0, 0, 0, 1, 0xee, 0xee})},
-		{9, tcpPayload},
-		{10, []byte("DROP in: \x00")},
-		{11, u32(0)},
-		{12, u32(7)},
-		{13, u32(99)},
-		{14, u32(1000)},
-		{15, u16(1)},
-		{16, hwHeader},
-		{17, u16(14)},
-		{0x8000 | 18, ctBlob},
-		{19, u32(2)},
-		{0x8000 | 20, cat(u16(4), u16(0x8100))},
-		{21, []byte{1, 2, 3, 4}},
-		{0x4000 | 63, []byte{9}},
-	}
-}
-
-func fullRecord() decode.Record {
-	return decode.Record{
-		Group: 100, Family: decode.FamilyIPv4,
-		HasHook: true, Hook: decode.HookInput, HwProtocol: 0x0800,
-		Prefix: "DROP in: ",
-		InDev:  2, OutDev: 3, PhysInDev: 4, PhysOutDev: 5,
-		HasHwType: true, HwType: 1, HwLen: 14,
-		HwHeader: hwHeader, HwAddr: []byte{2, 0, 0, 0, 0, 1},
-		Mark:   0xdeadbeef,
-		HasUID: true, HasGID: true, UID: 0, GID: 1000,
-		HasSeq: true, HasSeqGlobal: true, Seq: 7, SeqGlobal: 99,
-		Timestamp: kernelTS,
-		HasCtInfo: true, CtInfo: 2, Ct: ctBlob,
-		Payload: tcpPayload,
-	}
-}
+var le, be = binary.LittleEndian, binary.BigEndian
 
 // packet is one capture record: an NFLOG message and its capture time.
 type packet struct {

@@ -1,3 +1,6 @@
+// Package nflogpcap reads NFLOG records from capture files of link type
+// LINKTYPE_NFLOG (239), pcap or pcapng, as `tcpdump -i nflog:N -w` writes
+// them, and turns each into a decode.Record with collector/nflogmsg.
 package nflogpcap
 
 import (
@@ -7,9 +10,10 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/nflog-agent/nflog-agent/collector/nflogmsg"
 	"github.com/nflog-agent/nflog-agent/decode"
 )
 
@@ -21,13 +25,11 @@ const (
 	// bufSize bounds the run of trailing non-packet pcapng blocks that
 	// atEnd can look through.
 	bufSize = 64 << 10
-	// maxSnaplen caps the pcap snap length, and so the buffer pcapgo
-	// allocates from it. An NFLOG message cannot reach it: its payload
-	// attribute has a 16-bit length.
+	// maxSnaplen caps the snap lengths (of a pcap file, of a pcapng
+	// interface) and the captured length of a pcapng record, and so the
+	// buffers pcapgo allocates from them. An NFLOG message cannot reach it:
+	// its payload attribute has a 16-bit length.
 	maxSnaplen = 256 << 10
-
-	ngSectionHeader  = 0x0a0d0d0a // pcapng section header block type, either byte order
-	ngByteOrderMagic = 0x1a2b3c4d
 )
 
 // Reader reads the NFLOG records of a pcap or pcapng capture.
@@ -38,7 +40,7 @@ type Reader struct {
 	order binary.ByteOrder // of the capture file, and so of the TLV headers
 	n     int              // records read so far
 	done  bool
-	msgs  Parser
+	msgs  nflogmsg.Parser
 }
 
 // packetSource is what pcapgo.Reader and pcapgo.NgReader have in common.
@@ -50,9 +52,8 @@ type packetSource interface {
 // Open reads the file header of a pcap or pcapng capture of link type
 // LINKTYPE_NFLOG. The byte order of the TLV headers is taken from the file
 // (for pcapng, from its first section).
-func Open(r io.Reader) (_ *Reader, err error) {
-	defer recoverPcapgo(&err)
-	br := bufio.NewReaderSize(r, bufSize)
+func Open(r io.Reader) (*Reader, error) {
+	br := bufio.NewReader(r)
 	head, err := br.Peek(24) // a pcap file header; pcapng files are longer
 	if len(head) < 24 {
 		if err != io.EOF {
@@ -73,9 +74,13 @@ func Open(r io.Reader) (_ *Reader, err error) {
 	default:
 		return nil, fmt.Errorf("not a pcap or pcapng file: magic number %#08x", magic)
 	}
+	if rd.ng {
+		// From here on pcapgo and atEnd read checked blocks only.
+		rd.br = bufio.NewReaderSize(newNgFilter(br), bufSize)
+	}
 	linkType, found := rd.peekLinkType()
 	if rd.ng {
-		rd.src, err = pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		rd.src, err = pcapgo.NewNgReader(rd.br, pcapgo.DefaultNgReaderOptions)
 	} else {
 		rd.src, err = newPcapReader(br)
 	}
@@ -106,13 +111,16 @@ func newPcapReader(br *bufio.Reader) (*pcapgo.Reader, error) {
 // pcapng interface block if it follows the section header, since pcapgo keeps
 // only its low 8 bits.
 func (r *Reader) peekLinkType() (linkType uint32, found bool) {
-	head, _ := r.br.Peek(24)
+	head, err := r.br.Peek(24)
+	if err != nil {
+		return 0, false // pcapgo reports what is wrong
+	}
 	if !r.ng {
 		return r.order.Uint32(head[20:]) & 0x0fffffff, true // the high bits may give the FCS length
 	}
 	off := int(r.order.Uint32(head[4:])) // section header block length
 	idb, err := r.br.Peek(off + 10)
-	if err != nil || r.order.Uint32(idb[off:]) != 1 {
+	if err != nil || r.order.Uint32(idb[off:]) != ngInterface {
 		return 0, false
 	}
 	return uint32(r.order.Uint16(idb[off+8:])), true
@@ -131,7 +139,7 @@ func (r *Reader) Next(rec *decode.Record) error {
 		return io.EOF
 	}
 	r.n++
-	data, ci, err := r.read()
+	data, ci, err := r.src.ZeroCopyReadPacketData()
 	if err != nil {
 		r.done = true // pcapgo cannot find the next record after a failure
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -147,19 +155,6 @@ func (r *Reader) Next(rec *decode.Record) error {
 	}
 	rec.ReceivedAt = ci.Timestamp
 	return nil
-}
-
-func (r *Reader) read() (data []byte, ci gopacket.CaptureInfo, err error) {
-	defer recoverPcapgo(&err)
-	return r.src.ZeroCopyReadPacketData()
-}
-
-// recoverPcapgo turns a pcapgo panic on a malformed file into an error in
-// *err: a pcapng timestamp resolution of 2^-64 makes it divide by zero.
-func recoverPcapgo(err *error) {
-	if p := recover(); p != nil {
-		*err = fmt.Errorf("malformed capture file: %v", p)
-	}
 }
 
 // atEnd reports whether no packet follows: the stream is at its end, or, in

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nflog-agent/nflog-agent/collector/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // Live (veth, as the lab has no dummy module everywhere): created, renamed and deleted interfaces show up from notifications.

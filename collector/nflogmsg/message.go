@@ -1,10 +1,8 @@
-// Package nflogpcap reads NFLOG records from capture files of link type
-// LINKTYPE_NFLOG (239), pcap or pcapng, as `tcpdump -i nflog:N -w` writes
-// them, and turns each into a decode.Record. A LINKTYPE_NFLOG packet is the
-// payload of the kernel's netlink NFLOG message as it was read, so the
-// collector parses the messages it reads from its sockets with this
-// package's Parser too.
-package nflogpcap
+// Package nflogmsg parses NFLOG messages, the payload of the kernel's
+// netlink NFULNL_MSG_PACKET messages, into decode.Records. A LINKTYPE_NFLOG
+// (239) capture holds these messages as they were read, so the collector's
+// sockets and the capture reader share this parser.
+package nflogmsg
 
 import (
 	"bytes"
@@ -42,22 +40,10 @@ const (
 	attrTypeMask = 0x3fff
 )
 
-// ParseMessage parses one LINKTYPE_NFLOG packet into rec, which it resets
-// first. It is Parser.Parse without the prefix cache. The packet is a 4-byte header (family, version 0, group in network
-// byte order) followed by TLVs whose length and type fields are in order, the
-// byte order of the host that wrote the capture; the values themselves are in
-// network byte order, each padded to 4 bytes. The byte slices of rec alias
-// data. On error rec holds the attributes read before the faulty one.
-func ParseMessage(data []byte, order binary.ByteOrder, rec *decode.Record) error {
-	var p *Parser
-	return p.Parse(data, order, rec)
-}
-
-// Parser parses NFLOG messages like ParseMessage, and hands out the same
-// string for every message with the same prefix instead of allocating one
-// per message: a firewall logs with a handful of prefixes. The zero value is
-// ready to use; a nil *Parser caches nothing. It is not safe for concurrent
-// use.
+// Parser parses NFLOG messages, and hands out the same string for every
+// message with the same prefix instead of allocating one per message: a
+// firewall logs with a handful of prefixes. The zero value is ready to use.
+// It is not safe for concurrent use.
 type Parser struct {
 	prefixes map[string]string
 }
@@ -66,7 +52,12 @@ type Parser struct {
 // (a counter in the prefix, say) empties it rather than growing it.
 const maxPrefixes = 1024
 
-// Parse is ParseMessage, with prefixes from the cache.
+// Parse parses one NFLOG message (a LINKTYPE_NFLOG packet) into rec, which
+// it resets first. The message is a 4-byte header (family, version 0, group
+// in network byte order) followed by TLVs whose length and type fields are
+// in order, the byte order of the host that wrote it; the values themselves
+// are in network byte order, each padded to 4 bytes. The byte slices of rec
+// alias data. On error rec holds the attributes read before the faulty one.
 func (p *Parser) Parse(data []byte, order binary.ByteOrder, rec *decode.Record) error {
 	*rec = decode.Record{}
 	if len(data) < 4 {
@@ -167,11 +158,8 @@ func (p *Parser) parseAttr(typ uint16, v []byte, rec *decode.Record) error {
 	return err
 }
 
-// prefix returns v as a string, from the cache when p has one.
+// prefix returns v as a string, from the cache.
 func (p *Parser) prefix(v []byte) string {
-	if p == nil {
-		return string(v)
-	}
 	if s, ok := p.prefixes[string(v)]; ok {
 		return s
 	}

@@ -21,10 +21,14 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
 // Addresses inside every lab: side A is the sender, side B the firewall
@@ -37,17 +41,13 @@ var (
 )
 
 // Require skips the test unless it runs as root with nft and ip available:
-// an ordinary `go test` passes, CI (root) runs the lab.
+// an ordinary `go test` passes, CI (root, CI=true) runs the lab and fails
+// the test when it cannot.
 func Require(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("netlab: needs root (network namespaces, nft, NFLOG); CI runs it as root")
-	}
-	for _, tool := range []string{"nft", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("netlab: %s not found (apt-get install nftables iproute2): %v", tool, err)
-		}
-	}
+	testenv.NeedRoot(t, "netlab: network namespaces, nft, NFLOG")
+	testenv.NeedCommand(t, "nft", "nftables")
+	testenv.NeedCommand(t, "ip", "iproute2")
 }
 
 // Suffix returns a random hex string for unique names.
@@ -217,6 +217,31 @@ func New(t testing.TB) *Lab {
 	l.A.Run(t, "ip", "neigh", "replace", IPv4B.String(), "lladdr", l.MACB.String(), "dev", l.VethA, "nud", "permanent")
 	l.A.Run(t, "ip", "neigh", "replace", IPv6B.String(), "lladdr", l.MACB.String(), "dev", l.VethA, "nud", "permanent")
 	return l
+}
+
+// NewFirewall is a lab whose side B, the firewall, has a ruleset file (such
+// as the shipped nft/nflog-agent.nft) loaded: connections from A reach it
+// over the veth pair, as traffic from another host would. Loopback traffic
+// would not do: the shipped rules do not log it.
+func NewFirewall(t testing.TB, rulesFile string) *Lab {
+	t.Helper()
+	l := New(t)
+	l.B.NftFile(t, rulesFile)
+	return l
+}
+
+// Connect opens a TCP connection from A to port on B. Nothing listens, so it
+// is refused, but its SYN is the first packet of a new connection: what
+// rules log.
+func (l *Lab) Connect(t testing.TB, port int) {
+	t.Helper()
+	l.A.MustDo(t, func() error {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(IPv4B.String(), strconv.Itoa(port)), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return nil
+	})
 }
 
 // MAC returns the hardware address of an interface in the namespace.

@@ -1,4 +1,4 @@
-package nflogpcap
+package nflogmsg
 
 import (
 	"encoding/binary"
@@ -48,7 +48,7 @@ func TestParseMessage(t *testing.T) {
 	for _, tc := range goodMessages() {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := decode.Record{Mark: 1, Prefix: "stale", Payload: []byte{1}}
-			if err := ParseMessage(tc.data, tc.order, &rec); err != nil {
+			if err := new(Parser).Parse(tc.data, tc.order, &rec); err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tc.want, rec); diff != "" {
@@ -94,7 +94,7 @@ func TestParseMessageErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var rec decode.Record
-			err := ParseMessage(tc.data, le, &rec)
+			err := new(Parser).Parse(tc.data, le, &rec)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want it to contain %q", err, tc.want)
 			}
@@ -102,7 +102,7 @@ func TestParseMessageErrors(t *testing.T) {
 	}
 }
 
-// FuzzParseMessage checks that no input makes ParseMessage panic and that the
+// FuzzParseMessage checks that no input makes Parse panic and that the
 // byte slices of a parsed record lie within the input.
 func FuzzParseMessage(f *testing.F) {
 	for _, tc := range goodMessages() {
@@ -116,7 +116,7 @@ func FuzzParseMessage(f *testing.F) {
 			order = be
 		}
 		var rec decode.Record
-		if ParseMessage(data, order, &rec) != nil {
+		if new(Parser).Parse(data, order, &rec) != nil {
 			return
 		}
 		for name, s := range map[string][]byte{
