@@ -96,8 +96,8 @@ sinks:
 	}
 }
 
-// The garbage collector's soft limit follows the in-memory queue's budget;
-// a disk spool, which holds its events on disk, gets the floor.
+// The garbage collector's soft limit follows the memory budget: the memory
+// queue's and the Appender's; with a disk spool the Appender has both.
 func TestMemoryLimit(t *testing.T) {
 	for _, c := range []struct {
 		spool spoolConfig
@@ -105,7 +105,8 @@ func TestMemoryLimit(t *testing.T) {
 	}{
 		{spoolConfig{}, spool.DefaultMemoryBytes + spool.DefaultAppenderBytes + memoryReserve},
 		{spoolConfig{MaxBytes: 256 << 20}, 256<<20 + spool.DefaultAppenderBytes + memoryReserve},
-		{spoolConfig{Dir: "/x", MaxBytes: 1 << 30}, minMemoryLimit},
+		{spoolConfig{Dir: "/x", MaxBytes: 1 << 30}, spool.DefaultMemoryBytes + spool.DefaultAppenderBytes + memoryReserve},
+		{spoolConfig{Dir: "/x", Appender: spool.AppenderConfig{Bytes: 1 << 20}}, minMemoryLimit},
 		{spoolConfig{MaxBytes: 1 << 20, Appender: spool.AppenderConfig{Bytes: 1 << 20}}, minMemoryLimit},
 	} {
 		if got := memoryLimit(c.spool); got != c.want {

@@ -22,10 +22,7 @@ const minMemoryLimit = 40 << 20
 // a flood the heap then stays near what is live instead of growing to
 // twice that (GOGC=100) before each collection.
 func memoryLimit(c spoolConfig) int64 {
-	app := c.Appender
-	if app.Bytes == 0 {
-		app.Bytes = spool.DefaultAppenderBytes
-	}
+	app := appenderConfig(c)
 	queue := int64(0)
 	if c.Dir == "" {
 		queue = c.MaxBytes
@@ -34,6 +31,21 @@ func memoryLimit(c spoolConfig) int64 {
 		}
 	}
 	return max(minMemoryLimit, queue+int64(app.Bytes)+memoryReserve)
+}
+
+// appenderConfig is the configuration of the buffer in front of the queue.
+// With a spool directory there is no memory queue, and the buffer gets its
+// share of the memory budget: it absorbs the disk's slow fsyncs, as the
+// memory queue absorbs a slow sink.
+func appenderConfig(c spoolConfig) spool.AppenderConfig {
+	app := c.Appender
+	if app.Bytes == 0 {
+		app.Bytes = spool.DefaultAppenderBytes
+		if c.Dir != "" {
+			app.Bytes += spool.DefaultMemoryBytes
+		}
+	}
+	return app
 }
 
 // setMemoryLimit applies memoryLimit unless GOMEMLIMIT is set, which the
