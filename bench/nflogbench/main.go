@@ -212,7 +212,9 @@ type result struct {
 	Lost              uint64  // Logged - Written
 	LossPct           float64
 	KernelLostSeq     uint64 // what sequence gaps show (misses a loss at the very end)
-	QueueDropped      uint64
+	QueueDropped      uint64 // agent: the group queue's drops (reader → decoder)
+	SpoolDropped      uint64 // agent: the Appender's drops (decoder → queue)
+	SinkDropped       uint64 // agent: the queue's drops before the sink read them (queue_full, spool_full)
 	LagS              float64 // from the end of the flood until its output stopped growing
 	Drained           bool
 	CPUSeconds        float64
@@ -398,6 +400,7 @@ func runOnce(ctx context.Context, o options, l *lab, pids *os.File, setup string
 		x := &res[i]
 		x.Logged = ctr["g"+strconv.Itoa(r.group)]
 		x.Written, x.KernelLostSeq, x.QueueDropped = c.written, c.kernelLost, c.queueDrop
+		x.SpoolDropped, x.SinkDropped = c.spoolDrop, c.sinkDrop
 		fillDerived(x, maxLag)
 	}
 	return res, nil

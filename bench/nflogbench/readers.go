@@ -286,6 +286,8 @@ type counts struct {
 	written    uint64
 	kernelLost uint64 // from sequence gaps, as the reader sees them
 	queueDrop  uint64 // agent only: records dropped between reader and decoder
+	spoolDrop  uint64 // agent only: events dropped before the queue (its input buffer was full)
+	sinkDrop   uint64 // agent only: events the queue dropped before the sink had them
 }
 
 // collect counts a stopped reader's output.
@@ -295,7 +297,7 @@ func (r *readerRun) collect() (counts, error) {
 		if err != nil {
 			return counts{}, err
 		}
-		return counts{written: readCount(r.output), kernelLost: tot["kernel_lost"], queueDrop: tot["queue_dropped"]}, nil
+		return agentCounts(readCount(r.output), tot), nil
 	}
 	f, err := os.Open(r.output)
 	if err != nil {
@@ -318,19 +320,32 @@ func (r *readerRun) collect() (counts, error) {
 		if err != nil {
 			return counts{}, err
 		}
-		return counts{written: n, kernelLost: tot["kernel_lost"], queueDrop: tot["queue_dropped"]}, nil
+		return agentCounts(n, tot), nil
 	}
 }
 
-// totals is the agent's "group totals" log line.
+func agentCounts(written uint64, tot map[string]uint64) counts {
+	return counts{written: written, kernelLost: tot["kernel_lost"], queueDrop: tot["queue_dropped"],
+		spoolDrop: tot["spool_dropped"], sinkDrop: tot["dropped"]}
+}
+
+// totals is the agent's "group totals" log line, with the fields of its
+// "events dropped before the spool" line (only there when some were) and
+// of its one "sink totals" line added.
 func (r *readerRun) totals() (map[string]uint64, error) {
 	errb, err := os.ReadFile(r.stderr)
 	if err != nil {
 		return nil, err
 	}
-	tot, ok := agentTotals(string(errb), r.group)
+	tot, ok := agentLine(string(errb), "group totals", r.group)
 	if !ok {
 		return nil, fmt.Errorf("no \"group totals\" line for group %d in %s", r.group, r.stderr)
+	}
+	if d, ok := agentLine(string(errb), "events dropped before the spool (its input buffer was full)", r.group); ok {
+		tot["spool_dropped"] = d["spool_dropped"]
+	}
+	if s, ok := agentLine(string(errb), "sink totals", -1); ok {
+		tot["dropped"] = s["dropped"]
 	}
 	return tot, nil
 }
@@ -394,16 +409,16 @@ func scanSeq(r io.Reader, key []byte) (seqScan, error) {
 	return s, sc.Err()
 }
 
-// agentTotals finds the agent's `group totals` log line for group and
-// returns its numeric attributes.
-func agentTotals(stderr string, group int) (map[string]uint64, bool) {
+// agentLine finds the agent's log line with message msg for group (any
+// group when negative) and returns its numeric attributes.
+func agentLine(stderr, msg string, group int) (map[string]uint64, bool) {
 	want := "group=" + strconv.Itoa(group)
 	for line := range strings.Lines(stderr) {
-		if !strings.Contains(line, `msg="group totals"`) {
+		if !strings.Contains(line, `msg="`+msg+`"`) {
 			continue
 		}
 		m := map[string]uint64{}
-		match := false
+		match := group < 0
 		for _, f := range strings.Fields(line) {
 			if f == want {
 				match = true

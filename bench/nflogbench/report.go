@@ -321,14 +321,15 @@ func writeCSV(path string, results []result) error {
 	w := csv.NewWriter(f)
 	w.Write([]string{"rep", "setup", "reader", "target_pps", "sent_pps", "sent", "elapsed_s", "logged", "written", "lost", "loss_pct",
 		"kernel_lost_seq", "queue_dropped", "lag_s", "drained", "cpu_s", "cpu_s_per_million_events", "peak_rss_mib", "lossless", "receiver_cpu_s",
-		"output_fs", "spool_fs"})
+		"output_fs", "spool_fs", "spool_dropped", "sink_dropped"})
 	ff := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	for _, r := range results {
 		w.Write([]string{strconv.Itoa(r.Rep), r.Setup, r.Reader, ff(r.TargetPPS, 0), ff(r.SentPPS, 0), u(r.Sent), ff(r.ElapsedS, 3), u(r.Logged),
 			u(r.Written), u(r.Lost), ff(r.LossPct, 3), u(r.KernelLostSeq), u(r.QueueDropped), ff(r.LagS, 2),
 			strconv.FormatBool(r.Drained), ff(r.CPUSeconds, 2), ff(r.CPUMicrosPerEvent, 2), ff(r.PeakRSSMiB, 1),
-			strconv.FormatBool(r.Lossless), ff(r.ReceiverCPUSecs, 2), r.OutputFS, r.SpoolFS})
+			strconv.FormatBool(r.Lossless), ff(r.ReceiverCPUSecs, 2), r.OutputFS, r.SpoolFS,
+			u(r.SpoolDropped), u(r.SinkDropped)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
