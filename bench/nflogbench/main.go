@@ -211,10 +211,10 @@ type result struct {
 	Written           uint64  // events in its output
 	Lost              uint64  // Logged - Written
 	LossPct           float64
-	KernelLostSeq     uint64 // what sequence gaps show (misses a loss at the very end)
-	QueueDropped      uint64 // agent: the group queue's drops (reader → decoder)
-	SpoolDropped      uint64 // agent: the Appender's drops (decoder → queue)
-	SinkDropped       uint64 // agent: the queue's drops before the sink read them (queue_full, spool_full)
+	KernelLostSeq     uint64  // what sequence gaps show (misses a loss at the very end)
+	QueueDropped      uint64  // agent: the group queue's drops (reader → decoder)
+	SpoolDropped      uint64  // agent: the Appender's drops (decoder → queue)
+	SinkDropped       uint64  // agent: the queue's drops before the sink read them (queue_full, spool_full)
 	LagS              float64 // from the end of the flood until its output stopped growing
 	Drained           bool
 	CPUSeconds        float64
