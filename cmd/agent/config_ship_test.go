@@ -96,18 +96,19 @@ sinks:
 	}
 }
 
-// The garbage collector's soft limit follows the memory budget: the memory
-// queue's and the Appender's; with a disk spool the Appender has both.
+// The garbage collector's soft limit follows the budget of the events
+// waiting for the sinks: the memory queue's, or the buffer's in front of a
+// disk spool.
 func TestMemoryLimit(t *testing.T) {
 	for _, c := range []struct {
 		spool spoolConfig
 		want  int64
 	}{
-		{spoolConfig{}, spool.DefaultMemoryBytes + spool.DefaultAppenderBytes + memoryReserve},
-		{spoolConfig{MaxBytes: 256 << 20}, 256<<20 + spool.DefaultAppenderBytes + memoryReserve},
-		{spoolConfig{Dir: "/x", MaxBytes: 1 << 30}, spool.DefaultMemoryBytes + spool.DefaultAppenderBytes + memoryReserve},
-		{spoolConfig{Dir: "/x", Appender: spool.AppenderConfig{Bytes: 1 << 20}}, minMemoryLimit},
-		{spoolConfig{MaxBytes: 1 << 20, Appender: spool.AppenderConfig{Bytes: 1 << 20}}, minMemoryLimit},
+		{spoolConfig{}, spool.DefaultMemoryBytes + memoryReserve},
+		{spoolConfig{MaxBytes: 256 << 20}, 256<<20 + memoryReserve},
+		{spoolConfig{Dir: "/x", MaxBytes: 1 << 30}, spool.DefaultAppenderBytes + memoryReserve},
+		{spoolConfig{Dir: "/x", Appender: spool.AppenderConfig{Bytes: 64 << 20}}, 64<<20 + memoryReserve},
+		{spoolConfig{MaxBytes: 1 << 20}, minMemoryLimit},
 	} {
 		if got := memoryLimit(c.spool); got != c.want {
 			t.Errorf("%+v: limit %d MiB, want %d MiB", c.spool, got>>20, c.want>>20)

@@ -142,7 +142,7 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 	sh.Start()
 	a.shipper, a.queue = nil, nil // stopped and closed below, after the drain, each within a deadline
 	// The spool logs its own failures, once per series.
-	app := spool.NewAppender(q, appenderConfig(cfg.Spool), nil)
+	app := spool.NewAppender(q, cfg.Spool.Appender, nil)
 
 	panics := &panicLog{log: log}
 	var wg sync.WaitGroup

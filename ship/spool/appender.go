@@ -32,12 +32,13 @@ type AppenderConfig struct {
 	BatchWait   time.Duration
 }
 
-// Defaults for AppenderConfig. The buffer absorbs a stall of the queue (an
-// fsync, a busy core) of some 30 ms at 250k events/s of ~1.3 KB; BatchBytes
-// lets one fsync cover the events of a slow one.
+// Defaults for AppenderConfig. The buffer, in front of a disk spool only,
+// absorbs a stall of the disk of some 50 ms at 250k events/s of ~1.3 KB, as
+// much memory as a memory queue's default; BatchBytes lets one fsync cover
+// the events that queued during a slow one.
 const (
 	DefaultAppenderEvents      = 16384
-	DefaultAppenderBytes       = 8 << 20
+	DefaultAppenderBytes       = 16 << 20
 	DefaultAppenderBatchEvents = 8192
 	DefaultAppenderBatchBytes  = 4 << 20
 )
@@ -62,9 +63,10 @@ func orDefault(v, def int) int {
 // returns at once, and one goroutine drains the buffer into batched Append
 // calls, so a Spool pays one fsync per batch rather than per event. When
 // the buffer is full (in events or bytes), Add drops the event and counts
-// it.
+// it. A Memory queue gets each event from Add directly instead.
 type Appender struct {
 	q     Queue
+	mem   *Memory // q, when it is a Memory queue
 	ch    chan queued
 	cfg   AppenderConfig
 	onErr func(error)
@@ -113,16 +115,34 @@ type queued struct {
 // Append are counted by the queue (Stats.Lost).
 func NewAppender(q Queue, cfg AppenderConfig, onErr func(error)) *Appender {
 	cfg = cfg.withDefaults()
-	a := &Appender{q: q, ch: make(chan queued, cfg.Events), cfg: cfg, onErr: onErr,
-		done: make(chan struct{}), free: make(chan *slab, freeSlabs)}
+	a := &Appender{q: q, cfg: cfg, onErr: onErr, done: make(chan struct{}), free: make(chan *slab, freeSlabs)}
+	if m, ok := q.(*Memory); ok {
+		// Appending to memory is a short critical section, cheaper than a
+		// channel send. A buffer in front of it would only drop events
+		// whenever its goroutine waits for a core (one core: the decoder
+		// runs its whole time slice first), and hold memory the queue's
+		// budget already covers.
+		a.mem = m
+		close(a.done)
+		return a
+	}
+	a.ch = make(chan queued, cfg.Events)
 	go a.loop()
 	return a
 }
 
 // Add queues a copy of ev (the caller may reuse its buffers at once) and
-// reports whether there was room. It is safe for concurrent use, but not
+// reports whether there was room (always with a Memory queue, which makes
+// room by dropping its oldest events). It is safe for concurrent use, but not
 // after Close.
 func (a *Appender) Add(ev Event) bool {
+	if a.mem != nil {
+		qe := a.copy(&ev)
+		if err := a.mem.appendOwned(qe.ev, qe.s); err != nil && a.onErr != nil {
+			a.onErr(err)
+		}
+		return true
+	}
 	n := int64(ev.size())
 	if a.bytes.Add(n) > int64(a.cfg.Bytes) {
 		a.bytes.Add(-n)
@@ -185,7 +205,9 @@ func (a *Appender) Full() uint64 { return a.full.Load() }
 
 // Close appends what is buffered and stops the Appender.
 func (a *Appender) Close() {
-	close(a.ch)
+	if a.ch != nil {
+		close(a.ch)
+	}
 	<-a.done
 }
 
@@ -261,15 +283,9 @@ func (b *appenderBatch) reset() {
 	b.evs, b.slabs, b.bytes = b.evs[:0], b.slabs[:0], 0
 }
 
-// append hands batch to the queue, and with it the events' references to
-// their blocks. The events are the Appender's own copies, so an in-memory
-// queue keeps them without copying them again, and releases the blocks
-// when it lets the events go; any other queue copies them, so the blocks
-// are released at once.
+// append hands batch to the queue, which copies it, and releases the
+// events' blocks.
 func (a *Appender) append(batch []Event, slabs []*slab) error {
-	if m, ok := a.q.(*Memory); ok {
-		return m.appendOwned(batch, slabs)
-	}
 	err := a.q.Append(batch...)
 	for _, s := range slabs {
 		s.release()

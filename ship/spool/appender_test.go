@@ -146,7 +146,10 @@ func TestAppenderReusesBlocks(t *testing.T) {
 // queue. An event a sink has read but not committed must stay intact even
 // when the full queue drops it meanwhile; after commit its block may go.
 func TestAppenderMemoryReusesBlocks(t *testing.T) {
-	m := NewMemory(200, 0) // small: the producer overflows it on purpose
+	// Small, so that the producer overflows it, but larger than a block:
+	// once the readers have committed everything, the blocks of all but
+	// the newest events go back to the Appender.
+	m := NewMemory(2000, 0)
 	a := NewAppender(m, AppenderConfig{Events: 64, BatchEvents: 16}, func(err error) { t.Error(err) })
 	var readers sync.WaitGroup
 	appended := make(chan struct{}) // closed once every event is in the queue

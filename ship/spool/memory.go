@@ -59,49 +59,51 @@ func NewMemory(maxEvents, maxBytes int) *Memory {
 // Append implements Queue: it copies evs into the queue, dropping the oldest
 // events when it is full.
 func (m *Memory) Append(evs ...Event) error {
-	owned := make([]Event, len(evs))
-	for i := range evs {
-		owned[i] = copyEvent(&evs[i])
-	}
-	return m.appendOwned(owned, nil)
-}
-
-// appendOwned is Append for events the queue may keep as they are: the
-// Appender has copied them already, and a second copy would double the
-// garbage of every event. slabs, when not nil, holds each event's reference
-// to the Appender block it lives in, which the queue releases once no
-// reader can use the event any more.
-func (m *Memory) appendOwned(evs []Event, slabs []*slab) error {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.closed {
-		m.mu.Unlock()
-		for _, s := range slabs {
-			s.release()
-		}
 		return ErrClosed
 	}
 	now := time.Now()
-	for i, ev := range evs {
-		var s *slab
-		if slabs != nil {
-			s = slabs[i]
-		}
-		m.events.push(memEvent{ev: ev, added: now, slab: s})
-		m.bytes += memSize(&ev)
-		m.appended++
+	for i := range evs {
+		m.push(copyEvent(&evs[i]), nil, now)
 	}
+	m.notifyAll()
+	return nil
+}
+
+// appendOwned appends an event the queue may keep as it is: the Appender
+// has copied it already, and a second copy would double the garbage of
+// every event. s is the event's reference to the Appender block it lives
+// in, which the queue releases once no reader can use the event any more.
+func (m *Memory) appendOwned(ev Event, s *slab) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		s.release()
+		return ErrClosed
+	}
+	m.push(ev, s, time.Now())
+	m.notifyAll()
+	return nil
+}
+
+// push appends one event, dropping the oldest ones while the queue is over
+// its caps. m.mu is held.
+func (m *Memory) push(ev Event, s *slab, now time.Time) {
+	m.events.push(memEvent{ev: ev, added: now, slab: s})
+	m.bytes += memSize(&ev)
+	m.appended++
 	for m.events.len() > m.maxEvents || (m.bytes > m.maxBytes && m.events.len() > 1) {
 		m.dropFirst(DropMemory)
 	}
-	readers := make([]*memReader, 0, len(m.readers))
+}
+
+// notifyAll wakes the readers; it never blocks. m.mu is held.
+func (m *Memory) notifyAll() {
 	for _, r := range m.readers {
-		readers = append(readers, r)
-	}
-	m.mu.Unlock()
-	for _, r := range readers {
 		r.notify()
 	}
-	return nil
 }
 
 // copyEvent copies ev into one allocation.
