@@ -97,8 +97,8 @@ sinks:
 }
 
 // The garbage collector's soft limit follows the budget of the events
-// waiting for the sinks: the memory queue's, or the buffer's in front of a
-// disk spool.
+// waiting for the sinks: the memory queue's, or the buffer in front of a
+// disk spool and its batch, twice (the spool copies it).
 func TestMemoryLimit(t *testing.T) {
 	for _, c := range []struct {
 		spool spoolConfig
@@ -106,8 +106,8 @@ func TestMemoryLimit(t *testing.T) {
 	}{
 		{spoolConfig{}, spool.DefaultMemoryBytes + memoryReserve},
 		{spoolConfig{MaxBytes: 256 << 20}, 256<<20 + memoryReserve},
-		{spoolConfig{Dir: "/x", MaxBytes: 1 << 30}, spool.DefaultAppenderBytes + memoryReserve},
-		{spoolConfig{Dir: "/x", Appender: spool.AppenderConfig{Bytes: 64 << 20}}, 64<<20 + memoryReserve},
+		{spoolConfig{Dir: "/x", MaxBytes: 1 << 30}, minMemoryLimit},
+		{spoolConfig{Dir: "/x", Appender: spool.AppenderConfig{Bytes: 64 << 20, BatchBytes: 4 << 20}}, 72<<20 + memoryReserve},
 		{spoolConfig{MaxBytes: 1 << 20}, minMemoryLimit},
 	} {
 		if got := memoryLimit(c.spool); got != c.want {

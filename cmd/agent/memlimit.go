@@ -18,7 +18,8 @@ const minMemoryLimit = 40 << 20
 
 // memoryLimit is the soft limit for the garbage collector: the budget of
 // the events waiting for the sinks (the memory queue's, or with a spool
-// directory the buffer's in front of it) plus the reserve. Under a flood
+// directory the buffer in front of it and the batch being written, which
+// the spool copies once more) plus the reserve. Under a flood
 // the heap then stays near what is live instead of growing to twice that
 // (GOGC=100) before each collection.
 func memoryLimit(c spoolConfig) int64 {
@@ -29,10 +30,14 @@ func memoryLimit(c spoolConfig) int64 {
 			budget = spool.DefaultMemoryBytes
 		}
 	} else {
-		budget = int64(c.Appender.Bytes)
-		if budget == 0 {
-			budget = spool.DefaultAppenderBytes
+		app := c.Appender
+		if app.Bytes == 0 {
+			app.Bytes = spool.DefaultAppenderBytes
 		}
+		if app.BatchBytes == 0 {
+			app.BatchBytes = spool.DefaultAppenderBatchBytes
+		}
+		budget = int64(app.Bytes) + 2*int64(app.BatchBytes)
 	}
 	return max(minMemoryLimit, budget+memoryReserve)
 }

@@ -33,14 +33,15 @@ type AppenderConfig struct {
 }
 
 // Defaults for AppenderConfig. The buffer, in front of a disk spool only,
-// absorbs a stall of the disk of some 50 ms at 250k events/s of ~1.3 KB, as
-// much memory as a memory queue's default; BatchBytes lets one fsync cover
-// the events that queued during a slow one.
+// absorbs a stall of the disk of some 25 ms at 250k events/s of ~1.3 KB;
+// BatchBytes lets one fsync cover the events that queued during a slow
+// one. Both are held in memory, as is the spool's copy of the batch being
+// written, so both count towards the agent's memory budget.
 const (
 	DefaultAppenderEvents      = 16384
-	DefaultAppenderBytes       = 16 << 20
+	DefaultAppenderBytes       = 8 << 20
 	DefaultAppenderBatchEvents = 8192
-	DefaultAppenderBatchBytes  = 4 << 20
+	DefaultAppenderBatchBytes  = 2 << 20
 )
 
 func (c AppenderConfig) withDefaults() AppenderConfig {

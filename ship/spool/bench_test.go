@@ -73,7 +73,7 @@ func benchQueue(b *testing.B, q Queue, cfg AppenderConfig) {
 // BenchmarkSpoolDisk: the disk spool (in TMPDIR: put it on the disk to
 // measure, not a tmpfs), one fsync per appended batch, with batches of at
 // most 1024 events (the Appender before group commit), the defaults (up to
-// 8192 events or 4 MiB, what queued during the last fsync), and the
+// 8192 events or 2 MiB, what queued during the last fsync), 4 MiB, and the
 // defaults with a wait for more events before each fsync.
 func BenchmarkSpoolDisk(b *testing.B) {
 	for _, c := range []struct {
@@ -83,6 +83,7 @@ func BenchmarkSpoolDisk(b *testing.B) {
 		{"batch=1024", AppenderConfig{BatchEvents: 1024, BatchBytes: 1 << 30}},
 		{"bytes=1MiB", AppenderConfig{BatchBytes: 1 << 20}},
 		{"default", AppenderConfig{}},
+		{"bytes=4MiB", AppenderConfig{BatchBytes: 4 << 20}},
 		{"wait=2ms", AppenderConfig{BatchWait: 2 * time.Millisecond}},
 		{"wait=10ms", AppenderConfig{BatchWait: 10 * time.Millisecond}},
 	} {

@@ -369,7 +369,7 @@ func (s *Spool) Append(evs ...Event) error {
 	for _, r := range readers {
 		r.notify()
 	}
-	if cap(s.buf) > 8<<20 {
+	if cap(s.buf) > 4<<20 {
 		s.buf = nil // do not keep a huge batch's buffer forever
 	}
 	return nil
