@@ -130,10 +130,18 @@ func TestLosslessAndBudgets(t *testing.T) {
 		t.Errorf("lossless: ulogd2 %+v, agent %+v", u, a)
 	}
 	bs := budgets(rows, ls)
-	for i, want := range []string{"met", "met", "met"} {
+	for i, want := range []string{"met", "met", "met", "met"} {
 		if bs[i].Verdict != want {
 			t.Errorf("budget %q: %s (%s), want %s", bs[i].Name, bs[i].Verdict, bs[i].Detail, want)
 		}
+	}
+
+	// A flood that takes one agent setup over 64 MiB misses the memory
+	// budget, whatever the others do; ulogd2 does not count.
+	res = append(res, mk(setupAgentHTTPS, kindAgentHTTPS, 400000, false, 8, 70), mk(setupULOGD, kindULOGD, 400000, false, 15, 90))
+	b := rssEverywhere(aggregate(res))
+	if b.Verdict != "missed" || !strings.Contains(b.Detail, "70.0 MiB: nflog-agent-https alone at 400k") {
+		t.Errorf("RSS everywhere: %+v", b)
 	}
 }
 

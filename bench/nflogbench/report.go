@@ -262,7 +262,26 @@ func budgets(rows []*row, ls []lossless) []budget {
 		b.Verdict = verdict(peak <= 64)
 		b.Detail = fmt.Sprintf("%.1f MiB (highest of %d runs)", peak, r.N)
 	}
-	return append(out, b)
+	out = append(out, b)
+	return append(out, rssEverywhere(rows))
+}
+
+// rssEverywhere is the memory budget over every nflog-agent run: floods
+// and every setup included.
+func rssEverywhere(rows []*row) budget {
+	b := budget{Name: "peak RSS ≤ 64 MiB at every step (every nflog-agent setup)", Verdict: "n/a", Detail: "no nflog-agent run"}
+	var worst *row
+	for _, r := range rows {
+		if r.Reader != kindULOGD && (worst == nil || slices.Max(r.RSS) > slices.Max(worst.RSS)) {
+			worst = r
+		}
+	}
+	if worst != nil {
+		peak := slices.Max(worst.RSS)
+		b.Verdict = verdict(peak <= 64)
+		b.Detail = fmt.Sprintf("highest %.1f MiB: %s %s at %s", peak, worst.Reader, setupLabel(worst.Setup), kpps(worst.Target))
+	}
+	return b
 }
 
 func verdict(ok bool) string {
