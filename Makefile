@@ -32,6 +32,7 @@ lint:
 # Long fuzzing runs; the seed corpus also runs in every `make test`.
 fuzz:
 	$(GO) test ./decode -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./decode -run '^$$' -fuzz '^FuzzParseConntrack$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./collector/nflogmsg -run '^$$' -fuzz '^FuzzParseMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./collector/nflogpcap -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./cmd/agent -run '^$$' -fuzz '^FuzzReplay$$' -fuzztime $(FUZZTIME)

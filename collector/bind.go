@@ -28,8 +28,9 @@ const (
 	cmdPFBind   = 3
 	cmdPFUnbind = 4
 
-	copyPacket = 2 // NFULNL_COPY_PACKET
-	flagSeq    = 1 // NFULNL_CFG_F_SEQ
+	copyPacket    = 2 // NFULNL_COPY_PACKET
+	flagSeq       = 1 // NFULNL_CFG_F_SEQ
+	flagConntrack = 4 // NFULNL_CFG_F_CONNTRACK: attach NFULA_CT and NFULA_CT_INFO
 )
 
 // bindStep is one configuration command sent to the kernel.
@@ -51,8 +52,13 @@ var pfSteps = []bindStep{
 // groupStep binds the group and configures it in the same message, so that
 // no packet is batched under the kernel's defaults: copy mode and range,
 // batch size, flush timeout, queue threshold, and sequence numbers (always
-// on: the only way to count kernel-side loss).
-func groupStep(cfg GroupConfig) bindStep {
+// on: the only way to count kernel-side loss), and the conntrack entry
+// when asked for.
+func groupStep(cfg GroupConfig, conntrack bool) bindStep {
+	flags := uint16(flagSeq)
+	if conntrack {
+		flags |= flagConntrack
+	}
 	return bindStep{"bind", cfg.Group, func(ae *netlink.AttributeEncoder) {
 		ae.Uint8(cfgCmd, cmdBind)
 		// struct nfulnl_msg_config_mode: copy_range be32, copy_mode u8, pad.
@@ -61,7 +67,7 @@ func groupStep(cfg GroupConfig) bindStep {
 		ae.Uint32(cfgNlBufSiz, nlBufSize)
 		ae.Uint32(cfgTimeout, cfg.kernelTimeout())
 		ae.Uint32(cfgQThresh, cfg.QueueThreshold)
-		ae.Uint16(cfgFlags, flagSeq)
+		ae.Uint16(cfgFlags, flags)
 	}}
 }
 

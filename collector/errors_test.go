@@ -14,7 +14,7 @@ import (
 // group, and to the first per-family command without CAP_NET_ADMIN.
 func TestBindError(t *testing.T) {
 	eperm := &netlink.OpError{Op: "receive", Err: os.NewSyscallError("recvmsg", unix.EPERM)}
-	busy := bindError(100, groupStep(GroupConfig{Group: 100}), eperm)
+	busy := bindError(100, groupStep(GroupConfig{Group: 100}, false), eperm)
 	if !errors.Is(busy, ErrGroupBusy) || !strings.Contains(busy.Error(), "group 100") || !strings.Contains(busy.Error(), "ulogd2") {
 		t.Errorf("busy: %v", busy)
 	}
@@ -25,7 +25,7 @@ func TestBindError(t *testing.T) {
 	if !errors.Is(noCap, os.ErrPermission) || errors.Is(noCap, ErrGroupBusy) || !strings.Contains(noCap.Error(), "CAP_NET_ADMIN") {
 		t.Errorf("no capability: %v", noCap)
 	}
-	other := bindError(7, groupStep(GroupConfig{Group: 7}), unix.EINVAL)
+	other := bindError(7, groupStep(GroupConfig{Group: 7}, false), unix.EINVAL)
 	var ge *GroupError
 	if !errors.As(other, &ge) || ge.Group != 7 || errors.Is(other, ErrGroupBusy) || !strings.Contains(other.Error(), "invalid argument") {
 		t.Errorf("other: %v", other)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mdlayher/netlink"
 
+	"github.com/nflog-agent/nflog-agent/collector/ctmirror"
 	"github.com/nflog-agent/nflog-agent/decode"
 )
 
@@ -23,6 +24,9 @@ type GroupOptions struct {
 	NetNS  int          // network namespace fd; 0 = the caller's
 	Names  Namer        // ifindex → name; nil leaves names empty
 	Logger *slog.Logger // nil discards
+	// Conntrack opens (or shares) the ctnetlink mirror of the namespace,
+	// for a group asked for conntrack on a kernel that cannot attach it.
+	Conntrack func() (*ctmirror.Mirror, error)
 }
 
 // Group is one NFLOG group subscription. It reads on its own goroutine,
@@ -40,7 +44,12 @@ type Group struct {
 	current      atomic.Pointer[subscription] // for tests that break the socket
 	bound        atomic.Bool                  // a socket is bound to the group and being read
 
-	out     chan []decode.Record
+	conntrack        ConntrackSource // decided by the first bind, kept by later ones
+	conntrackRetried bool            // the bind was retried after EAGAIN
+	opened           bool            // OpenGroup is done: the conntrack source is decided
+
+	out     chan []decode.Record // the reader's queue
+	records chan []decode.Record // Records: out, or the enrichment stage's output
 	spare   chan []decode.Record // recycled batches for the reader
 	done    chan struct{}        // closed by Close
 	stopped chan struct{}        // closed once the reader is gone and out is closed
@@ -69,11 +78,20 @@ func OpenGroup(cfg GroupConfig, opts GroupOptions) (*Group, error) {
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
+	g.records = g.out
+	if cfg.Conntrack {
+		g.conntrack = ConntrackKernel
+	}
 	g.bufRequested.Store(int64(cfg.ReadBuffer))
 	sub, err := g.subscribe()
 	if err != nil {
 		return nil, err
 	}
+	if err := g.startConntrack(opts.Conntrack); err != nil {
+		sub.stop()
+		return nil, err
+	}
+	g.opened = true
 	g.bound.Store(true)
 	go g.supervise(sub)
 	return g, nil
@@ -86,7 +104,11 @@ func (g *Group) Bound() bool { return g.bound.Load() }
 // Records is the group's output queue: the records of one datagram (one
 // kernel batch, up to QueueThreshold packets) at a time. It is closed after
 // Close, once the reader has stopped; what is still queued stays readable.
-func (g *Group) Records() <-chan []decode.Record { return g.out }
+func (g *Group) Records() <-chan []decode.Record { return g.records }
+
+// ConntrackSource says where the group's records get their conntrack
+// entries, as decided when it was opened.
+func (g *Group) ConntrackSource() ConntrackSource { return g.conntrack }
 
 // Recycle hands a batch from Records back to the reader for reuse, once
 // nothing refers to it or to the byte slices of its records any more.
@@ -116,7 +138,7 @@ func (g *Group) newBatch() []decode.Record {
 func (g *Group) Config() GroupConfig { return g.cfg }
 
 // Stats returns a snapshot of the group's counters.
-func (g *Group) Stats() Stats { return g.c.snapshot(g.cfg.Group) }
+func (g *Group) Stats() Stats { return g.c.snapshot(g.cfg.Group, g.conntrack) }
 
 // AddDecodeError counts a record that a downstream stage failed to decode,
 // so that all of a group's losses are in its Stats.

@@ -87,7 +87,7 @@ func (g *Group) subscribe() (*subscription, error) {
 		stopCh: make(chan struct{}), done: make(chan struct{}), dead: make(chan struct{})}
 	// The group's packets may arrive before the kernel's answer to the bind
 	// request, so the read loop starts first and hands the answer over.
-	step := groupStep(cfg)
+	step := groupStep(cfg, g.conntrack == ConntrackKernel)
 	req, err := nf.Con.Send(step.message())
 	if err == nil {
 		s.bindSeq = req.Header.Sequence
@@ -104,6 +104,9 @@ func (g *Group) subscribe() (*subscription, error) {
 		// Closing the socket destroys the kernel instance (NETLINK_URELEASE),
 		// which frees the group for the next subscriber.
 		s.stop()
+		if g.kernelConntrackRefused(err) {
+			return g.subscribe()
+		}
 		return nil, bindError(cfg.Group, step, err)
 	}
 	return s, nil
@@ -206,6 +209,7 @@ func (s *subscription) packet(batch []decode.Record, msg []byte, now time.Time) 
 	}
 	r.Group = g.cfg.Group
 	r.ReceivedAt = now
+	g.countKernelConntrack(r)
 	if g.names != nil {
 		r.InName = name(g.names, r.InDev)
 		r.OutName = name(g.names, r.OutDev)

@@ -32,9 +32,30 @@ func benchRecords(tb testing.TB) []Record {
 	return recs
 }
 
-// BenchmarkDecode measures Record → kernel line + ECS JSON, per event.
+// conntrackRecords is benchRecords with a conntrack entry on every record,
+// as a router with NAT logs them: SNAT, DNAT or both, with NFULA_CT_INFO.
+// The entry's tuples are not the packet's: the encoder does not compare them.
+func conntrackRecords(tb testing.TB) []Record {
+	recs := benchRecords(tb)
+	entries := natEntries()
+	kinds := []string{"snat", "dnat", "both"}
+	for i := range recs {
+		recs[i].Ct = entries[kinds[i%len(kinds)]]
+		recs[i].Ct.ID = uint32(i)
+		recs[i].HasCtInfo, recs[i].CtInfo = true, uint32(i%2)*CtInfoEstablishedReply
+	}
+	return recs
+}
+
+// BenchmarkDecode measures Record → kernel line + ECS JSON, per event:
+// "plain" on records without conntrack, "conntrack" on records with an
+// entry and NAT.
 func BenchmarkDecode(b *testing.B) {
-	recs := benchRecords(b)
+	b.Run("plain", func(b *testing.B) { benchmarkDecode(b, benchRecords(b)) })
+	b.Run("conntrack", func(b *testing.B) { benchmarkDecode(b, conntrackRecords(b)) })
+}
+
+func benchmarkDecode(b *testing.B, recs []Record) {
 	enc := NewEncoder(Options{Hostname: "fw1.example.net"})
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -49,7 +70,7 @@ func BenchmarkDecode(b *testing.B) {
 // TestEncodeAllocs holds the budget of zero allocations per event once the
 // encoder's buffers have grown.
 func TestEncodeAllocs(t *testing.T) {
-	recs := benchRecords(t)
+	recs := append(benchRecords(t), conntrackRecords(t)...)
 	enc := NewEncoder(Options{Hostname: "fw1", Flags: FlagsAll, Actions: map[string]string{"X ": "drop"}})
 	for i := range recs {
 		enc.Encode(&recs[i])

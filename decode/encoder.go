@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math/bits"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -111,7 +112,7 @@ func (e *Encoder) Encode(r *Record) Event {
 	b = appendInterface(b, `,"egress":{"interface":{"name":`, r.OutName)
 	b = append(b, '}')
 	b = e.appendEndpoints(b, r)
-	b = e.appendNetwork(b)
+	b = e.appendNetwork(b, r)
 	if r.HasUID {
 		b = appendUintString(b, `,"user":{"id":"`, uint64(r.UID))
 		b = append(b, '}')
@@ -210,12 +211,14 @@ func appendInterface(b []byte, key, name string) []byte {
 	return append(b, '}', '}')
 }
 
-// appendEndpoints writes source.*, destination.* and related.ip.
+// appendEndpoints writes source.*, destination.* and related.ip. The
+// endpoints are the packet's own; the NAT members are the connection's
+// translated source and destination, from its conntrack entry.
 func (e *Encoder) appendEndpoints(b []byte, r *Record) []byte {
 	pk := &e.pk
 	var srcMAC, dstMAC []byte
-	if hw := ethernetHeader(r); hw != nil {
-		srcMAC, dstMAC = hw[6:12], hw[0:6]
+	if m, ok := recordMAC(r); ok {
+		srcMAC, dstMAC = m.src, m.dst
 	}
 	if pk.version == 0 {
 		// Without an IP header only the MACs are known, if at all.
@@ -228,16 +231,44 @@ func (e *Encoder) appendEndpoints(b []byte, r *Record) []byte {
 	}
 	e.srcAddr = appendJSONAddr(e.srcAddr[:0], pk.src)
 	e.dstAddr = appendJSONAddr(e.dstAddr[:0], pk.dst)
+	snat, snatPort, hasSNAT := r.Ct.SourceNAT()
+	dnat, dnatPort, hasDNAT := r.Ct.DestinationNAT()
 	b = e.appendEndpoint(b, `,"source":{"ip":`, e.srcAddr, pk.sport, srcMAC)
 	b = appendUintMember(b, `,"bytes":`, uint64(pk.length))
+	if hasSNAT {
+		b = appendNATEndpoint(b, `,"nat":{"ip":`, snat, snatPort, r.Ct.Reply.HasPorts)
+		b = append(b, '}')
+	}
 	b = e.appendEndpoint(b, `},"destination":{"ip":`, e.dstAddr, pk.dport, dstMAC)
+	if hasDNAT {
+		b = appendNATEndpoint(b, `,"nat":{"ip":`, dnat, dnatPort, r.Ct.Reply.HasPorts)
+		b = append(b, '}')
+	}
 	b = append(b, `},"related":{"ip":[`...)
 	b = append(b, e.srcAddr...)
 	if string(pk.src) != string(pk.dst) {
 		b = append(b, ',')
 		b = append(b, e.dstAddr...)
 	}
+	if hasSNAT && !sameAddr(snat, pk.src) && !sameAddr(snat, pk.dst) {
+		b = append(b, ',')
+		b = appendJSONNetipAddr(b, snat)
+	}
+	if hasDNAT && !sameAddr(dnat, pk.src) && !sameAddr(dnat, pk.dst) && (!hasSNAT || dnat != snat) {
+		b = append(b, ',')
+		b = appendJSONNetipAddr(b, dnat)
+	}
 	return append(b, ']', '}')
+}
+
+// sameAddr reports whether a is the 4- or 16-byte address p.
+func sameAddr(a netip.Addr, p []byte) bool {
+	if a.Is4() {
+		v := a.As4()
+		return string(v[:]) == string(p)
+	}
+	v := a.As16()
+	return string(v[:]) == string(p)
 }
 
 // appendEndpoint writes the members of source or destination that have an
@@ -268,20 +299,20 @@ func (e *Encoder) appendMACMember(b []byte, key string, mac []byte) []byte {
 	return appendMAC(b, mac, ':', false)
 }
 
-// ethernetHeader returns the record's 14-byte Ethernet header, or nil.
-func ethernetHeader(r *Record) []byte {
-	if len(r.HwHeader) == 14 {
-		return r.HwHeader
-	}
-	return nil
-}
-
-// appendNetwork writes network.*, which needs an IP header.
-func (e *Encoder) appendNetwork(b []byte) []byte {
+// appendNetwork writes network.*: the VLAN ids, and what the IP header
+// tells.
+func (e *Encoder) appendNetwork(b []byte, r *Record) []byte {
 	pk := &e.pk
+	m, hasMAC := recordMAC(r)
+	outer, inner := vlanIDs(r, m, hasMAC)
 	switch pk.version {
 	case 0:
-		return b
+		if outer < 0 {
+			return b
+		}
+		b = append(b, `,"network":{`...)
+		b = appendVLAN(b, "", outer, inner)
+		return append(b, '}')
 	case 4:
 		b = append(b, `,"network":{"type":"ipv4"`...)
 	default:
@@ -295,6 +326,7 @@ func (e *Encoder) appendNetwork(b []byte) []byte {
 			b = append(b, '"')
 		}
 	}
+	b = appendVLAN(b, ",", outer, inner)
 	return append(b, '}')
 }
 
@@ -332,8 +364,8 @@ func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
 	b = appendJSONString(b, r.InName)
 	b = append(b, `,"output_device":`...)
 	b = appendJSONString(b, r.OutName)
-	if hw := ethernetHeader(r); hw != nil {
-		b = appendUintMember(b, `,"ether_type":`, uint64(binary.BigEndian.Uint16(hw[12:14])))
+	if m, ok := recordMAC(r); ok {
+		b = appendUintMember(b, `,"ether_type":`, uint64(m.etherType))
 	}
 	if pk.version != 0 {
 		b = appendUintMember(b, `,"length":`, uint64(pk.length))
@@ -416,9 +448,6 @@ var hookMembers = func() (t [5]string) {
 	return t
 }()
 
-// ctStates names enum ip_conntrack_info; 7 is IP_CT_UNTRACKED.
-var ctStates = [...]string{"established", "related", "new", "established_reply", "related_reply", "", "", "untracked"}
-
 // appendNetfilter writes the netfilter object: the NFLOG attributes.
 func appendNetfilter(b []byte, r *Record) []byte {
 	b = appendUintMember(b, `,"netfilter":{"group":`, uint64(r.Group))
@@ -443,48 +472,8 @@ func appendNetfilter(b []byte, r *Record) []byte {
 		b = append(b, `,"physout":`...)
 		b = appendJSONString(b, r.PhysOutName)
 	}
-	state := ""
-	if r.HasCtInfo && int(r.CtInfo) < len(ctStates) {
-		state = ctStates[r.CtInfo]
-	}
-	id, hasID := conntrackID(r.Ct)
-	if state != "" || hasID {
-		b = append(b, `,"ct":{`...)
-		if state != "" {
-			b = append(b, `"state":"`...)
-			b = append(b, state...)
-			b = append(b, '"')
-			if hasID {
-				b = append(b, ',')
-			}
-		}
-		if hasID {
-			b = appendUintMember(b, `"id":`, uint64(id))
-		}
-		b = append(b, '}')
-	}
+	b = appendConntrack(b, r)
 	return append(b, '}')
-}
-
-// conntrackID finds CTA_ID (12, big-endian u32) among the top-level netlink
-// attributes of NFULA_CT.
-func conntrackID(ct []byte) (uint32, bool) {
-	for len(ct) >= 4 {
-		n := int(binary.NativeEndian.Uint16(ct[0:2]))
-		typ := binary.NativeEndian.Uint16(ct[2:4]) & 0x3fff
-		if n < 4 || n > len(ct) {
-			return 0, false
-		}
-		if typ == 12 && n == 8 {
-			return binary.BigEndian.Uint32(ct[4:8]), true
-		}
-		n = (n + 3) &^ 3
-		if n > len(ct) {
-			return 0, false
-		}
-		ct = ct[n:]
-	}
-	return 0, false
 }
 
 // eventID derives event.id from what identifies the record — host, group,

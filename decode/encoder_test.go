@@ -83,7 +83,7 @@ func TestEncodeFields(t *testing.T) {
 	fragment := ip4(protoTCP, nil, make([]byte, 8), 0)
 	binary.BigEndian.PutUint16(fragment[6:], 0x2000|185) // MF, offset 185
 	sctp := ip4(protoSCTP, nil, []byte{0x0b, 0x59, 0x0b, 0x5a, 0, 0, 0, 0}, 0)
-	ct := []byte{8, 0, 12, 0, 0, 0, 0x30, 0x39} // CTA_ID = 12345
+	ct := Conntrack{Present: true, HasID: true, ID: 12345}
 
 	cases := []struct {
 		name string

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"testing"
 )
@@ -17,7 +18,8 @@ func FuzzEncode(f *testing.F) {
 	f.Add(ip6(0, []byte{135, 0, 0, 0, 0, 0, 0, 0}), "\xff\"", uint8(0x04), FamilyIPv6, []byte{1, 2}, uint16(772), true)
 	f.Fuzz(func(t *testing.T, payload []byte, prefix string, flags, family uint8, hw []byte, hwType uint16, inbound bool) {
 		r := Record{Family: family, Prefix: prefix, Payload: payload, HwHeader: hw, HasHwType: true, HwType: hwType,
-			HasCtInfo: true, CtInfo: uint32(flags), Ct: hw, HasUID: true, HasGID: true}
+			HasCtInfo: true, CtInfo: uint32(flags), HasUID: true, HasGID: true, L2Header: hw}
+		_ = ParseConntrack(hw, binary.NativeEndian, &r.Ct)
 		if inbound {
 			r.InDev, r.InName = 1, prefix
 		} else {

@@ -62,8 +62,15 @@ type Record struct {
 	ReceivedAt time.Time // when the agent read the message; fallback for @timestamp
 
 	HasCtInfo bool
-	CtInfo    uint32 // enum ip_conntrack_info
-	Ct        []byte // raw nested conntrack attributes (NFULA_CT)
+	CtInfo    uint32    // enum ip_conntrack_info (CtInfo*)
+	Ct        Conntrack // the packet's conntrack entry: NFULA_CT, or looked up over ctnetlink
+
+	// NFULA_VLAN: the VLAN tag the skb carries outside its data (bridge and
+	// netdev families only).
+	HasVLAN   bool
+	VLANProto uint16 // 0x8100 (802.1Q) or 0x88a8 (802.1ad)
+	VLANTCI   uint16 // priority, DEI and the 12-bit VLAN id
+	L2Header  []byte // NFULA_L2HDR: the MAC header of a bridged frame, tags included
 
 	Payload []byte // the network-layer packet, cut at the snap length
 }

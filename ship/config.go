@@ -19,7 +19,7 @@ const (
 )
 
 // SinkConfig configures one sink. Fields that a type does not use must be
-// left empty. The yaml tags are the configuration file's keys.
+// left empty. The yaml tags name the configuration file's keys.
 type SinkConfig struct {
 	Type string `yaml:"type"`
 	// Name identifies the sink in metrics, logs and the spool's cursor
@@ -240,6 +240,9 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 	case TypeSekoia:
 		if (c.IntakeKeyFile == "") == (c.IntakeKeyEnv == "") {
 			return fail("set exactly one of intake_key_file and intake_key_env")
+		}
+		if c.Region != "" && SekoiaURL(c.Region) == "" {
+			return failKey("region", fmt.Errorf("%q: want fra1, fra2, mco1, uae1, usa1 or sgp1", c.Region))
 		}
 		switch c.Transport {
 		case TransportHTTPS:

@@ -22,7 +22,7 @@ const minMemoryLimit = 40 << 20
 // the spool copies once more) plus the reserve. Under a flood
 // the heap then stays near what is live instead of growing to twice that
 // (GOGC=100) before each collection.
-func memoryLimit(c spoolConfig) int64 {
+func memoryLimit(c spool.Config) int64 {
 	var budget int64
 	if c.Dir == "" {
 		budget = c.MaxBytes
@@ -30,7 +30,7 @@ func memoryLimit(c spoolConfig) int64 {
 			budget = spool.DefaultMemoryBytes
 		}
 	} else {
-		app := c.Appender
+		app := c.Appender()
 		if app.Bytes == 0 {
 			app.Bytes = spool.DefaultAppenderBytes
 		}
@@ -44,7 +44,7 @@ func memoryLimit(c spoolConfig) int64 {
 
 // setMemoryLimit applies memoryLimit unless GOMEMLIMIT is set, which the
 // operator's word overrides. It returns the limit and whether it set it.
-func setMemoryLimit(c spoolConfig) (int64, bool) {
+func setMemoryLimit(c spool.Config) (int64, bool) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return 0, false
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
+	"github.com/nflog-agent/nflog-agent/internal/config"
 )
 
 // metricPrefix starts every metric name, as Prometheus naming asks for a
@@ -46,9 +47,11 @@ var groupMetrics = []promsnap.Metric[collector.Stats]{
 		Value: func(s *collector.Stats, emit func(float64, ...string)) { emit(float64(s.ReadBuffer)) }},
 }
 
-func counter(name, help string, get func(*collector.Stats) uint64) promsnap.Metric[collector.Stats] {
-	return promsnap.Metric[collector.Stats]{Name: metricPrefix + name, Help: help, Kind: promsnap.Counter,
-		Value: func(s *collector.Stats, emit func(float64, ...string)) { emit(float64(get(s))) }}
+// counter is a plain counter read from a snapshot (a group's, the
+// conntrack mirror's).
+func counter[T any](name, help string, get func(*T) uint64) promsnap.Metric[T] {
+	return promsnap.Metric[T]{Name: metricPrefix + name, Help: help, Kind: promsnap.Counter,
+		Value: func(s *T, emit func(float64, ...string)) { emit(float64(get(s))) }}
 }
 
 func groupID(s *collector.Stats) string { return strconv.Itoa(int(s.Group)) }
@@ -67,7 +70,7 @@ type telemetry struct {
 // the agent's prefix) and the health checks, and serves them on listen
 // when it is not empty. Listening happens here so that a taken port is a
 // start error, not a log line nobody reads.
-func newTelemetry(mc metricsConfig, log *slog.Logger) (*telemetry, error) {
+func newTelemetry(mc config.Metrics, log *slog.Logger) (*telemetry, error) {
 	listen := mc.Listen
 	t := &telemetry{reg: prometheus.NewRegistry(), health: &health{}}
 	t.reg.MustRegister(buildInfo())

@@ -20,6 +20,8 @@ import (
 	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/config"
+	"github.com/nflog-agent/nflog-agent/internal/logging"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
@@ -59,7 +61,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, reop
 	if stop {
 		return status
 	}
-	log := newLogger(cfg.Log, stderr)
+	log := logging.New(cfg.Log, stderr)
 	// The configuration's mistakes are refused here exactly as `check`
 	// refuses them: the same build, the same words.
 	a, err := build(cfg, forRun, log, stdout)
@@ -105,7 +107,7 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		}
 	}()
 
-	ccfg := collector.Config{NetNS: netns, Logger: log}
+	ccfg := collector.Config{NetNS: netns, Logger: log, ConntrackMaxEntries: cfg.ConntrackMaxEntries}
 	for _, g := range cfg.Groups {
 		ccfg.Groups = append(ccfg.Groups, g.Collector)
 	}
@@ -116,6 +118,10 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		return err
 	}
 	if err := tel.register(promsnap.New("group", col.Stats, groupID, groupMetrics...)); err != nil {
+		col.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if err := registerConntrack(tel, col, log); err != nil {
 		col.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -142,7 +148,7 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 	sh.Start()
 	a.shipper, a.queue = nil, nil // stopped and closed below, after the drain, each within a deadline
 	// The spool logs its own failures, once per series.
-	app := spool.NewAppender(q, cfg.Spool.Appender, nil)
+	app := spool.NewAppender(q, cfg.Spool.Appender(), nil)
 
 	panics := &panicLog{log: log}
 	var wg sync.WaitGroup
@@ -159,7 +165,8 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		})
 		log.Info("reading NFLOG group", "group", gc.Group, "snaplen", gc.SnapLen, "full_packet", gc.FullPacket,
 			"message_flags", opts.Flags.String(), "queue_threshold", gc.QueueThreshold, "flush_timeout", gc.FlushTimeout,
-			"read_buffer", g.Stats().ReadBuffer, "queue", gc.Queue, "overflow", gc.Overflow.String())
+			"read_buffer", g.Stats().ReadBuffer, "queue", gc.Queue, "overflow", gc.Overflow.String(),
+			"conntrack", g.ConntrackSource().String())
 	}
 	netnsName := cfg.NetNS
 	if netnsName == "" {
@@ -201,6 +208,11 @@ wait:
 		log.Info("group totals", "group", s.Group, "received", s.Received, "kernel_lost", s.KernelLost,
 			"enobufs", s.ENOBUFS, "queue_dropped", s.QueueDropped, "decode_errors", s.DecodeErrors,
 			"forged", s.Forged, "reopens", s.Reopens, "read_buffer", s.ReadBuffer)
+		if s.Conntrack != collector.ConntrackOff {
+			log.Info("group conntrack totals", "group", s.Group, "conntrack", s.Conntrack.String(),
+				"enriched", s.ConntrackEnriched, "no_entry", s.ConntrackMissing.NoEntry,
+				"no_flow", s.ConntrackMissing.NoFlow, "hold_full", s.ConntrackMissing.HoldFull)
+		}
 	}
 	for i := range drops {
 		if n := drops[i].n.Load(); n > 0 {
@@ -248,7 +260,7 @@ func within(d time.Duration, what string, fn func() error) error {
 // cfg.ShutdownTimeout, then gives up on them, saying what was abandoned.
 // A sink stuck in a write that ignores cancellation (a stdout pipe nobody
 // reads) is abandoned too, a moment after the deadline.
-func shutdownShipper(sh *ship.Shipper, cfg *config, log *slog.Logger) error {
+func shutdownShipper(sh *ship.Shipper, cfg *config.Config, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	done := make(chan error, 1)
@@ -362,7 +374,7 @@ func (p *panicLog) report(r *decode.Record, v any, stack []byte) {
 	}
 	p.log.Error("decoder bug: a record made the encoder panic; it is counted as a decode error (please report this)",
 		"group", r.Group, "panic", fmt.Sprint(v), "family", r.Family, "hook", r.Hook, "prefix", r.Prefix,
-		"hw_header", hexCut(r.HwHeader), "ct", hexCut(r.Ct), "payload", hexCut(r.Payload), "payload_len", len(r.Payload),
+		"hw_header", hexCut(r.HwHeader), "l2_header", hexCut(r.L2Header), "ct", fmt.Sprintf("%+v", r.Ct), "payload", hexCut(r.Payload), "payload_len", len(r.Payload),
 		"stack", string(stack))
 }
 

@@ -14,4 +14,6 @@ var (
 	cat        = nflogtest.Cat
 	fullAttrs  = nflogtest.FullAttrs[tlv]
 	fullRecord = nflogtest.FullRecord
+	nested     = nflogtest.Nested[tlv]
+	addrEqual  = nflogtest.AddrEqual
 )

@@ -14,7 +14,7 @@ import (
 )
 
 // NFLOG attribute types (NFULA_* in linux/netfilter/nfnetlink_log.h).
-// NFULA_VLAN (20), NFULA_L2HDR (21) and unknown types are skipped.
+// Unknown types are skipped.
 const (
 	attrPacketHdr  = 1
 	attrMark       = 2
@@ -35,6 +35,12 @@ const (
 	attrHwLen      = 17
 	attrCt         = 18
 	attrCtInfo     = 19
+	attrVLAN       = 20
+	attrL2Hdr      = 21
+
+	// NFULA_VLAN_* attributes nested in NFULA_VLAN.
+	attrVLANProto = 1
+	attrVLANTCI   = 2
 
 	// attrTypeMask drops NLA_F_NESTED and NLA_F_NET_BYTEORDER.
 	attrTypeMask = 0x3fff
@@ -81,7 +87,7 @@ func (p *Parser) Parse(data []byte, order binary.ByteOrder, rec *decode.Record) 
 		case n > left:
 			return fmt.Errorf("nflog tlv at offset %d (type %d): length %d runs past the end of the %d-byte message", off, typ, n, len(data))
 		}
-		if err := p.parseAttr(typ, data[off+4:off+n:off+n], rec); err != nil {
+		if err := p.parseAttr(typ, data[off+4:off+n:off+n], order, rec); err != nil {
 			return fmt.Errorf("nflog tlv at offset %d: %w", off, err)
 		}
 		off += min((n+3)&^3, left) // the last attribute's padding may be missing
@@ -90,7 +96,7 @@ func (p *Parser) Parse(data []byte, order binary.ByteOrder, rec *decode.Record) 
 }
 
 // parseAttr stores the value v of one attribute of type typ in rec.
-func (p *Parser) parseAttr(typ uint16, v []byte, rec *decode.Record) error {
+func (p *Parser) parseAttr(typ uint16, v []byte, order binary.ByteOrder, rec *decode.Record) error {
 	var err error
 	switch typ {
 	case attrPacketHdr:
@@ -150,12 +156,42 @@ func (p *Parser) parseAttr(typ uint16, v []byte, rec *decode.Record) error {
 	case attrHwLen:
 		rec.HwLen, err = be16(v, "HWLEN")
 	case attrCt:
-		rec.Ct = v
+		err = decode.ParseConntrack(v, order, &rec.Ct)
 	case attrCtInfo:
 		rec.CtInfo, err = be32(v, "CT_INFO")
 		rec.HasCtInfo = err == nil
+	case attrVLAN:
+		err = parseVLAN(v, order, rec)
+	case attrL2Hdr:
+		rec.L2Header = v
 	}
 	return err
+}
+
+// parseVLAN reads the nested NFULA_VLAN: protocol and TCI, big-endian
+// values behind headers in order.
+func parseVLAN(v []byte, order binary.ByteOrder, rec *decode.Record) error {
+	for off := 0; off+4 <= len(v); {
+		n := int(order.Uint16(v[off:]))
+		typ := order.Uint16(v[off+2:]) & attrTypeMask
+		if n < 4 || n > len(v)-off {
+			return fmt.Errorf("NFULA_VLAN: nested attribute at offset %d has length %d", off, n)
+		}
+		val := v[off+4 : off+n]
+		var err error
+		switch typ {
+		case attrVLANProto:
+			rec.VLANProto, err = be16(val, "VLAN_PROTO")
+		case attrVLANTCI:
+			rec.VLANTCI, err = be16(val, "VLAN_TCI")
+			rec.HasVLAN = err == nil
+		}
+		if err != nil {
+			return err
+		}
+		off += (n + 3) &^ 3
+	}
+	return nil
 }
 
 // prefix returns v as a string, from the cache.

@@ -108,7 +108,7 @@ type craftedFile struct {
 }
 
 func craftedFiles() []craftedFile {
-	good := msg(le, decode.FamilyIPv4, 100, fullAttrs()...)
+	good := msg(le, decode.FamilyIPv4, 100, fullAttrs(le)...)
 	nrb := cat(le32(4, 1016, 1|996<<16), make([]byte, 996), le32(0, 1016)) // an IPv4 name record of 992 empty names
 	return []craftedFile{
 		{"pcapng packet of 4 GiB", "record 1: pcapng block of type 0x6 at byte 48: 4294967280 captured bytes in a 32-byte block",
@@ -180,7 +180,7 @@ func FuzzReader(f *testing.F) {
 	}
 	f.Add(kernelCapture)
 	for _, format := range formats {
-		full := msg(format.order, decode.FamilyIPv4, 100, fullAttrs()...)
+		full := msg(format.order, decode.FamilyIPv4, 100, fullAttrs(format.order)...)
 		f.Add(format.write(&testing.T{}, LinkTypeNFLOG, []packet{{data: full, at: t1}, {data: full, at: t2, cut: 10}}))
 	}
 	f.Fuzz(checkMemory)

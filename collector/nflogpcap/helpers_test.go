@@ -24,6 +24,7 @@ var (
 	cat        = nflogtest.Cat
 	fullAttrs  = nflogtest.FullAttrs[tlv]
 	fullRecord = nflogtest.FullRecord
+	addrEqual  = nflogtest.AddrEqual
 )
 
 var le, be = binary.LittleEndian, binary.BigEndian

@@ -12,7 +12,7 @@ import (
 // block and a custom block between its records, and a second section: the
 // Reader gives every record.
 func TestReaderSkipsUnusedBlocks(t *testing.T) {
-	full := msg(le, decode.FamilyIPv4, 100, fullAttrs()...)
+	full := msg(le, decode.FamilyIPv4, 100, fullAttrs(le)...)
 	nrb := le32(4, 28, 1|8<<16, 0x0100000a, 'a'|'b'<<8, 0, 28) // 10.0.0.1 "ab", end of records
 	custom := le32(0x00000bad, 16, 0x12345678, 16)
 	file := cat(ngHead(0), ngEPB(full, nil), nrb, custom, ngEPB(full, nil), ngHead(0), ngEPB(full, nil))
@@ -23,7 +23,7 @@ func TestReaderSkipsUnusedBlocks(t *testing.T) {
 // TestReaderMalformedBlocks checks the errors for pcapng blocks that do not
 // hold together, named by their type and offset.
 func TestReaderMalformedBlocks(t *testing.T) {
-	full := msg(le, decode.FamilyIPv4, 100, fullAttrs()...)
+	full := msg(le, decode.FamilyIPv4, 100, fullAttrs(le)...)
 	tests := []struct {
 		name string
 		file []byte

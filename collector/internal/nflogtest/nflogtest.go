@@ -6,7 +6,10 @@ package nflogtest
 import (
 	"bytes"
 	"encoding/binary"
+	"net/netip"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/nflog-agent/nflog-agent/decode"
 )
@@ -52,13 +55,53 @@ var (
 		0x04, 0xd2, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0x72, 0x10, 0, 0, 0, 0,
 	}
 	hwHeader = []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}
-	ctBlob   = []byte{0x08, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x2a}
 	kernelTS = time.Unix(1700000000, 123456000).UTC()
 )
 
+// Nested encodes attributes as the value of a nested one.
+func Nested[A TLV](order binary.ByteOrder, attrs ...A) []byte {
+	return Msg(order, 0, 0, attrs...)[4:]
+}
+
+// ctAttrs is NFULA_CT for a TCP connection from 10.0.0.1:1234 to
+// 10.0.0.2:80, source-NATed to 192.0.2.1:40000: its tuples, status, mark,
+// zone and id, as ctnetlink nests them, and an unknown attribute.
+func ctAttrs(order binary.ByteOrder) []byte {
+	tuple := func(src, dst []byte, sport, dport uint16) []byte {
+		return Nested(order,
+			attr{0x8000 | 1, Nested(order, attr{1, src}, attr{2, dst})},
+			attr{0x8000 | 2, Nested(order, attr{1, []byte{6}}, attr{2, U16(sport)}, attr{3, U16(dport)})})
+	}
+	return Nested(order,
+		attr{0x8000 | 1, tuple([]byte{10, 0, 0, 1}, []byte{10, 0, 0, 2}, 1234, 80)},
+		attr{0x8000 | 2, tuple([]byte{10, 0, 0, 2}, []byte{192, 0, 2, 1}, 80, 40000)},
+		attr{3, U32(0x1e)},
+		attr{8, U32(7)},
+		attr{18, U16(3)},
+		attr{0x4000 | 12, U32(42)},
+		attr{0x4000 | 60, []byte{1, 2, 3}},
+	)
+}
+
+// ctEntry is ctAttrs decoded.
+func ctEntry() decode.Conntrack {
+	return decode.Conntrack{
+		Present: true, HasID: true, HasMark: true, HasZone: true, HasStatus: true,
+		ID: 42, Mark: 7, Zone: 3, Status: 0x1e,
+		Orig: decode.CtTuple{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"),
+			Proto: 6, HasPorts: true, SrcPort: 1234, DstPort: 80},
+		Reply: decode.CtTuple{Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("192.0.2.1"),
+			Proto: 6, HasPorts: true, SrcPort: 80, DstPort: 40000},
+	}
+}
+
+// AddrEqual lets go-cmp compare the conntrack tuples' addresses.
+var AddrEqual = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+
 // FullAttrs carries every attribute the parser reads, with NLA flags set on
-// some types, plus VLAN, L2HDR and an unknown type that it must skip.
-func FullAttrs[A TLV]() []A {
+// some types, plus an unknown type that it must skip; the nested ones
+// (NFULA_CT, NFULA_VLAN) have their headers in order too.
+func FullAttrs[A TLV](order binary.ByteOrder) []A {
 	return []A{
 		{1, []byte{0x08, 0x00, decode.HookInput, 0}},
 		{2, U32(0xdeadbeef)},
@@ -77,9 +120,9 @@ func FullAttrs[A TLV]() []A {
 		{15, U16(1)},
 		{16, hwHeader},
 		{17, U16(14)},
-		{0x8000 | 18, ctBlob},
+		{0x8000 | 18, ctAttrs(order)},
 		{19, U32(2)},
-		{0x8000 | 20, Cat(U16(4), U16(0x8100))},
+		{0x8000 | 20, Nested(order, attr{1, U16(0x8100)}, attr{2, U16(0x2064)})},
 		{21, []byte{1, 2, 3, 4}},
 		{0x4000 | 63, []byte{9}},
 	}
@@ -99,7 +142,8 @@ func FullRecord() decode.Record {
 		HasUID: true, HasGID: true, UID: 0, GID: 1000,
 		HasSeq: true, HasSeqGlobal: true, Seq: 7, SeqGlobal: 99,
 		Timestamp: kernelTS,
-		HasCtInfo: true, CtInfo: 2, Ct: ctBlob,
+		HasCtInfo: true, CtInfo: 2, Ct: ctEntry(),
+		HasVLAN: true, VLANProto: 0x8100, VLANTCI: 0x2064, L2Header: []byte{1, 2, 3, 4},
 		Payload: tcpPayload,
 	}
 }

@@ -1,6 +1,10 @@
-package main
+package config
 
 import (
+	"reflect"
+	"slices"
+
+	"go.yaml.in/yaml/v3"
 	"strings"
 	"testing"
 	"time"
@@ -53,11 +57,11 @@ sinks:
       id: origin@32473
       params: {site: paris}
 `
-	cfg, err := parseConfig("agent.yaml", []byte(src))
+	cfg, err := Parse("agent.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (spoolConfig{Dir: "/var/lib/nflog-agent/spool", MaxBytes: 4 << 30}); cfg.Spool != want {
+	if want := (spool.Config{Dir: "/var/lib/nflog-agent/spool", MaxBytes: 4 << 30}); cfg.Spool != want {
 		t.Errorf("spool %+v, want %+v", cfg.Spool, want)
 	}
 	want := []ship.SinkConfig{
@@ -78,41 +82,20 @@ sinks:
 		t.Errorf("sinks (-want +got):\n%s", d)
 	}
 
-	mem, err := parseConfig("agent.yaml", []byte("spool: {memory_events: 5000, max_bytes: 64MiB}\n"))
+	mem, err := Parse("agent.yaml", []byte("spool: {memory_events: 5000, max_bytes: 64MiB}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (spoolConfig{MemoryEvents: 5000, MaxBytes: 64 << 20}); mem.Spool != want || mem.Sinks != nil {
+	if want := (spool.Config{MemoryEvents: 5000, MaxBytes: 64 << 20}); mem.Spool != want || mem.Sinks != nil {
 		t.Errorf("memory spool %+v, sinks %v", mem.Spool, mem.Sinks)
 	}
 
-	disk, err := parseConfig("agent.yaml", []byte("spool: {dir: /var/spool/x, sync_interval: 5ms, sync_bytes: 2MiB}\n"))
+	disk, err := Parse("agent.yaml", []byte("spool: {dir: /var/spool/x, sync_interval: 5ms, sync_bytes: 2MiB}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantDisk := spoolConfig{Dir: "/var/spool/x", Appender: spool.AppenderConfig{BatchWait: 5 * time.Millisecond, BatchBytes: 2 << 20}}
-	if disk.Spool != wantDisk {
-		t.Errorf("disk spool %+v, want %+v", disk.Spool, wantDisk)
-	}
-}
-
-// The garbage collector's soft limit follows the budget of the events
-// waiting for the sinks: the memory queue's, or the buffer in front of a
-// disk spool and its batch, twice (the spool copies it).
-func TestMemoryLimit(t *testing.T) {
-	for _, c := range []struct {
-		spool spoolConfig
-		want  int64
-	}{
-		{spoolConfig{}, spool.DefaultMemoryBytes + memoryReserve},
-		{spoolConfig{MaxBytes: 256 << 20}, 256<<20 + memoryReserve},
-		{spoolConfig{Dir: "/x", MaxBytes: 1 << 30}, minMemoryLimit},
-		{spoolConfig{Dir: "/x", Appender: spool.AppenderConfig{Bytes: 64 << 20, BatchBytes: 4 << 20}}, 72<<20 + memoryReserve},
-		{spoolConfig{MaxBytes: 1 << 20}, minMemoryLimit},
-	} {
-		if got := memoryLimit(c.spool); got != c.want {
-			t.Errorf("%+v: limit %d MiB, want %d MiB", c.spool, got>>20, c.want>>20)
-		}
+	if want := (spool.Config{Dir: "/var/spool/x", SyncInterval: 5 * time.Millisecond, SyncBytes: 2 << 20}); disk.Spool != want {
+		t.Errorf("disk spool %+v, want %+v", disk.Spool, want)
 	}
 }
 
@@ -131,7 +114,7 @@ func TestParseConfigShippingErrors(t *testing.T) {
 		{"sinks:\n  - type: http\n", "agent.yaml:2: sinks[0]: sink http: url is required"},
 		{"sinks:\n  - type: kafka\n", `agent.yaml:2: sinks[0]: sink kafka: unknown type "kafka"`},
 		{"sinks:\n  - type: stdout\n  - type: stdout\n", `agent.yaml:2: sinks: two sinks are named "stdout"`},
-		{"sinks:\n  - type: sekoia\n    region: mars\n    intake_key_env: K\n", `agent.yaml:2: sinks[0].region: "mars"`},
+		{"sinks:\n  - type: sekoia\n    region: mars\n    intake_key_env: K\n", `agent.yaml:3: sinks[0].region: "mars": want fra1`},
 		{"sinks: []\n", "agent.yaml:1: sinks: empty"},
 		// syslog and sekoia transports.
 		{"sinks:\n  - type: syslog\n    address: x:514\n    transport: udp\n", `agent.yaml:4: sinks[0].transport: "udp": want tcp, tls, relp or relp+tls`},
@@ -145,14 +128,67 @@ func TestParseConfigShippingErrors(t *testing.T) {
 		{"spool:\n  dirr: /x\n", "agent.yaml:2: spool.dirr: unknown key"},
 		{"spool:\n  max_bytes: lots\n", `agent.yaml:2: spool.max_bytes: "lots": want a size`},
 		{"spool:\n  dir: /x\n  memory_events: 10\n", "agent.yaml:3: spool.memory_events: applies to the in-memory queue only"},
-		{"spool:\n  sync_interval: 2s\n", `agent.yaml:2: spool.sync_interval: "2s": at most 1s`},
+		{"spool:\n  sync_interval: 2s\n", "agent.yaml:2: spool.sync_interval: want 0 to 1s"},
 		{"spool:\n  sync_interval: 0s\n", `agent.yaml:2: spool.sync_interval: "0s": want a positive duration`},
-		{"spool:\n  sync_bytes: 1GiB\n", `agent.yaml:2: spool.sync_bytes: "1GiB": at most 64MiB`},
+		{"spool:\n  sync_bytes: 1GiB\n", `agent.yaml:2: spool.sync_bytes: "1GiB": want a size from 1 byte to 64MiB`},
 	}
 	for _, c := range cases {
-		_, err := parseConfig("agent.yaml", []byte(c.src))
+		_, err := Parse("agent.yaml", []byte(c.src))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want %q", c.src, err, c.want)
 		}
+	}
+}
+
+// Every key ship documents on SinkConfig with a yaml tag is one the
+// configuration file takes, at the same place, and no other.
+func TestSinkKeysMatchShip(t *testing.T) {
+	var tagged func(t reflect.Type, prefix string) []string
+	tagged = func(t reflect.Type, prefix string) []string {
+		var out []string
+		for f := range t.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+				out = append(out, tagged(f.Type, prefix+name+".")...)
+				continue
+			}
+			out = append(out, prefix+name)
+		}
+		return out
+	}
+	p := &parser{cfg: &Config{keyLines: map[string]int{}}}
+	read := func(fields []field, prefix string) []string {
+		var out []string
+		for _, f := range fields {
+			// A section's reader says which keys it takes when given one
+			// it does not know.
+			n := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
+				{Kind: yaml.ScalarNode, Value: "?"}, {Kind: yaml.ScalarNode, Value: "x"}}}
+			err := f.read(n, prefix+f.key)
+			msg := ""
+			if err != nil {
+				msg = err.Error()
+			}
+			keys, ok := strings.CutPrefix(msg, prefix+f.key+".?: unknown key (want ")
+			if !ok || f.key == "headers" || f.key == "params" {
+				out = append(out, prefix+f.key)
+				continue
+			}
+			keys = strings.NewReplacer("one of ", "", " or ", ", ", ")", "").Replace(keys)
+			for k := range strings.SplitSeq(keys, ", ") {
+				out = append(out, prefix+f.key+"."+k)
+			}
+		}
+		return out
+	}
+	want := tagged(reflect.TypeFor[ship.SinkConfig](), "")
+	got := read(p.sinkFields(&ship.SinkConfig{}), "")
+	slices.Sort(want)
+	slices.Sort(got)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("sink keys (-ship's yaml tags +config's):\n%s", d)
 	}
 }
