@@ -157,8 +157,9 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 	r.MaxRetryAfter = orDefault(r.MaxRetryAfter, 5*time.Minute)
 	r.Attempts = orDefault(r.Attempts, 5)
 	c.Timeout = orDefault(c.Timeout, 30*time.Second)
-	// One batch in flight is what keeps the crash guarantee at "at most one
-	// batch resent per sink" (DESIGN §4); more trades it for throughput.
+	// One batch in flight keeps what a crash can resend to at most one
+	// batch per sink, the delivery guarantee the docs promise; more trades
+	// that for throughput.
 	c.Concurrency = orDefault(c.Concurrency, 1)
 	if err := c.checkBounds(); err != nil {
 		return c, fmt.Errorf("ship: sink %s: %w", c.Name, err)

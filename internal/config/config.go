@@ -49,7 +49,7 @@ type Config struct {
 // Group is one NFLOG group: how to read it and how to render its records.
 type Group struct {
 	Collector collector.GroupConfig
-	Decode    decode.Options // Flags and Actions; Hostname is filled at run time
+	Decode    decode.Options // Flags, MAC and Actions; Hostname is filled at run time
 }
 
 // Metrics is the `metrics:` section.

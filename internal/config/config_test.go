@@ -36,6 +36,7 @@ groups:
   - group: 101
     snaplen: 0
     message_flags: 0x2f
+    mac_format: rfc7042
   - group: 0
 conntrack_max_entries: 100000
 shutdown_timeout: 3s
@@ -58,7 +59,7 @@ log:
 				ReadBuffer: 16 << 20, ReadBufferMax: 128 << 20, Queue: 1000, Overflow: collector.Block, Conntrack: true},
 			Decode: decode.Options{Flags: decode.FlagTCPSeq | decode.FlagTCPOpt, Actions: map[string]string{"IPTables: Dropped: ": "drop"}},
 		},
-		{Collector: collector.GroupConfig{Group: 101, FullPacket: true}, Decode: decode.Options{Flags: decode.FlagsAll}},
+		{Collector: collector.GroupConfig{Group: 101, FullPacket: true}, Decode: decode.Options{Flags: decode.FlagsAll, MAC: decode.MACRFC7042}},
 		{Collector: collector.GroupConfig{Group: 0}},
 	},
 		ConntrackMaxEntries: 100000,
@@ -102,6 +103,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"groups:\n  - group: 1\n    flush_timeout: 5\n", `a.yaml:3: groups[0].flush_timeout: "5": want a positive duration`},
 		{"groups:\n  - group: 1\n    read_buffer: lots\n", `a.yaml:3: groups[0].read_buffer: "lots": want a size`},
 		{"groups:\n  - group: 1\n    message_flags: tcpseq,bogus\n", `a.yaml:3: groups[0].message_flags: log flags`},
+		{"groups:\n  - group: 1\n    mac_format: dash\n", `a.yaml:3: groups[0].mac_format: mac format "dash": want colon (aa:bb:cc:dd:ee:ff) or rfc7042`},
 		{"groups:\n  - group: 1\n    snaplen: 70000\n", `a.yaml:3: groups[0].snaplen`},
 		{"groups:\n  - group: 1\n  - group: 1\n", "a.yaml:3: groups[1].group: group 1 already configured at line 2"},
 		{"groups:\n  - snaplen: 100\n", "a.yaml:2: groups[0].group: missing"},

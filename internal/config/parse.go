@@ -113,6 +113,7 @@ func (p *parser) group(n *yaml.Node, path string) (Group, error) {
 			return err
 		}},
 		{"message_flags", scalar(p, &g.Decode.Flags, "a string", decode.ParseLogFlags)},
+		{"mac_format", scalar(p, &g.Decode.MAC, "a string", decode.ParseMACStyle)},
 		{"queue_threshold", integerIn(p, &c.QueueThreshold, 1, collector.MaxQueueThreshold)},
 		{"flush_timeout", positive(p, &c.FlushTimeout)},
 		{"read_buffer", size(p, &c.ReadBuffer, 1<<31-1, "2GiB", "8MiB or 8388608")},

@@ -44,7 +44,7 @@ func (d *Doctor) checkRules(cfg *config.Config) []checkResult {
 		if len(rules) == 0 {
 			r.status = statusFail
 			r.detail = fmt.Sprintf("no rule in the ruleset logs to group %d: the agent would receive nothing", n)
-			r.fix = "`nflog-agent rules" + d.configArg + " > /etc/nftables.d/nflog-agent.nft && nft -f /etc/nftables.d/nflog-agent.nft`, " +
+			r.fix = "`nflog-agent rules" + d.configArg + " | nft -f -`, " +
 				"or add `log group N` (iptables: -j NFLOG --nflog-group N) to your own rules; iptables-legacy rules are invisible to nft"
 			res = append(res, r)
 			continue
