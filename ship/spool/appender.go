@@ -162,9 +162,6 @@ func (a *Appender) Add(ev Event) bool {
 	}
 }
 
-// Bytes returns the event bytes waiting in the buffer.
-func (a *Appender) Bytes() int64 { return a.bytes.Load() }
-
 // copy copies ev into the current block.
 func (a *Appender) copy(ev *Event) queued {
 	n := len(ev.ID) + len(ev.Message) + len(ev.JSON)

@@ -81,6 +81,29 @@ func TestAppenderCountsWhatDoesNotFit(t *testing.T) {
 	}
 }
 
+// The buffer is bounded in bytes too: with room for 1000 events but only
+// 3 events' bytes, the 4th and 5th queued behind a blocked Append are
+// dropped and counted.
+func TestAppenderBoundedInBytes(t *testing.T) {
+	m := NewMemory(0, 0)
+	r, _ := m.Reader("r")
+	q := &blockedQueue{Queue: m, entered: make(chan struct{}, 10), release: make(chan struct{})}
+	first := testEvent(0)
+	a := NewAppender(q, AppenderConfig{Events: 1000, Bytes: 3 * first.size()}, nil)
+	a.Add(first)
+	<-q.entered // the loop holds event 0 in a blocked Append
+	for i := 1; i <= 5; i++ {
+		a.Add(testEvent(i)) // as large as event 0: 1..3 fit, 4 and 5 do not
+	}
+	close(q.release)
+	a.Close()
+	evs, _ := readAll(t, r, 100)
+	checkEvents(t, evs, 0, 4)
+	if a.Full() != 2 {
+		t.Fatalf("dropped %d, want 2", a.Full())
+	}
+}
+
 // The Appender's copies are the memory queue's events: they must not share
 // memory with the caller's reused buffers nor with each other, and a large
 // event gets its own allocation.

@@ -28,15 +28,14 @@ func TestMemoryBudgetUnderFlood(t *testing.T) {
 	if err != nil || len(held) != 1 {
 		t.Fatalf("first read: %d events, %v", len(held), err)
 	}
-	peakQueue, peakAppender := int64(0), int64(0)
+	peakQueue := int64(0)
 	for range flood - 1 {
 		a.Add(ev)
 		peakQueue = max(peakQueue, m.Stats().Bytes)
-		peakAppender = max(peakAppender, a.Bytes())
 	}
 	a.Close()
-	if peakQueue > DefaultMemoryBytes || peakAppender != 0 {
-		t.Fatalf("peak bytes: queue %d (budget %d), appender %d (want 0)", peakQueue, DefaultMemoryBytes, peakAppender)
+	if peakQueue > DefaultMemoryBytes {
+		t.Fatalf("peak bytes: queue %d, budget %d", peakQueue, DefaultMemoryBytes)
 	}
 	st, rst := m.Stats(), r.Stats()
 	if st.Appended+a.Full() != flood {
