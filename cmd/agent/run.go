@@ -72,6 +72,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, reop
 	for _, w := range a.warnings {
 		log.Warn("configuration warning", "warning", w.Error())
 	}
+	if limit, set := setMemoryLimit(cfg.Spool); set {
+		log.Info("memory limit for the garbage collector", "bytes", limit)
+	}
 	if err := runPipeline(ctx, a, log, reopen); err != nil {
 		log.Error("nflog-agent run failed", "err", err)
 		return 1
@@ -124,7 +127,7 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 	sh.Start()
 	a.shipper, a.queue = nil, nil // stopped and closed below, after the drain, each within a deadline
 	// The spool logs its own failures, once per series.
-	app := spool.NewAppender(q, appenderEvents, appenderBatch, nil)
+	app := spool.NewAppender(q, cfg.Spool.Appender(), nil)
 
 	panics := &panicLog{log: log}
 	var wg sync.WaitGroup
@@ -247,14 +250,6 @@ func within(d time.Duration, what string, fn func() error) error {
 		return fmt.Errorf("%s: still not done after %s, given up", what, d)
 	}
 }
-
-// The Appender between the decoders and the queue: how many events it
-// buffers (a burst the queue absorbs without dropping) and how many it
-// appends at once (one fsync each on a spool).
-const (
-	appenderEvents = 16384
-	appenderBatch  = 1024
-)
 
 // shutdownShipper lets the sinks deliver what is queued until
 // cfg.ShutdownTimeout, then gives up on them, saying what was abandoned.
