@@ -17,14 +17,14 @@ const freeSlabs = 16
 // without making them wait: Add copies the event into a bounded buffer and
 // returns at once, and one goroutine drains the buffer into Append calls of
 // up to maxBatch events, so a Spool pays one fsync per drained batch rather
-// than per event. When the buffer is full, Add drops the event and counts it.
+// than per event. When the buffer is full, Add drops the event and says so: the
+// caller counts the drops, per producer.
 type Appender struct {
 	q     Queue
 	ch    chan queued
 	max   int
 	onErr func(error)
 	done  chan struct{}
-	full  atomic.Uint64
 
 	free chan *slab // emptied blocks
 
@@ -81,7 +81,6 @@ func (a *Appender) Add(ev Event) bool {
 	case a.ch <- qe:
 		return true
 	default:
-		a.full.Add(1)
 		qe.s.release()
 		return false
 	}
@@ -122,9 +121,6 @@ func (a *Appender) newSlab() *slab {
 	s.refs.Store(1)
 	return s
 }
-
-// Full returns how many events Add dropped because the buffer was full.
-func (a *Appender) Full() uint64 { return a.full.Load() }
 
 // Close appends what is buffered and stops the Appender.
 func (a *Appender) Close() {
