@@ -17,7 +17,7 @@ import (
 // hands batches to Concurrency workers, which deliver them and commit.
 type runner struct {
 	cfg    SinkConfig
-	sink   Sink
+	sink   sink
 	reader spool.Reader
 	log    *slog.Logger
 	st     *counters
@@ -38,10 +38,10 @@ type batch struct {
 	events []Event
 }
 
-func newRunner(cfg SinkConfig, sink Sink, r spool.Reader, log *slog.Logger, st *counters, red *redactor) *runner {
+func newRunner(cfg SinkConfig, out sink, r spool.Reader, log *slog.Logger, st *counters, red *redactor) *runner {
 	ctx, cancel := context.WithCancel(context.Background())
 	rn := &runner{
-		cfg: cfg, sink: sink, reader: r, log: log, st: st, red: red,
+		cfg: cfg, sink: out, reader: r, log: log, st: st, red: red,
 		batches: make(chan batch), spare: make(chan []Event, cfg.Concurrency+1), commits: newCommitQueue(r.Commit),
 		stop: make(chan struct{}), ctx: ctx, cancel: cancel,
 	}

@@ -98,7 +98,7 @@ func build(q spool.Queue, sinks []SinkConfig, opts Options, openFiles bool) (*Sh
 	return s, nil
 }
 
-func buildSink(c *SinkConfig, red *redactor, st *counters, stdout io.Writer, openFiles bool) (Sink, error) {
+func buildSink(c *SinkConfig, red *redactor, st *counters, stdout io.Writer, openFiles bool) (sink, error) {
 	switch c.Type {
 	case TypeStdout:
 		return newWriterSink(stdout), nil

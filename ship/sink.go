@@ -5,9 +5,10 @@ import (
 	"errors"
 )
 
-// A Sink delivers batches of events to one destination. Send is called from
-// several goroutines at once (up to the sink's concurrency) with disjoint
-// batches; it must not keep the events after it returns.
+// A sink delivers batches of events to one destination; the sink types are
+// a closed set, chosen by buildSink. Send is called from several goroutines
+// at once (up to the sink's concurrency) with disjoint batches; it must not
+// keep the events after it returns.
 //
 // Send returns an error when the batch as a whole was not delivered. The
 // runner keeps the batch and tries it again after a backoff, at
@@ -16,7 +17,7 @@ import (
 // [StatusError.Refused], until the events refused alone are isolated and
 // dropped. With a nil error, Result says which events were not delivered
 // and why.
-type Sink interface {
+type sink interface {
 	Send(ctx context.Context, events []Event) (Result, error)
 }
 
