@@ -9,20 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
 // ECSVersion is the ECS version the events conform to.
 const ECSVersion = "8.17.0"
-
-// Event is one decoded record: the ECS JSON document and the few attributes a
-// sink needs besides it. The byte slices belong to the Encoder that produced
-// the Event and stay valid only until its next Encode call; copy what you keep.
-type Event struct {
-	ID      []byte    // event.id: stable dedupe key derived from the record
-	Time    time.Time // @timestamp; zero when the record carries no time
-	Message []byte    // the kernel's log line (`message`)
-	JSON    []byte    // the ECS document, one line, no trailing newline
-}
 
 // Encoder turns Records into Events, reusing its buffers so that the steady
 // state allocates nothing. It is not safe for concurrent use: give each
@@ -64,11 +56,16 @@ func NewEncoder(opts Options) *Encoder {
 	return e
 }
 
-// Encode decodes r. Malformed or truncated packets still give an event whose
-// message says what the kernel would print (TRUNCATED, INCOMPLETE [N bytes]).
-func (e *Encoder) Encode(r *Record) Event {
+// Encode decodes r into the event the spool stores: its ECS document (one
+// line, no trailing newline), its event.id (a stable dedupe key derived from
+// the record), its @timestamp (zero when the record carries no time) and its
+// kernel log line. The byte slices belong to the Encoder and stay valid only
+// until its next Encode call; copy what you keep. Malformed or truncated
+// packets still give an event whose message says what the kernel would print
+// (TRUNCATED, INCOMPLETE [N bytes]).
+func (e *Encoder) Encode(r *Record) spool.Event {
 	pk := &e.pk
-	ev := Event{Time: r.Timestamp, ID: e.eventID(r)}
+	ev := spool.Event{Time: r.Timestamp, ID: e.eventID(r)}
 	if ev.Time.IsZero() {
 		ev.Time = r.ReceivedAt
 	}

@@ -333,7 +333,7 @@ func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, dr
 				g.AddDecodeError()
 				continue
 			}
-			if !app.Add(spool.Event{ID: ev.ID, Time: ev.Time, Message: ev.Message, JSON: ev.JSON}) {
+			if !app.Add(ev) {
 				dropped.Add(1)
 			}
 		}
@@ -343,13 +343,13 @@ func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, dr
 
 // encoder is what encode needs of a decode.Encoder.
 type encoder interface {
-	Encode(r *decode.Record) decode.Event
+	Encode(r *decode.Record) spool.Event
 }
 
 // encode shields the pipeline from a decoder bug: a record that makes the
 // encoder panic is counted as a decode error, and reported to panics,
 // instead of killing the agent.
-func encode(enc encoder, r *decode.Record, panics *panicLog) (ev decode.Event, ok bool) {
+func encode(enc encoder, r *decode.Record, panics *panicLog) (ev spool.Event, ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			panics.report(r, v, debug.Stack())
