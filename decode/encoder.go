@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nflog-agent/nflog-agent/internal/jsonstring"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
@@ -48,7 +49,7 @@ func NewEncoder(opts Options) *Encoder {
 	e := &Encoder{opts: opts}
 	e.observer = `,"observer":{`
 	if opts.Hostname != "" {
-		e.observer += `"hostname":` + string(appendJSONString(nil, opts.Hostname)) + ","
+		e.observer += `"hostname":` + string(jsonstring.Append(nil, opts.Hostname)) + ","
 	}
 	e.observer += `"type":"firewall","vendor":"Linux","product":"Netfilter"`
 	sum := sha256.Sum256([]byte(opts.Hostname))
@@ -79,7 +80,7 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 		b = append(b, `,"message":`...)
 	}
 	// The event's head opens with the quote that closes the message, which
-	// appendJSONString writes itself.
+	// jsonstring.Append writes itself.
 	var head string
 	if p.safe && namesAreJSONSafe(r) {
 		// Everything but the prefix and the names is the kernel's ASCII:
@@ -93,7 +94,7 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 	} else {
 		e.line = appendKernelLine(e.line[:0], r, e.opts.Flags, pk)
 		ev.Message = e.line
-		b = appendJSONString(b, e.line)
+		b = jsonstring.Append(b, e.line)
 		head = eventHeads[boolByte(pk.version != 0)][p.verdict][1:]
 	}
 	b = append(b, head...)
@@ -175,7 +176,7 @@ func (e *Encoder) prefixInfo(prefix string) *prefixFields {
 	if action == "" {
 		action = actionFromPrefix(prefix)
 	}
-	p.prefix, p.safe, p.verdict = prefix, isJSONSafe(prefix), verdictOf(action)
+	p.prefix, p.safe, p.verdict = prefix, jsonstring.Verbatim(prefix), verdictOf(action)
 	m := p.members[:0]
 	if action != "" {
 		m = append(m, `,"action":`...)
@@ -190,7 +191,7 @@ func (e *Encoder) prefixInfo(prefix string) *prefixFields {
 	}
 	if name := strings.TrimSpace(prefix); name != "" {
 		m = append(m, `,"rule":{"name":`...)
-		m = appendJSONString(m, name)
+		m = jsonstring.Append(m, name)
 		m = append(m, '}')
 	}
 	p.members = append(m, e.observer...)
@@ -204,7 +205,7 @@ func appendInterface(b []byte, key, name string) []byte {
 		return b
 	}
 	b = append(b, key...)
-	b = appendJSONString(b, name)
+	b = jsonstring.Append(b, name)
 	return append(b, '}', '}')
 }
 
@@ -331,8 +332,8 @@ func (e *Encoder) appendNetwork(b []byte, r *Record) []byte {
 // JSON escaping: with the prefix, they are all that can bring unsafe bytes
 // into the kernel line.
 func namesAreJSONSafe(r *Record) bool {
-	return isJSONSafe(r.InName) && isJSONSafe(r.OutName) &&
-		isJSONSafe(r.PhysInName) && isJSONSafe(r.PhysOutName)
+	return jsonstring.Verbatim(r.InName) && jsonstring.Verbatim(r.OutName) &&
+		jsonstring.Verbatim(r.PhysInName) && jsonstring.Verbatim(r.PhysOutName)
 }
 
 // flowKey returns the Community ID input, or false when the packet does not
@@ -358,9 +359,9 @@ func (pk *packet) flowKey() (flowKey, bool) {
 func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
 	pk := &e.pk
 	b = append(b, `,"iptables":{"input_device":`...)
-	b = appendJSONString(b, r.InName)
+	b = jsonstring.Append(b, r.InName)
 	b = append(b, `,"output_device":`...)
-	b = appendJSONString(b, r.OutName)
+	b = jsonstring.Append(b, r.OutName)
 	if m, ok := recordMAC(r); ok {
 		b = appendUintMember(b, `,"ether_type":`, uint64(m.etherType))
 	}
@@ -463,11 +464,11 @@ func appendNetfilter(b []byte, r *Record) []byte {
 	}
 	if r.PhysInDev != 0 {
 		b = append(b, `,"physin":`...)
-		b = appendJSONString(b, r.PhysInName)
+		b = jsonstring.Append(b, r.PhysInName)
 	}
 	if r.PhysOutDev != 0 {
 		b = append(b, `,"physout":`...)
-		b = appendJSONString(b, r.PhysOutName)
+		b = jsonstring.Append(b, r.PhysOutName)
 	}
 	b = appendConntrack(b, r)
 	return append(b, '}')
@@ -583,7 +584,7 @@ func appendJSONAddr(b, a []byte) []byte {
 // is safe: escapes never contain upper-case letters.
 func appendJSONLower(b []byte, s string) []byte {
 	start := len(b)
-	b = appendJSONString(b, s)
+	b = jsonstring.Append(b, s)
 	for i := start; i < len(b); i++ {
 		if c := b[i]; c >= 'A' && c <= 'Z' {
 			b[i] = c + 'a' - 'A'

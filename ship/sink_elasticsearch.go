@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/nflog-agent/nflog-agent/internal/jsonstring"
 )
 
 // elasticSink indexes events with the _bulk API, one `create` per event into
@@ -87,7 +89,7 @@ func (s *elasticSink) Send(ctx context.Context, events []Event) (Result, error) 
 	body := make([]byte, 0, n)
 	for _, ev := range events {
 		body = append(body, `{"create":{"_id":`...)
-		body = appendJSONString(body, ev.ID)
+		body = jsonstring.Append(body, ev.ID)
 		body = append(body, "}}\n"...)
 		body = append(body, ev.JSON...)
 		body = append(body, '\n')
@@ -131,10 +133,4 @@ func (s *elasticSink) Send(ctx context.Context, events []Event) (Result, error) 
 		}
 	}
 	return res, nil
-}
-
-// appendJSONString appends s as a JSON string.
-func appendJSONString(dst, s []byte) []byte {
-	b, _ := json.Marshal(string(s)) // a string always marshals
-	return append(dst, b...)
 }

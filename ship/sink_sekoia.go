@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/nflog-agent/nflog-agent/internal/jsonstring"
 )
 
 // sekoiaSink sends events to the Sekoia.io HTTP intake's /array endpoint,
@@ -65,7 +67,7 @@ func newSekoiaSink(c *SinkConfig, red *redactor, st *counters) (*sekoiaSink, err
 	if err != nil {
 		return nil, err
 	}
-	return &sekoiaSink{httpClient: hc, url: u, key: appendJSONString(nil, []byte(key))}, nil
+	return &sekoiaSink{httpClient: hc, url: u, key: jsonstring.Append(nil, key)}, nil
 }
 
 func (s *sekoiaSink) Send(ctx context.Context, events []Event) (Result, error) {
@@ -84,7 +86,7 @@ func (s *sekoiaSink) Send(ctx context.Context, events []Event) (Result, error) {
 		body = append(body, `{"intake_key":`...)
 		body = append(body, s.key...)
 		body = append(body, `,"json":`...)
-		body = appendJSONString(body, ev.Message)
+		body = jsonstring.Append(body, ev.Message)
 		if !ev.Time.IsZero() {
 			body = append(body, `,"timestamp":"`...)
 			body = ev.Time.UTC().AppendFormat(body, "2006-01-02T15:04:05.000000Z07:00")
