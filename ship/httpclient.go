@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/nflog-agent/nflog-agent/internal/redact"
 )
 
 // Response bodies are read up to these sizes: a _bulk answer for a large
@@ -71,11 +73,11 @@ type httpClient struct {
 	policy  RetryConfig
 	gzip    bool
 	headers http.Header
-	red     *redactor
+	red     *redact.Secrets
 	st      *counters
 }
 
-func newHTTPClient(c *SinkConfig, red *redactor, st *counters) (*httpClient, error) {
+func newHTTPClient(c *SinkConfig, red *redact.Secrets, st *counters) (*httpClient, error) {
 	tlsCfg, err := c.TLS.build()
 	if err != nil {
 		return nil, err
@@ -143,7 +145,7 @@ func (h *httpClient) checkRetry(ctx context.Context, rs *retryState, resp *http.
 	if !retryableStatus(resp.StatusCode) {
 		return false, nil
 	}
-	h.attemptFailed(fmt.Errorf("HTTP %d from %s", resp.StatusCode, h.red.redact(resp.Request.URL.Redacted())))
+	h.attemptFailed(fmt.Errorf("HTTP %d from %s", resp.StatusCode, h.red.Redact(resp.Request.URL.Redacted())))
 	return true, nil
 }
 
@@ -165,7 +167,7 @@ func (h *httpClient) post(ctx context.Context, url, contentType string, body []b
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, url, body)
 	if err != nil {
-		return nil, fmt.Errorf("build request: %s", h.red.redact(err.Error()))
+		return nil, fmt.Errorf("build request: %s", h.red.Redact(err.Error()))
 	}
 	for k, v := range h.headers {
 		req.Header[k] = v
@@ -179,20 +181,20 @@ func (h *httpClient) post(ctx context.Context, url, contentType string, body []b
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &redactedError{msg: h.red.redact(err.Error()), err: err}
+		return nil, &redactedError{msg: h.red.Redact(err.Error()), err: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 		if err != nil {
-			return nil, fmt.Errorf("read response: %s", h.red.redact(err.Error()))
+			return nil, fmt.Errorf("read response: %s", h.red.Redact(err.Error()))
 		}
 		return b, nil
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	serr := &StatusError{Code: resp.StatusCode, Body: h.red.bodySnippet(b)}
+	serr := &StatusError{Code: resp.StatusCode, Body: bodySnippet(h.red, b)}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		serr.Location = h.red.redact(RedirectLocation(resp))
+		serr.Location = h.red.Redact(RedirectLocation(resp))
 	}
 	return nil, serr
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nflog-agent/nflog-agent/internal/redact"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
@@ -21,7 +22,7 @@ type runner struct {
 	reader spool.Reader
 	log    *slog.Logger
 	st     *counters
-	red    *redactor
+	red    *redact.Secrets
 
 	batches chan batch
 	spare   chan []Event // delivered batches, for batchLoop to fill again
@@ -38,7 +39,7 @@ type batch struct {
 	events []Event
 }
 
-func newRunner(cfg SinkConfig, out sink, r spool.Reader, log *slog.Logger, st *counters, red *redactor) *runner {
+func newRunner(cfg SinkConfig, out sink, r spool.Reader, log *slog.Logger, st *counters, red *redact.Secrets) *runner {
 	ctx, cancel := context.WithCancel(context.Background())
 	rn := &runner{
 		cfg: cfg, sink: out, reader: r, log: log, st: st, red: red,
@@ -252,7 +253,7 @@ func (r *runner) account(events []Event, res Result) []Event {
 		r.st.failed.add(rej.Reason, 1)
 		if i == 0 {
 			r.log.Warn("events rejected by the destination", "sink", r.cfg.Name, "rejected", len(res.Rejected),
-				"reason", rej.Reason, "first", Printable(r.red.redact(rej.Detail), maxQuoted))
+				"reason", rej.Reason, "first", Printable(r.red.Redact(rej.Detail), maxQuoted))
 		}
 	}
 	if len(res.Retry) == 0 {
@@ -269,7 +270,7 @@ func (r *runner) account(events []Event, res Result) []Event {
 // not; the first of a series is logged, and so is each change of reason.
 // It is safe for concurrent use: the HTTP client calls it between retries.
 func (r *runner) unavailable(err error, blocked string) {
-	msg := Printable(r.red.redact(err.Error()), 2*maxQuoted)
+	msg := Printable(r.red.Redact(err.Error()), 2*maxQuoted)
 	r.st.setLastErr(msg)
 	if errors.As(err, new(writeError)) {
 		r.st.sendErrors.add(errWrite, 1)

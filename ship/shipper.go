@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/nflog-agent/nflog-agent/internal/redact"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
@@ -81,7 +82,7 @@ func build(q spool.Queue, sinks []SinkConfig, opts Options, openFiles bool) (*Sh
 			return nil, fmt.Errorf("ship: two sinks are named %q: give each a name", c.Name)
 		}
 		names[c.Name] = true
-		st, red := newCounters(), &redactor{}
+		st, red := newCounters(), &redact.Secrets{}
 		sink, err := buildSink(&c, red, st, opts.Stdout, openFiles)
 		if err != nil {
 			return fail(err)
@@ -98,7 +99,7 @@ func build(q spool.Queue, sinks []SinkConfig, opts Options, openFiles bool) (*Sh
 	return s, nil
 }
 
-func buildSink(c *SinkConfig, red *redactor, st *counters, stdout io.Writer, openFiles bool) (sink, error) {
+func buildSink(c *SinkConfig, red *redact.Secrets, st *counters, stdout io.Writer, openFiles bool) (sink, error) {
 	switch c.Type {
 	case TypeStdout:
 		return newWriterSink(stdout), nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/nflog-agent/nflog-agent/internal/jsonstring"
+	"github.com/nflog-agent/nflog-agent/internal/redact"
 )
 
 // elasticSink indexes events with the _bulk API, one `create` per event into
@@ -50,12 +51,12 @@ func (c SinkConfig) ElasticAuthorization() (auth string, secrets []string, err e
 	return "", nil, nil
 }
 
-func newElasticSink(c *SinkConfig, red *redactor, st *counters) (*elasticSink, error) {
+func newElasticSink(c *SinkConfig, red *redact.Secrets, st *counters) (*elasticSink, error) {
 	auth, secrets, err := c.ElasticAuthorization()
 	if err != nil {
 		return nil, err
 	}
-	red.add(secrets...)
+	red.Add(secrets...)
 	hc, err := newHTTPClient(c, red, st)
 	if err != nil {
 		return nil, err

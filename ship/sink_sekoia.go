@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/nflog-agent/nflog-agent/internal/jsonstring"
+	"github.com/nflog-agent/nflog-agent/internal/redact"
 )
 
 // sekoiaSink sends events to the Sekoia.io HTTP intake's /array endpoint,
@@ -51,12 +52,12 @@ func SekoiaURL(region string) string {
 	return base + "/array"
 }
 
-func newSekoiaSink(c *SinkConfig, red *redactor, st *counters) (*sekoiaSink, error) {
+func newSekoiaSink(c *SinkConfig, red *redact.Secrets, st *counters) (*sekoiaSink, error) {
 	key, err := readSecret("intake key", c.IntakeKeyFile, c.IntakeKeyEnv)
 	if err != nil {
 		return nil, err
 	}
-	red.add(key)
+	red.Add(key)
 	u := c.URL
 	if c.Region != "" {
 		if u = SekoiaURL(c.Region); u == "" {

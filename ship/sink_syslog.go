@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nflog-agent/nflog-agent/internal/redact"
 	"github.com/nflog-agent/nflog-agent/ship/internal/relp"
 	"github.com/nflog-agent/nflog-agent/ship/internal/rfc5424"
 )
@@ -135,12 +136,12 @@ func newSyslogSink(c *SinkConfig, st *counters) (*syslogSink, error) {
 // newSekoiaSyslogSink sends to Sekoia's syslog intake the frame of Sekoia's
 // rsyslog recipe: `<PRI>1 TIMESTAMP HOSTNAME kernel - LOG
 // [SEKOIA@53288 intake_key="KEY"] MSG` and LF, always over TLS.
-func newSekoiaSyslogSink(c *SinkConfig, red *redactor, st *counters) (*syslogSink, error) {
+func newSekoiaSyslogSink(c *SinkConfig, red *redact.Secrets, st *counters) (*syslogSink, error) {
 	key, err := readSecret("intake key", c.IntakeKeyFile, c.IntakeKeyEnv)
 	if err != nil {
 		return nil, err
 	}
-	red.add(key)
+	red.Add(key)
 	addr := sekoiaSyslogAddr(c)
 	if addr == "" {
 		return nil, fmt.Errorf("unknown region %q: want fra1, fra2, mco1, uae1, usa1 or sgp1", c.Region)
