@@ -13,12 +13,14 @@ import (
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
-// spoolDroppedMetric counts, per group, the decoded events the Appender in
-// front of the queue had no room for.
-var spoolDroppedMetric = promsnap.Metric[dropSnap]{
-	Name: metricPrefix + "spool_dropped_events_total", Kind: promsnap.Counter,
-	Help:  "Decoded events dropped because the buffer in front of the spool was full (the spool could not keep up).",
-	Value: func(s *dropSnap, emit func(float64, ...string)) { emit(float64(s.n)) },
+// decodeMetrics are the per-group metrics of the decode stage: the records
+// it could not encode and the events the Appender in front of the queue had
+// no room for.
+var decodeMetrics = []promsnap.Metric[decodeSnap]{
+	counter("encoder_panics_total", "Records dropped because the encoder panicked on them: a decoder bug, logged with the record at most once a minute.",
+		func(s *decodeSnap) uint64 { return s.encoderPanics }),
+	counter("spool_dropped_events_total", "Decoded events dropped because the buffer in front of the spool was full (the spool could not keep up).",
+		func(s *decodeSnap) uint64 { return s.spoolDropped }),
 }
 
 // sinkMetrics are the per-sink metrics, read from ship.Stats at scrape time.

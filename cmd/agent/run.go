@@ -128,14 +128,14 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		col.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
-	drops := make([]groupDrops, len(col.Groups()))
-	if err := tel.register(promsnap.New("group", func() []dropSnap {
-		out := make([]dropSnap, len(drops))
-		for i := range drops {
-			out[i] = dropSnap{group: drops[i].group, n: drops[i].n.Load()}
+	stages := make([]decodeStats, len(col.Groups()))
+	if err := tel.register(promsnap.New("group", func() []decodeSnap {
+		out := make([]decodeSnap, len(stages))
+		for i := range stages {
+			out[i] = stages[i].snapshot()
 		}
 		return out
-	}, func(d *dropSnap) string { return strconv.Itoa(int(d.group)) }, spoolDroppedMetric)); err != nil {
+	}, func(d *decodeSnap) string { return strconv.Itoa(int(d.group)) }, decodeMetrics...)); err != nil {
 		col.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -152,11 +152,11 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		opts := cfg.Groups[i].Decode
 		opts.Hostname = a.hostname
 		gc := g.Config()
-		drops[i].group = gc.Group
+		stages[i].group = gc.Group
 		groups = append(groups, strconv.Itoa(int(gc.Group)))
 		tel.health.add(fmt.Sprintf("group %d", gc.Group), groupCheck(g))
 		wg.Go(func() {
-			decodeLoop(g, decode.NewEncoder(opts), app, &drops[i].n, panics)
+			decodeLoop(g, decode.NewEncoder(opts), app, &stages[i], panics)
 		})
 		log.Info("reading NFLOG group", "group", gc.Group, "snaplen", gc.SnapLen, "full_packet", gc.FullPacket,
 			"message_flags", opts.Flags.String(), "queue_threshold", gc.QueueThreshold, "flush_timeout", gc.FlushTimeout,
@@ -209,9 +209,13 @@ wait:
 				"no_flow", s.ConntrackMissing.NoFlow, "hold_full", s.ConntrackMissing.HoldFull)
 		}
 	}
-	for i := range drops {
-		if n := drops[i].n.Load(); n > 0 {
-			log.Warn("events dropped before the spool (its input buffer was full)", "group", drops[i].group, "spool_dropped", n)
+	for i := range stages {
+		s := stages[i].snapshot()
+		if s.spoolDropped > 0 {
+			log.Warn("events dropped before the spool (its input buffer was full)", "group", s.group, "spool_dropped", s.spoolDropped)
+		}
+		if s.encoderPanics > 0 {
+			log.Error("records dropped because the encoder panicked on them (a decoder bug)", "group", s.group, "encoder_panics", s.encoderPanics)
 		}
 	}
 	for _, st := range sh.Stats() {
@@ -309,32 +313,39 @@ func sum(m map[string]uint64) (n uint64) {
 	return n
 }
 
-// groupDrops counts one group's events the Appender had no room for.
-type groupDrops struct {
-	group uint16
-	n     atomic.Uint64
+// decodeStats counts what one group's decode stage loses: the records the
+// encoder panicked on and the events the Appender had no room for. The
+// collector counts what is lost before (messages it cannot parse).
+type decodeStats struct {
+	group         uint16
+	encoderPanics atomic.Uint64
+	spoolDropped  atomic.Uint64
 }
 
-// dropSnap is a groupDrops read for a scrape.
-type dropSnap struct {
-	group uint16
-	n     uint64
+// decodeSnap is a decodeStats read for a scrape.
+type decodeSnap struct {
+	group                       uint16
+	encoderPanics, spoolDropped uint64
+}
+
+func (s *decodeStats) snapshot() decodeSnap {
+	return decodeSnap{group: s.group, encoderPanics: s.encoderPanics.Load(), spoolDropped: s.spoolDropped.Load()}
 }
 
 // decodeLoop is the decode stage of one group: it runs on its own goroutine
 // so the reader never waits for encoding or output. Events go to the queue
 // through app, which never blocks; those it has no room for are counted in
-// dropped.
-func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, dropped *atomic.Uint64, panics *panicLog) {
+// st, as are the records the encoder panicked on.
+func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, st *decodeStats, panics *panicLog) {
 	for batch := range g.Records() {
 		for i := range batch {
 			ev, ok := encode(enc, &batch[i], panics)
 			if !ok {
-				g.AddDecodeError()
+				st.encoderPanics.Add(1)
 				continue
 			}
 			if !app.Add(ev) {
-				dropped.Add(1)
+				st.spoolDropped.Add(1)
 			}
 		}
 		g.Recycle(batch) // the events are copies: the records are done with
@@ -347,8 +358,8 @@ type encoder interface {
 }
 
 // encode shields the pipeline from a decoder bug: a record that makes the
-// encoder panic is counted as a decode error, and reported to panics,
-// instead of killing the agent.
+// encoder panic is reported to panics, and ok is false so that the caller
+// counts it, instead of killing the agent.
 func encode(enc encoder, r *decode.Record, panics *panicLog) (ev spool.Event, ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -361,7 +372,7 @@ func encode(enc encoder, r *decode.Record, panics *panicLog) (ev spool.Event, ok
 
 // panicLog logs the decoder panics with what it takes to reproduce them:
 // the stack and the record. A bug that every packet triggers would flood the
-// log, so it logs at most one a minute; the decode error count has them all.
+// log, so it logs at most one a minute; the encoder panic count has them all.
 type panicLog struct {
 	log  *slog.Logger
 	last atomic.Int64 // Unix seconds of the last one logged
