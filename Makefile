@@ -23,7 +23,11 @@ build:
 test: lint
 	$(GO) test -count=1 -timeout 20m ./...
 
+# Comments and docs stand on their own: none may send the reader to a
+# document that is not in the repository.
 lint:
+	@if git grep -n -E 'DESIGN §|DESIGN\.md|shared/reference|issue item|[Ii]tem [0-9]+[a-z]?\b' -- '*.go' '*.md'; then \
+	  echo "lint: the lines above point at documents outside the repository: say the reason itself"; exit 1; fi
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...

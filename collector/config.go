@@ -3,6 +3,8 @@ package collector
 import (
 	"fmt"
 	"time"
+
+	"github.com/nflog-agent/nflog-agent/internal/setting"
 )
 
 // Overflow is what a group does with a record when its output queue is full.
@@ -57,6 +59,9 @@ const (
 // batch buffer for records that never come.
 const MaxQueueThreshold = nlBufSize / 32
 
+// MaxQueue bounds a group's output queue, in records.
+const MaxQueue = 1 << 24
+
 // maxSnapLen is the kernel's ceiling for the copy range (NFULNL_COPY_RANGE_MAX
 // minus headers); 0 asks for it.
 const maxSnapLen = 65531
@@ -70,7 +75,7 @@ type GroupConfig struct {
 	QueueThreshold uint32        // kernel flushes a batch after this many packets
 	FlushTimeout   time.Duration // … or after this long; rounded up to 10 ms, the kernel's unit
 	ReadBuffer     int           // socket receive buffer requested with SO_RCVBUFFORCE
-	ReadBufferMax  int           // cap for doubling the buffer on ENOBUFS; <= ReadBuffer disables growth
+	ReadBufferMax  int           // cap for doubling the buffer on ENOBUFS; = ReadBuffer disables growth
 	Queue          int           // records the output queue holds (in batches of up to QueueThreshold)
 	Overflow       Overflow
 	// Conntrack gives each record its connection's conntrack entry: from
@@ -116,8 +121,11 @@ func (c GroupConfig) Validate() error {
 		return fmt.Errorf("read_buffer %d: negative", c.ReadBuffer)
 	case c.ReadBufferMax < 0:
 		return fmt.Errorf("read_buffer_max %d: negative", c.ReadBufferMax)
-	case c.Queue < 0:
-		return fmt.Errorf("queue %d: negative", c.Queue)
+	case c.Queue < 0 || c.Queue > MaxQueue:
+		return fmt.Errorf("queue %d: want 0 to %d", c.Queue, MaxQueue)
+	case c.ReadBufferMax != 0 && c.ReadBufferMax < c.ReadBuffer:
+		// A cap below the start would shrink the buffer it is meant to grow.
+		return &setting.Error{Key: "read_buffer_max", Err: fmt.Errorf("%d is below read_buffer %d", c.ReadBufferMax, c.ReadBuffer)}
 	}
 	return nil
 }

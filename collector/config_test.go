@@ -34,7 +34,7 @@ func TestKernelTimeout(t *testing.T) {
 }
 
 func TestGroupConfigValidate(t *testing.T) {
-	for _, c := range []GroupConfig{{SnapLen: 70000}, {FlushTimeout: -1}, {ReadBuffer: -1}, {Queue: -1}, {QueueThreshold: MaxQueueThreshold + 1}} {
+	for _, c := range []GroupConfig{{SnapLen: 70000}, {FlushTimeout: -1}, {ReadBuffer: -1}, {Queue: -1}, {QueueThreshold: MaxQueueThreshold + 1}, {ReadBuffer: 2 << 20, ReadBufferMax: 1 << 20}} {
 		if c.Validate() == nil {
 			t.Errorf("%+v: no error", c)
 		}

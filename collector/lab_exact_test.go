@@ -12,7 +12,7 @@ import (
 	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
-// Item 6a: for every packet of the catalogue, a `log prefix P flags F` rule
+// For every packet of the catalogue, a `log prefix P flags F` rule
 // (the kernel's own line, read back from /dev/kmsg) and a `log prefix P group
 // G` rule (the agent) log the same packet, and the agent's message must equal
 // the kernel's line byte for byte. Three pairs run at once:

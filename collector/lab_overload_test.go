@@ -7,7 +7,7 @@ import (
 	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
-// Item 6b: a flood into a deliberately small socket buffer. The reader is
+// A flood into a deliberately small socket buffer. The reader is
 // held (Block policy, consumer not reading) so the kernel must drop; then it
 // must keep receiving after ENOBUFS, grow its buffer, and account for every
 // logged packet exactly: received + lost in the kernel == the rule's counter.

@@ -18,7 +18,7 @@ import (
 // joined by a veth pair, nft rules, packets injected on the wire. They skip
 // unless root (CI runs them as root).
 
-// Item 6d: a group another socket owns gives an error that names the group
+// A group another socket owns gives an error that names the group
 // and says what to do; the same group elsewhere, or another group, is fine.
 func TestLabGroupBusy(t *testing.T) {
 	netlab.Require(t)
@@ -51,7 +51,7 @@ func TestLabGroupBusy(t *testing.T) {
 	openGroup(t, other, GroupConfig{Group: 31}, nil)
 }
 
-// Item 6c, first part: several groups at once, each getting exactly its own
+// Several groups at once, each getting exactly its own
 // packets, with interface names, hook and sequence numbers.
 func TestLabSeveralGroups(t *testing.T) {
 	l := netlab.New(t)
@@ -111,7 +111,7 @@ func TestLabSeveralGroups(t *testing.T) {
 	check("group 42", g42, s42.records(), 5002, "two ", 80)
 }
 
-// Item 6c, second part: an interface renamed while traffic flows shows its
+// An interface renamed while traffic flows shows its
 // new name, from the link notifications, not a lookup per packet.
 func TestLabRenameWhileFlowing(t *testing.T) {
 	l := netlab.New(t)
@@ -162,7 +162,7 @@ func TestLabRenameWhileFlowing(t *testing.T) {
 	}
 }
 
-// Item 6c, third part: the agent restarted while traffic flows loses only
+// The agent restarted while traffic flows loses only
 // what was sent while it was not running (plus what the kernel still held
 // in its batch when the old socket closed).
 func TestLabRestartWhileFlowing(t *testing.T) {
@@ -236,7 +236,7 @@ func TestLabRestartWhileFlowing(t *testing.T) {
 	}
 }
 
-// Item 1: a broken socket is re-opened with backoff, and reading resumes.
+// A broken socket is re-opened with backoff, and reading resumes.
 func TestLabReopenBrokenSocket(t *testing.T) {
 	l := netlab.New(t)
 	l.B.Nft(t, `table inet lab {

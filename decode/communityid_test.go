@@ -87,8 +87,8 @@ func fmtPort(p *uint16) any {
 	return *p
 }
 
-// TestCommunityIDDocExamples checks the examples quoted in COMMUNITY_ID.md:
-// the §1 worked example, the §2 table and the §3 spec values for the
+// TestCommunityIDDocExamples checks the Community ID specification's
+// examples: its worked TCP example, its table of flows, and the ICMP
 // counterparts (16→15, 131→130) that ES/beats get wrong, plus the
 // equal-address tie-break and HasPorts=false.
 func TestCommunityIDDocExamples(t *testing.T) {
@@ -118,7 +118,7 @@ func TestCommunityIDDocExamples(t *testing.T) {
 		{"rsvp seed 1", 46, "1.2.3.4", "5.6.7.8", 0, 0, false, 1, "1:/buhqeOmaRCopOZFy9HnoJd5XW8="},
 		{"icmp info reply", 1, "10.0.0.1", "10.0.0.2", 16, 0, true, 0, "1:+aoxZIkY0OuCwCZ+bbNV9kGNc5I="},
 		{"icmpv6 mld report", 58, "fe80::1", "ff02::16", 131, 0, true, 0, "1:fNgfWqUc4vN6g+NeMJcR6kDZyoE="},
-		// Equal addresses: ordered by port (§1 step 2). No published vector
+		// Equal addresses: ordered by port, as the specification says. No published vector
 		// covers this; the value is SHA-1 of 0000 7f000001 7f000001 06 00 000a 0014.
 		{"same address", 6, "127.0.0.1", "127.0.0.1", 20, 10, true, 0, "1:lZJT3rM+RuiOz9F/P3k/07UxWps="},
 		{"same address reverse", 6, "127.0.0.1", "127.0.0.1", 10, 20, true, 0, "1:lZJT3rM+RuiOz9F/P3k/07UxWps="},

@@ -91,6 +91,18 @@ const (
 	MACRFC7042
 )
 
+// ParseMACStyle reads a MAC style by its configuration name: "colon" (or
+// "") for MACColon, "rfc7042" for MACRFC7042.
+func ParseMACStyle(s string) (MACStyle, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "colon":
+		return MACColon, nil
+	case "rfc7042":
+		return MACRFC7042, nil
+	}
+	return 0, fmt.Errorf("mac format %q: want colon (aa:bb:cc:dd:ee:ff) or rfc7042 (AA-BB-CC-DD-EE-FF)", s)
+}
+
 // Options configure an Encoder. They are per group: each group may emulate a
 // different log rule.
 type Options struct {

@@ -52,6 +52,7 @@ func TestDebianPackage(t *testing.T) {
 		"/usr/share/nflog-agent/forward.nft":                  "-rw-r--r-- root/root",
 		"/usr/share/nflog-agent/iptables-nflog.rules":         "-rw-r--r-- root/root",
 		"/usr/share/doc/nflog-agent/MIGRATING-FROM-ULOGD2.md": "-rw-r--r-- root/root",
+		"/usr/share/doc/nflog-agent/docs/configuration.md":    "-rw-r--r-- root/root",
 		"/usr/share/doc/nflog-agent/copyright":                "-rw-r--r-- root/root",
 		"/usr/share/doc/nflog-agent/changelog.gz":             "-rw-r--r-- root/root",
 		"/usr/share/man/man8/nflog-agent.8.gz":                "-rw-r--r-- root/root",

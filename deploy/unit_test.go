@@ -42,7 +42,7 @@ func unitSettings(t *testing.T) map[string][]string {
 	return m
 }
 
-// What the issue asks of the unit, and what must agree with the package
+// The unit's sandbox settings, and what must agree with the package
 // (paths) and the agent (CAP_NET_ADMIN, AF_NETLINK).
 func TestUnitSettings(t *testing.T) {
 	s := unitSettings(t)

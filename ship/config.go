@@ -19,7 +19,7 @@ const (
 )
 
 // SinkConfig configures one sink. Fields that a type does not use must be
-// left empty. The yaml tags are the configuration file's keys.
+// left empty. The yaml tags name the configuration file's keys.
 type SinkConfig struct {
 	Type string `yaml:"type"`
 	// Name identifies the sink in metrics, logs and the spool's cursor
@@ -157,8 +157,9 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 	r.MaxRetryAfter = orDefault(r.MaxRetryAfter, 5*time.Minute)
 	r.Attempts = orDefault(r.Attempts, 5)
 	c.Timeout = orDefault(c.Timeout, 30*time.Second)
-	// One batch in flight is what keeps the crash guarantee at "at most one
-	// batch resent per sink" (DESIGN §4); more trades it for throughput.
+	// One batch in flight keeps what a crash can resend to at most one
+	// batch per sink, the delivery guarantee the docs promise; more trades
+	// that for throughput.
 	c.Concurrency = orDefault(c.Concurrency, 1)
 	if err := c.checkBounds(); err != nil {
 		return c, fmt.Errorf("ship: sink %s: %w", c.Name, err)
@@ -240,6 +241,9 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 	case TypeSekoia:
 		if (c.IntakeKeyFile == "") == (c.IntakeKeyEnv == "") {
 			return fail("set exactly one of intake_key_file and intake_key_env")
+		}
+		if c.Region != "" && SekoiaURL(c.Region) == "" {
+			return failKey("region", fmt.Errorf("%q: want fra1, fra2, mco1, uae1, usa1 or sgp1", c.Region))
 		}
 		switch c.Transport {
 		case TransportHTTPS:

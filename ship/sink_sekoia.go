@@ -31,9 +31,9 @@ type sekoiaSink struct {
 const SekoiaMaxEvent = 250 << 10
 
 // sekoiaRegions maps region names to intake base URLs. FRA1 keeps the
-// historical host; the others use the API-prefixed scheme, SGP1 included
-// (format.md's rule, which its region table contradicts: set url to
-// override).
+// historical host; the others use the API-prefixed scheme, SGP1 included:
+// Sekoia's documentation states that rule for every region but FRA1, though
+// one of its tables lists SGP1 without the prefix. Setting url overrides it.
 var sekoiaRegions = map[string]string{
 	"fra1": "https://intake.sekoia.io",
 	"fra2": "https://intake.fra2.sekoia.io/api/v1/intake-http",

@@ -55,7 +55,7 @@ const (
 	setupBoth  = "both"
 	// setupAgentHTTPS: the agent alone, shipping to an HTTPS receiver
 	// (`nflogbench receive`) on B's loopback, gzip, spool directory on the
-	// tmpfs (issue item 2).
+	// tmpfs: what shipping costs on top of reading and decoding.
 	setupAgentHTTPS = "agent-https"
 	// httpMaxAge is the http sink's default batch.max_age.
 	httpMaxAge = time.Second

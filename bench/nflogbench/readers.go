@@ -40,7 +40,7 @@ const (
 	readBufferMax  = 64 << 20
 )
 
-// ulogdConfig is ../shared/tools/ulogd-peer.conf with the benchmark's group,
+// ulogdConfig is a typical ulogd2 JSON setup with the benchmark's group,
 // files and batching: NFLOG → BASE → IFINDEX → IP2STR → HWHDR → JSON file,
 // sequence numbers on. netlink_socket_buffer_size must stay strictly below
 // netlink_socket_buffer_maxsize or ulogd never sets the buffer.

@@ -192,7 +192,8 @@ func findRow(rows []*row, setup, reader string, target float64) *row {
 	return nil
 }
 
-// budget is one of the budgets, evaluated on the "alone" setups.
+// budget is one performance target the report judges (lossless rate, CPU
+// per event, memory against ulogd2's), evaluated on the "alone" setups.
 type budget struct{ Name, Verdict, Detail string }
 
 func budgets(rows []*row, ls []lossless) []budget {

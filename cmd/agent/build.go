@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nflog-agent/nflog-agent/internal/config"
+	"github.com/nflog-agent/nflog-agent/internal/writable"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
@@ -21,14 +23,14 @@ import (
 // start error that comes from the configuration is found by check too;
 // `run` then binds the NFLOG groups and the metrics listener and starts.
 type agent struct {
-	cfg      *config
+	cfg      *config.Config
 	hostname string
 	netns    *os.File      // the namespace to read; nil = the agent's own
 	queue    spool.Queue   // nil when checking
 	shipper  *ship.Shipper // nil when checking
 	// warnings are what starts but deserves a look (a secret others can
 	// read, a certificate about to expire), each placed like an error.
-	warnings []*configError
+	warnings []*config.Error
 }
 
 // buildMode says whether build prepares a start or only checks.
@@ -46,9 +48,9 @@ const (
 
 // build reads every secret, certificate, namespace, folder and number the
 // configuration names and builds the agent's parts from them. Its errors
-// are *configError: file, line, key and reason. With forRun, what it
+// are *config.Error: file, line, key and reason. With forRun, what it
 // returns holds open files; close releases them.
-func build(cfg *config, mode buildMode, log *slog.Logger, stdout io.Writer) (*agent, error) {
+func build(cfg *config.Config, mode buildMode, log *slog.Logger, stdout io.Writer) (*agent, error) {
 	a := &agent{cfg: cfg, hostname: cfg.Hostname}
 	if err := a.buildParts(mode, log, stdout); err != nil {
 		a.close()
@@ -57,7 +59,7 @@ func build(cfg *config, mode buildMode, log *slog.Logger, stdout io.Writer) (*ag
 	if mode == checkOnly {
 		a.close()
 	}
-	a.warnings = configWarnings(cfg)
+	a.warnings = config.Warnings(cfg)
 	return a, nil
 }
 
@@ -66,20 +68,20 @@ func (a *agent) buildParts(mode buildMode, log *slog.Logger, stdout io.Writer) e
 	if a.hostname == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return cfg.errorAt("hostname", "this host's name cannot be read (%v): set hostname", err)
+			return cfg.ErrorAt("hostname", "this host's name cannot be read (%v): set hostname", err)
 		}
 		a.hostname = h
 	}
 	if cfg.NetNS != "" {
 		f, err := openNetNS(cfg.NetNS)
 		if err != nil {
-			return cfg.errorAt("netns", "%v", err)
+			return cfg.ErrorAt("netns", "%v", err)
 		}
 		a.netns = f
 	}
 	if cfg.Metrics.Listen != "" {
 		if _, err := net.ResolveTCPAddr("tcp", cfg.Metrics.Listen); err != nil {
-			return cfg.errorAt("metrics.listen", "%v", err)
+			return cfg.ErrorAt("metrics.listen", "%v", err)
 		}
 	}
 	if err := a.buildQueue(mode, log); err != nil {
@@ -93,8 +95,8 @@ func (a *agent) buildParts(mode buildMode, log *slog.Logger, stdout io.Writer) e
 func (a *agent) buildQueue(mode buildMode, log *slog.Logger) error {
 	c := a.cfg.Spool
 	if c.Dir != "" {
-		if err := checkSpoolFolder(c.Dir); err != nil {
-			return a.cfg.errorAt("spool.dir", "%v", err)
+		if err := writable.SpoolFolder(c.Dir); err != nil {
+			return a.cfg.ErrorAt("spool.dir", "%v", err)
 		}
 	}
 	if mode == checkOnly {
@@ -106,7 +108,7 @@ func (a *agent) buildQueue(mode buildMode, log *slog.Logger) error {
 	}
 	s, err := spool.Open(c.Dir, spool.Options{MaxBytes: c.MaxBytes, Logger: log})
 	if err != nil {
-		return a.cfg.errorAt("spool.dir", "%v", err)
+		return a.cfg.ErrorAt("spool.dir", "%v", err)
 	}
 	a.queue = s
 	return nil
@@ -121,8 +123,8 @@ func (a *agent) buildSinks(mode buildMode, log *slog.Logger, stdout io.Writer) e
 	}
 	for i, s := range sinks {
 		if s.Type == ship.TypeFile {
-			if err := checkAppendable(s.Path); err != nil {
-				return a.cfg.errorAt(fmt.Sprintf("sinks[%d].path", i), "%v", err)
+			if err := writable.Appendable(s.Path); err != nil {
+				return a.cfg.ErrorAt(fmt.Sprintf("sinks[%d].path", i), "%v", err)
 			}
 		}
 	}
@@ -142,20 +144,9 @@ func (a *agent) buildSinks(mode buildMode, log *slog.Logger, stdout io.Writer) e
 func (a *agent) sinkError(err error) error {
 	var se *ship.SinkError
 	if !errors.As(err, &se) {
-		return a.cfg.errorAt("sinks", "%s", strings.TrimPrefix(err.Error(), "ship: "))
+		return a.cfg.ErrorAt("sinks", "%s", strings.TrimPrefix(err.Error(), "ship: "))
 	}
-	key, msg := sinkKey(fmt.Sprintf("sinks[%d]", se.Index), se.Err)
-	return a.cfg.errorAt(key, "%s", msg)
-}
-
-// sinkKey splits an error about the sink at path into the key it is about
-// (path.tls.ca_file for a *ship.KeyError, else path itself) and its reason.
-func sinkKey(path string, err error) (key, msg string) {
-	var ke *ship.KeyError
-	if errors.As(err, &ke) {
-		return path + "." + ke.Key, ke.Err.Error()
-	}
-	return path, strings.TrimPrefix(err.Error(), "ship: ")
+	return a.cfg.Place(fmt.Sprintf("sinks[%d]", se.Index), se.Err)
 }
 
 // close releases what build opened. The shipper was never started: its

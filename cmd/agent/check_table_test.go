@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nflog-agent/nflog-agent/internal/config"
 	"github.com/nflog-agent/nflog-agent/internal/netlab"
 	"github.com/nflog-agent/nflog-agent/ship/tlstest"
 )
@@ -227,7 +228,7 @@ func (c startCase) test(t *testing.T) {
 		t.Errorf("check left a trace: files before %v, after %v", before, after)
 	}
 	// The run side: the same build, for real this time.
-	cfg, err := loadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nflog-agent/nflog-agent/internal/config"
 )
 
 func TestCheck(t *testing.T) {
@@ -47,11 +49,11 @@ func TestCheckShippedConfig(t *testing.T) {
 	}
 	// Its values are the defaults it documents: loading it is the same as
 	// running without a config.
-	cfg, err := loadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	def := defaultConfig()
+	def := config.Default()
 	if len(cfg.Groups) != 1 || cfg.Groups[0].Collector.WithDefaults() != def.Groups[0].Collector.WithDefaults() {
 		t.Errorf("deploy/nflog-agent.yaml differs from the defaults: %+v", cfg.Groups)
 	}

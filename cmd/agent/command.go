@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/nflog-agent/nflog-agent/internal/config"
 )
 
 // command describes a subcommand that takes only `--config FILE`.
@@ -18,7 +20,7 @@ type command struct {
 // parse reads args and loads the configuration (the defaults without
 // --config). When the command must not go on, stop is true and status is
 // its exit code: 0 after -h, 2 on a usage error, 1 on a bad config.
-func (c command) parse(args []string, stderr io.Writer) (cfg *config, path string, status int, stop bool) {
+func (c command) parse(args []string, stderr io.Writer) (cfg *config.Config, path string, status int, stop bool) {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&path, "config", "", c.configHelp)
@@ -45,9 +47,9 @@ func (c command) parse(args []string, stderr io.Writer) (cfg *config, path strin
 		fs.Usage()
 		return nil, "", 2, true
 	case path == "":
-		return defaultConfig(), "", 0, false
+		return config.Default(), "", 0, false
 	}
-	cfg, err := loadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "nflog-agent %s: %v\n", c.name, err)
 		return nil, path, 1, true

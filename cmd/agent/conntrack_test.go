@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -68,21 +67,4 @@ func TestRunConntrackLab(t *testing.T) {
 		t.Error("/metrics lacks the mirror's table size")
 	}
 	a.stop(t)
-}
-
-// doctor says, for a group with conntrack, where the entries come from.
-func TestDoctorLabConntrack(t *testing.T) {
-	ns := netlab.NewNSWithRules(t, "run", projectRules)
-	cfg := filepath.Join(t.TempDir(), "agent.yaml")
-	os.WriteFile(cfg, []byte("netns: "+ns.Path()+"\ngroups:\n  - group: 100\n    conntrack: true\n"), 0o600)
-	var stdout, stderr bytes.Buffer
-	if status := run([]string{"doctor", "--config", cfg}, &stdout, &stderr); status != 0 {
-		t.Errorf("exit %d:\n%s%s", status, stdout.String(), stderr.String())
-	}
-	out := stdout.String()
-	if strings.Contains(out, "ctnetlink") {
-		wantLine(t, out, "PASS  group 100 conntrack:", "EOPNOTSUPP", "CONFIG_NETFILTER_NETLINK_GLUE_CT", "ctnetlink mirror")
-	} else {
-		wantLine(t, out, "PASS  group 100 conntrack:", "NFULA_CT")
-	}
 }

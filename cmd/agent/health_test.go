@@ -9,6 +9,12 @@ import (
 	"time"
 )
 
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
 func healthz(t *testing.T, h *health) (int, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
+	"github.com/nflog-agent/nflog-agent/internal/config"
 )
 
 // metricPrefix starts every metric name, as Prometheus naming asks for a
@@ -69,7 +70,7 @@ type telemetry struct {
 // the agent's prefix) and the health checks, and serves them on listen
 // when it is not empty. Listening happens here so that a taken port is a
 // start error, not a log line nobody reads.
-func newTelemetry(mc metricsConfig, log *slog.Logger) (*telemetry, error) {
+func newTelemetry(mc config.Metrics, log *slog.Logger) (*telemetry, error) {
 	listen := mc.Listen
 	t := &telemetry{reg: prometheus.NewRegistry(), health: &health{}}
 	t.reg.MustRegister(buildInfo())

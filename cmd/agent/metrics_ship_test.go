@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/pem"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nflog-agent/nflog-agent/internal/config"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
@@ -64,7 +67,7 @@ func TestBlockedSinkMetricsAndHealth(t *testing.T) {
 	})))
 	srv.StartTLS()
 	defer srv.Close()
-	tel, err := newTelemetry(metricsConfig{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	tel, err := newTelemetry(config.Metrics{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +144,7 @@ func TestSpoolMetrics(t *testing.T) {
 	if _, err := q.Reader("es"); err != nil {
 		t.Fatal(err)
 	}
-	tel, err := newTelemetry(metricsConfig{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	tel, err := newTelemetry(config.Metrics{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,4 +173,19 @@ func TestSpoolMetrics(t *testing.T) {
 	if err := spoolCheck(q)(); err != nil {
 		t.Errorf("health of a working spool: %v", err)
 	}
+}
+
+// quiet keeps a test server's handshake errors out of the log.
+func quiet(srv *httptest.Server) *httptest.Server {
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	return srv
+}
+
+// serverCA writes the test server's certificate as a CA file.
+func serverCA(t *testing.T, srv *httptest.Server) string {
+	p := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
+	"github.com/nflog-agent/nflog-agent/internal/config"
 	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
@@ -36,7 +37,7 @@ func get(t *testing.T, url string) (int, string) {
 // The endpoint with fake group stats: names, labels, values, build info,
 // and nothing outside the agent's prefix.
 func TestTelemetry(t *testing.T) {
-	tel, err := newTelemetry(metricsConfig{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	tel, err := newTelemetry(config.Metrics{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,10 +96,10 @@ func TestTelemetryPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if _, err := newTelemetry(metricsConfig{Listen: ln.Addr().String()}, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
+	if _, err := newTelemetry(config.Metrics{Listen: ln.Addr().String()}, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Errorf("err %v", err)
 	}
-	tel, err := newTelemetry(metricsConfig{}, slog.New(slog.DiscardHandler)) // off
+	tel, err := newTelemetry(config.Metrics{}, slog.New(slog.DiscardHandler)) // off
 	if err != nil || tel.addr != nil || tel.close(context.Background()) != nil {
 		t.Errorf("off: %v %v", tel, err)
 	}
@@ -235,7 +236,7 @@ func TestRunShutdownDeadlineLab(t *testing.T) {
 // The profiler is served only when metrics.pprof asks for it.
 func TestTelemetryPProf(t *testing.T) {
 	for _, on := range []bool{false, true} {
-		tel, err := newTelemetry(metricsConfig{Listen: "127.0.0.1:0", PProf: on}, slog.New(slog.DiscardHandler))
+		tel, err := newTelemetry(config.Metrics{Listen: "127.0.0.1:0", PProf: on}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}

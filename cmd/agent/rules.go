@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"text/template"
+
+	"github.com/nflog-agent/nflog-agent/internal/config"
 )
 
 // runRules is `nflog-agent rules [--config FILE]`: print an nftables ruleset
@@ -42,7 +44,7 @@ type rulesData struct {
 // their own queue and overflow policy (drops are the events a SIEM alerts
 // on). Groups beyond the second are listed with a rule to copy: which
 // traffic they carry is a decision the agent cannot make.
-func writeRules(w io.Writer, cfg *config) error {
+func writeRules(w io.Writer, cfg *config.Config) error {
 	if len(cfg.Groups) == 0 {
 		return errors.New("no groups configured")
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/config"
+	"github.com/nflog-agent/nflog-agent/internal/logging"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
@@ -59,7 +61,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, reop
 	if stop {
 		return status
 	}
-	log := newLogger(cfg.Log, stderr)
+	log := logging.New(cfg.Log, stderr)
 	// The configuration's mistakes are refused here exactly as `check`
 	// refuses them: the same build, the same words.
 	a, err := build(cfg, forRun, log, stdout)
@@ -267,7 +269,7 @@ const (
 // cfg.ShutdownTimeout, then gives up on them, saying what was abandoned.
 // A sink stuck in a write that ignores cancellation (a stdout pipe nobody
 // reads) is abandoned too, a moment after the deadline.
-func shutdownShipper(sh *ship.Shipper, cfg *config, log *slog.Logger) error {
+func shutdownShipper(sh *ship.Shipper, cfg *config.Config, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	done := make(chan error, 1)

@@ -84,8 +84,8 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 }
 
-// Item 2/6d through the command: a group another socket holds is a clear
-// error and exit status 1, not a hang or a retry loop.
+// Through the command: a group another socket holds is a clear error and
+// exit status 1, not a hang or a retry loop.
 func TestRunGroupBusy(t *testing.T) {
 	ns := netlab.NewNSWithRules(t, "run", projectRules)
 	holder, err := collector.OpenGroup(collector.GroupConfig{Group: 100}, collector.GroupOptions{NetNS: ns.Fd()})

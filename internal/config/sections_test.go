@@ -1,6 +1,10 @@
-package main
+package config
 
 import (
+	"reflect"
+	"slices"
+
+	"go.yaml.in/yaml/v3"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nflog-agent/nflog-agent/ship"
+	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
 func TestParseConfigShipping(t *testing.T) {
@@ -52,11 +57,11 @@ sinks:
       id: origin@32473
       params: {site: paris}
 `
-	cfg, err := parseConfig("agent.yaml", []byte(src))
+	cfg, err := Parse("agent.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (spoolConfig{Dir: "/var/lib/nflog-agent/spool", MaxBytes: 4 << 30}); cfg.Spool != want {
+	if want := (spool.Config{Dir: "/var/lib/nflog-agent/spool", MaxBytes: 4 << 30}); cfg.Spool != want {
 		t.Errorf("spool %+v, want %+v", cfg.Spool, want)
 	}
 	want := []ship.SinkConfig{
@@ -77,11 +82,11 @@ sinks:
 		t.Errorf("sinks (-want +got):\n%s", d)
 	}
 
-	mem, err := parseConfig("agent.yaml", []byte("spool: {memory_events: 5000, max_bytes: 64MiB}\n"))
+	mem, err := Parse("agent.yaml", []byte("spool: {memory_events: 5000, max_bytes: 64MiB}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (spoolConfig{MemoryEvents: 5000, MaxBytes: 64 << 20}); mem.Spool != want || mem.Sinks != nil {
+	if want := (spool.Config{MemoryEvents: 5000, MaxBytes: 64 << 20}); mem.Spool != want || mem.Sinks != nil {
 		t.Errorf("memory spool %+v, sinks %v", mem.Spool, mem.Sinks)
 	}
 }
@@ -101,7 +106,7 @@ func TestParseConfigShippingErrors(t *testing.T) {
 		{"sinks:\n  - type: http\n", "agent.yaml:2: sinks[0]: sink http: url is required"},
 		{"sinks:\n  - type: kafka\n", `agent.yaml:2: sinks[0]: sink kafka: unknown type "kafka"`},
 		{"sinks:\n  - type: stdout\n  - type: stdout\n", `agent.yaml:2: sinks: two sinks are named "stdout"`},
-		{"sinks:\n  - type: sekoia\n    region: mars\n    intake_key_env: K\n", `agent.yaml:2: sinks[0].region: "mars"`},
+		{"sinks:\n  - type: sekoia\n    region: mars\n    intake_key_env: K\n", `agent.yaml:3: sinks[0].region: "mars": want fra1`},
 		{"sinks: []\n", "agent.yaml:1: sinks: empty"},
 		// syslog and sekoia transports.
 		{"sinks:\n  - type: syslog\n    address: x:514\n    transport: udp\n", `agent.yaml:4: sinks[0].transport: "udp": want tcp, tls, relp or relp+tls`},
@@ -117,9 +122,62 @@ func TestParseConfigShippingErrors(t *testing.T) {
 		{"spool:\n  dir: /x\n  memory_events: 10\n", "agent.yaml:3: spool.memory_events: applies to the in-memory queue only"},
 	}
 	for _, c := range cases {
-		_, err := parseConfig("agent.yaml", []byte(c.src))
+		_, err := Parse("agent.yaml", []byte(c.src))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want %q", c.src, err, c.want)
 		}
+	}
+}
+
+// Every key ship documents on SinkConfig with a yaml tag is one the
+// configuration file takes, at the same place, and no other.
+func TestSinkKeysMatchShip(t *testing.T) {
+	var tagged func(t reflect.Type, prefix string) []string
+	tagged = func(t reflect.Type, prefix string) []string {
+		var out []string
+		for f := range t.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+				out = append(out, tagged(f.Type, prefix+name+".")...)
+				continue
+			}
+			out = append(out, prefix+name)
+		}
+		return out
+	}
+	p := &parser{cfg: &Config{keyLines: map[string]int{}}}
+	read := func(fields []field, prefix string) []string {
+		var out []string
+		for _, f := range fields {
+			// A section's reader says which keys it takes when given one
+			// it does not know.
+			n := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
+				{Kind: yaml.ScalarNode, Value: "?"}, {Kind: yaml.ScalarNode, Value: "x"}}}
+			err := f.read(n, prefix+f.key)
+			msg := ""
+			if err != nil {
+				msg = err.Error()
+			}
+			keys, ok := strings.CutPrefix(msg, prefix+f.key+".?: unknown key (want ")
+			if !ok || f.key == "headers" || f.key == "params" {
+				out = append(out, prefix+f.key)
+				continue
+			}
+			keys = strings.NewReplacer("one of ", "", " or ", ", ", ")", "").Replace(keys)
+			for k := range strings.SplitSeq(keys, ", ") {
+				out = append(out, prefix+f.key+"."+k)
+			}
+		}
+		return out
+	}
+	want := tagged(reflect.TypeFor[ship.SinkConfig](), "")
+	got := read(p.sinkFields(&ship.SinkConfig{}), "")
+	slices.Sort(want)
+	slices.Sort(got)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("sink keys (-ship's yaml tags +config's):\n%s", d)
 	}
 }

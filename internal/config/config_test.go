@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"log/slog"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/logging"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -35,6 +36,7 @@ groups:
   - group: 101
     snaplen: 0
     message_flags: 0x2f
+    mac_format: rfc7042
   - group: 0
 conntrack_max_entries: 100000
 shutdown_timeout: 3s
@@ -47,34 +49,34 @@ log:
   format: json
   level: warn
 `
-	got, err := parseConfig("agent.yaml", []byte(full))
+	got, err := Parse("agent.yaml", []byte(full))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &config{NetNS: "/run/netns/fw", Hostname: "fw1", Groups: []groupConfig{
+	want := &Config{NetNS: "/run/netns/fw", Hostname: "fw1", Groups: []Group{
 		{
 			Collector: collector.GroupConfig{Group: 100, SnapLen: 256, QueueThreshold: 32, FlushTimeout: 20 * time.Millisecond,
 				ReadBuffer: 16 << 20, ReadBufferMax: 128 << 20, Queue: 1000, Overflow: collector.Block, Conntrack: true},
 			Decode: decode.Options{Flags: decode.FlagTCPSeq | decode.FlagTCPOpt, Actions: map[string]string{"IPTables: Dropped: ": "drop"}},
 		},
-		{Collector: collector.GroupConfig{Group: 101, FullPacket: true}, Decode: decode.Options{Flags: decode.FlagsAll}},
+		{Collector: collector.GroupConfig{Group: 101, FullPacket: true}, Decode: decode.Options{Flags: decode.FlagsAll, MAC: decode.MACRFC7042}},
 		{Collector: collector.GroupConfig{Group: 0}},
 	},
 		ConntrackMaxEntries: 100000,
 		ShutdownTimeout:     3 * time.Second,
-		Metrics:             metricsConfig{Listen: "[::1]:9999", PProf: true},
-		Health:              healthConfig{SinkFailureThreshold: 90 * time.Second},
-		Log:                 logConfig{Format: "json", Level: slog.LevelWarn},
+		Metrics:             Metrics{Listen: "[::1]:9999", PProf: true},
+		Health:              Health{SinkFailureThreshold: 90 * time.Second},
+		Log:                 logging.Config{Format: "json", Level: slog.LevelWarn},
 	}
 	// Where each key was read is checked by the check table test.
-	if d := cmp.Diff(want, got, cmpopts.IgnoreUnexported(config{})); d != "" {
+	if d := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Config{})); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
 	}
 }
 
 func TestParseConfigDefaults(t *testing.T) {
 	for _, in := range []string{"", "# nothing\n", "hostname: x\n"} {
-		got, err := parseConfig("a.yaml", []byte(in))
+		got, err := Parse("a.yaml", []byte(in))
 		if err != nil {
 			t.Fatalf("%q: %v", in, err)
 		}
@@ -82,7 +84,7 @@ func TestParseConfigDefaults(t *testing.T) {
 			t.Errorf("%q: groups %+v, want the default group 100", in, got.Groups)
 		}
 	}
-	if g := defaultConfig().Groups; len(g) != 1 || g[0].Collector.Group != collector.DefaultGroup || collector.DefaultGroup != 100 {
+	if g := Default().Groups; len(g) != 1 || g[0].Collector.Group != collector.DefaultGroup || collector.DefaultGroup != 100 {
 		t.Errorf("default config: %+v", g)
 	}
 }
@@ -101,6 +103,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"groups:\n  - group: 1\n    flush_timeout: 5\n", `a.yaml:3: groups[0].flush_timeout: "5": want a positive duration`},
 		{"groups:\n  - group: 1\n    read_buffer: lots\n", `a.yaml:3: groups[0].read_buffer: "lots": want a size`},
 		{"groups:\n  - group: 1\n    message_flags: tcpseq,bogus\n", `a.yaml:3: groups[0].message_flags: log flags`},
+		{"groups:\n  - group: 1\n    mac_format: dash\n", `a.yaml:3: groups[0].mac_format: mac format "dash": want colon (aa:bb:cc:dd:ee:ff) or rfc7042`},
 		{"groups:\n  - group: 1\n    snaplen: 70000\n", `a.yaml:3: groups[0].snaplen`},
 		{"groups:\n  - group: 1\n  - group: 1\n", "a.yaml:3: groups[1].group: group 1 already configured at line 2"},
 		{"groups:\n  - snaplen: 100\n", "a.yaml:2: groups[0].group: missing"},
@@ -116,7 +119,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"shutdown_timeout: soon\n", `a.yaml:1: shutdown_timeout: "soon": want a positive duration`},
 		{"metrics: 9740\n", "a.yaml:1: metrics: want a mapping"},
 		{"metrics:\n  port: 9740\n", "a.yaml:2: metrics.port: unknown key (want listen or pprof)"},
-		{"metrics:\n  pprof: yes please\n", "a.yaml:2: metrics.pprof: want true or false"},
+		{"metrics:\n  pprof: yes please\n", `a.yaml:2: metrics.pprof: "yes please": want true or false`},
 		{"metrics:\n  listen: 9740\n", `a.yaml:2: metrics.listen: "9740": want host:port`},
 		{"metrics:\n  listen: localhost:http\n", `a.yaml:2: metrics.listen: "localhost:http": want host:port`},
 		{"metrics:\n  listen: 127.0.0.1:70000\n", `a.yaml:2: metrics.listen`},
@@ -130,7 +133,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"log: json\n", "a.yaml:1: log: want a mapping"},
 	}
 	for _, tt := range tests {
-		_, err := parseConfig("a.yaml", []byte(tt.in))
+		_, err := Parse("a.yaml", []byte(tt.in))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%q:\n got %v\nwant …%s…", tt.in, err, tt.want)
 		}
@@ -141,13 +144,13 @@ func TestParseConfigErrors(t *testing.T) {
 // section it is on, on loopback.
 func TestParseConfigMetricsOff(t *testing.T) {
 	for _, in := range []string{"metrics:\n  listen: off\n", "metrics:\n  listen: \"\"\n", "metrics:\n  listen:\n"} {
-		cfg, err := parseConfig("a.yaml", []byte(in))
+		cfg, err := Parse("a.yaml", []byte(in))
 		if err != nil || cfg.Metrics.Listen != "" {
 			t.Errorf("%q: listen %q, err %v; want off", in, cfg.Metrics.Listen, err)
 		}
 	}
 	for in, want := range map[string]string{"": "127.0.0.1:9740", "metrics: {listen: \":0\"}\n": ":0", "metrics: {listen: localhost:9100}": "localhost:9100"} {
-		cfg, err := parseConfig("a.yaml", []byte(in))
+		cfg, err := Parse("a.yaml", []byte(in))
 		if err != nil || cfg.Metrics.Listen != want {
 			t.Errorf("%q: listen %q, err %v; want %q", in, cfg.Metrics.Listen, err, want)
 		}
@@ -159,22 +162,22 @@ func TestLoadConfig(t *testing.T) {
 	if err := os.WriteFile(path, []byte("groups:\n  - group: 7\n    bogus: 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadConfig(path); err == nil || !strings.Contains(err.Error(), path+":3: groups[0].bogus") {
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), path+":3: groups[0].bogus") {
 		t.Errorf("error %v does not name file, line and key", err)
 	}
-	if _, err := loadConfig(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
 		t.Error("missing file: no error")
 	}
 }
 
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int{"1": 1, "8388608": 8 << 20, "8MiB": 8 << 20, "8M": 8 << 20, "512KiB": 512 << 10, "1G": 1 << 30, "4 MiB": 4 << 20} {
-		if got, err := parseSize(in); err != nil || got != want {
+		if got, err := parseSize(in, 1<<31-1); err != nil || got != uint64(want) {
 			t.Errorf("%q: %d %v, want %d", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"0", "-1", "2GiB", "3G", "1.5M", "M", "8TB"} {
-		if _, err := parseSize(in); err == nil {
+		if _, err := parseSize(in, 1<<31-1); err == nil {
 			t.Errorf("%q accepted", in)
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"crypto/x509"
@@ -19,14 +19,14 @@ import (
 // presents or trusts is warned about.
 const certExpiryNotice = 30 * 24 * time.Hour
 
-// configWarnings lists what starts but deserves a look: secrets other
+// Warnings lists what starts but deserves a look: secrets other
 // users can read, certificates about to expire, credentials that would
 // cross the network in clear text, and endpoints without authentication
 // reachable beyond this host. Files that cannot be read were errors
 // already; here they are passed over.
-func configWarnings(cfg *config) []*configError {
-	var out []*configError
-	warn := func(key, format string, args ...any) { out = append(out, cfg.errorAt(key, format, args...)) }
+func Warnings(cfg *Config) []*Error {
+	var out []*Error
+	warn := func(key, format string, args ...any) { out = append(out, cfg.ErrorAt(key, format, args...)) }
 	for i, s := range cfg.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)
 		for _, f := range []struct{ key, file string }{

@@ -1,7 +1,11 @@
-package main
+// Package logging builds the agent's logger: text or JSON lines at a
+// level, with repeated warnings and errors rate-limited so that a failure
+// loop cannot flood the journal.
+package logging
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -15,10 +19,38 @@ import (
 // that buries everything else.
 const logRepeatWindow = 10 * time.Second
 
-// newLogger builds the agent's logger from the `log:` section: text or JSON
-// on w, records below the level discarded, repeated warnings and errors
-// rate-limited.
-func newLogger(cfg logConfig, w io.Writer) *slog.Logger {
+// Config is the `log:` section of the configuration.
+type Config struct {
+	Format string     // "text" or "json"
+	Level  slog.Level // records below it are discarded
+}
+
+// ParseFormat reads a log format: text or json.
+func ParseFormat(s string) (string, error) {
+	if s != "text" && s != "json" {
+		return "", fmt.Errorf("%q: want text or json", s)
+	}
+	return s, nil
+}
+
+// ParseLevel reads a log level: debug, info, warn or error.
+func ParseLevel(s string) (slog.Level, error) {
+	switch s {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%q: want debug, info, warn or error", s)
+}
+
+// New builds the agent's logger: text or JSON on w, records below the
+// level discarded, repeated warnings and errors rate-limited.
+func New(cfg Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.Level}
 	var h slog.Handler
 	if cfg.Format == "json" {

@@ -1,4 +1,4 @@
-package main
+package doctor
 
 import (
 	"bufio"
@@ -13,21 +13,17 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/nflog-agent/nflog-agent/internal/config"
 	"github.com/nflog-agent/nflog-agent/internal/redact"
 	"github.com/nflog-agent/nflog-agent/ship"
-	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
-// The checks of what ships events: the spool directory when one is
-// configured, and for each remote sink the path an event takes: DNS, TCP
-// (through HTTPS_PROXY when one applies), TLS with the sink's own settings,
-// and the credentials where a harmless request can test them.
+// The checks of the sinks: for each remote sink, the path an event takes:
+// DNS, TCP (through HTTPS_PROXY when one applies), TLS with the sink's own
+// settings, and the credentials where a harmless request can test them.
 
 // sinkCheckTimeout bounds all the checks of one sink together.
 const sinkCheckTimeout = 10 * time.Second
@@ -40,21 +36,12 @@ const clientCertWait = 500 * time.Millisecond
 // certExpiryWarn is how close to its expiry a server certificate is warned about.
 const certExpiryWarn = 14 * 24 * time.Hour
 
-func (d *doctor) checkShipping(cfg *config) []checkResult {
-	var out []checkResult
-	if cfg.Spool.Dir == "" {
-		out = append(out, checkResult{status: statusSkip, name: "spool directory",
-			detail: "no spool.dir configured: events wait in memory and are lost at stop"})
-	} else {
-		minFree := uint64(cfg.Spool.MaxBytes)
-		if minFree == 0 {
-			minFree = spool.DefaultMaxBytes
-		}
-		out = append(out, checkSpoolDir(cfg.Spool.Dir, minFree))
-	}
+// checkSinks checks the path to each remote sink.
+func (d *Doctor) checkSinks(cfg *config.Config) []checkResult {
 	if len(cfg.Sinks) == 0 {
-		return append(out, checkResult{status: statusSkip, name: "sinks", detail: "none configured: events go to stdout"})
+		return []checkResult{{status: statusSkip, name: "sinks", detail: "none configured: events go to stdout"}}
 	}
+	var out []checkResult
 	for _, s := range cfg.Sinks {
 		switch s.Type {
 		case ship.TypeHTTP, ship.TypeElasticsearch, ship.TypeSekoia, ship.TypeSyslog:
@@ -64,45 +51,6 @@ func (d *doctor) checkShipping(cfg *config) []checkResult {
 		}
 	}
 	return out
-}
-
-// checkSpoolDir checks that the agent can open the spool in dir (as
-// `check` does), and that it has at least minFree bytes free for the spool
-// to grow during an outage. A dir that does not exist yet is fine if it can
-// be created: the agent creates it at start.
-func checkSpoolDir(dir string, minFree uint64) checkResult {
-	r := checkResult{name: "spool directory " + dir}
-	if err := checkSpoolFolder(dir); err != nil {
-		r.status, r.detail = statusFail, err.Error()
-		r.fix = "create it, owned by the agent's user (the packaged unit uses StateDirectory=nflog-agent: /var/lib/nflog-agent)"
-		return r
-	}
-	where, state := dir, "writable"
-	if _, err := os.Stat(dir); missing(err) {
-		where = existingParent(dir)
-		state = "does not exist yet; the agent creates it at start (" + where + " is writable)"
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(where, &st); err != nil {
-		r.status, r.detail = statusWarn, fmt.Sprintf("%s, free space unknown: %v", state, err)
-		return r
-	}
-	free := st.Bavail * uint64(st.Bsize)
-	r.detail = fmt.Sprintf("%s, %d MiB free", state, free>>20)
-	if free < minFree {
-		r.status = statusWarn
-		r.fix = fmt.Sprintf("free space, or move the spool: an outage can fill up to its size limit (want %d MiB free)", minFree>>20)
-	}
-	return r
-}
-
-// existingParent returns the nearest ancestor of dir that exists.
-func existingParent(dir string) string {
-	for p := filepath.Dir(filepath.Clean(dir)); ; p = filepath.Dir(p) {
-		if _, err := os.Stat(p); err == nil || p == filepath.Dir(p) {
-			return p
-		}
-	}
 }
 
 func sinkName(s ship.SinkConfig) string {

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"os"
@@ -74,12 +74,12 @@ func TestClearTextSyslogWarning(t *testing.T) {
 		"sinks:\n  - type: syslog\n    address: 127.0.0.1:514\n    transport: tcp\n":         "",
 		"sinks:\n  - type: syslog\n    address: siem.example.net:6514\n    transport: tls\n": "",
 	} {
-		cfg, err := parseConfig("agent.yaml", []byte(src))
+		cfg, err := Parse("agent.yaml", []byte(src))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got []string
-		for _, w := range configWarnings(cfg) {
+		for _, w := range Warnings(cfg) {
 			got = append(got, w.Error())
 		}
 		if (want == "") != (len(got) == 0) || want != "" && !strings.Contains(strings.Join(got, "\n"), want) {

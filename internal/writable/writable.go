@@ -1,4 +1,11 @@
-package main
+// Package writable answers whether the agent can write where its
+// configuration says: a file sink's file, the spool's folder. It tries what
+// the agent will do (create a folder, open a file for writing) and undoes
+// it, so that read-only mounts, ACLs and file systems like /proc answer as
+// they would at start, yet `check` run by root leaves no root-owned folder
+// behind for the agent's user to trip over. The answers hold for the user
+// that asks: the agent's own when systemd runs the check before the start.
+package writable
 
 import (
 	"errors"
@@ -11,17 +18,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The checks of the places the agent writes to. They try what the agent
-// will do (create a folder, open a file for writing) and undo it, so that
-// read-only mounts, ACLs and file systems like /proc answer as they would
-// at start, yet `check` run by root leaves no root-owned folder behind for
-// the agent's user to trip over. They answer for the user that runs them:
-// the agent's own when systemd runs the check before the start.
-
-// checkAppendable reports why a file sink could not append to path: the
+// Appendable reports why a file sink could not append to path: the
 // path is a folder or a file that is not writable, or its folder does not
 // exist and cannot be created (the sink creates it), or is not writable.
-func checkAppendable(path string) error {
+func Appendable(path string) error {
 	fi, err := os.Stat(path)
 	switch {
 	case err == nil && fi.IsDir():
@@ -37,21 +37,21 @@ func checkAppendable(path string) error {
 			return fmt.Errorf("%s is not writable: %w", path, err)
 		}
 		return nil
-	case !missing(err):
+	case !Missing(err):
 		return err
 	}
-	return checkFolder(filepath.Dir(path))
+	return Folder(filepath.Dir(path))
 }
 
-// checkFolder reports why files could not be created in dir: it is not a
+// Folder reports why files could not be created in dir: it is not a
 // folder or not writable, or it does not exist and the nearest folder
 // above it is not writable or not a folder.
-func checkFolder(dir string) error {
+func Folder(dir string) error {
 	dir = filepath.Clean(dir)
 	for p := dir; ; p = filepath.Dir(p) {
 		fi, err := os.Stat(p)
 		if err != nil {
-			if !missing(err) || p == filepath.Dir(p) {
+			if !Missing(err) || p == filepath.Dir(p) {
 				return err
 			}
 			continue
@@ -72,15 +72,15 @@ func checkFolder(dir string) error {
 	}
 }
 
-// checkSpoolFolder reports why the spool could not be opened in dir: the
+// SpoolFolder reports why the spool could not be opened in dir: the
 // folder cannot be created or written, or a file in it (segments, cursors,
 // the lock) cannot be read and written, as after a run under another user.
-func checkSpoolFolder(dir string) error {
-	if err := checkFolder(dir); err != nil {
+func SpoolFolder(dir string) error {
+	if err := Folder(dir); err != nil {
 		return err
 	}
 	entries, err := os.ReadDir(dir)
-	if missing(err) {
+	if Missing(err) {
 		return nil // created at start
 	}
 	if err != nil {
@@ -103,7 +103,7 @@ func checkSpoolFolder(dir string) error {
 func tryOpen(path string, flag int) error {
 	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
-		return reason(err)
+		return Reason(err)
 	}
 	return f.Close()
 }
@@ -113,14 +113,14 @@ func tryOpen(path string, flag int) error {
 func tryMkdir(dir string) error {
 	d, err := os.MkdirTemp(dir, ".nflog-agent-check-*")
 	if err != nil {
-		return reason(err)
+		return Reason(err)
 	}
 	return os.Remove(d)
 }
 
-// reason is the cause inside a *fs.PathError, whose path the callers'
+// Reason is the cause inside a *fs.PathError, whose path the callers'
 // messages already name.
-func reason(err error) error {
+func Reason(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
@@ -128,8 +128,8 @@ func reason(err error) error {
 	return err
 }
 
-// missing says whether err means that a path does not exist, including a
+// Missing says whether err means that a path does not exist, including a
 // path that runs through a file (ENOTDIR).
-func missing(err error) bool {
+func Missing(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }

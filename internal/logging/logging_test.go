@@ -1,4 +1,4 @@
-package main
+package logging
 
 import (
 	"bytes"
@@ -113,14 +113,14 @@ func TestRateLimitBounded(t *testing.T) {
 
 func TestNewLoggerFormats(t *testing.T) {
 	var buf bytes.Buffer
-	newLogger(logConfig{Format: "json", Level: slog.LevelWarn}, &buf).Info("hidden")
-	newLogger(logConfig{Format: "json", Level: slog.LevelWarn}, &buf).Warn("shown", "group", 100)
+	New(Config{Format: "json", Level: slog.LevelWarn}, &buf).Info("hidden")
+	New(Config{Format: "json", Level: slog.LevelWarn}, &buf).Warn("shown", "group", 100)
 	var rec map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil || rec["msg"] != "shown" || rec["group"] != float64(100) {
 		t.Errorf("json, level warn: %q (%v)", buf.String(), err)
 	}
 	buf.Reset()
-	newLogger(logConfig{Format: "text", Level: slog.LevelDebug}, &buf).Debug("shown")
+	New(Config{Format: "text", Level: slog.LevelDebug}, &buf).Debug("shown")
 	if !strings.Contains(buf.String(), "level=DEBUG msg=shown") {
 		t.Errorf("text, level debug: %q", buf.String())
 	}
