@@ -110,8 +110,8 @@ const (
 	TransportHTTPS   = "https"  // sekoia: the HTTP intake
 )
 
-// DataStreamDefault is the Elasticsearch data stream used when none is set.
-const DataStreamDefault = "logs-netfilter.log-default"
+// dataStreamDefault is the Elasticsearch data stream used when none is set.
+const dataStreamDefault = "logs-netfilter.log-default"
 
 // ValidateSinks reports the first invalid sink configuration, or two sinks
 // with the same name, without building anything: what New would reject
@@ -236,7 +236,7 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 			return fail("url is required")
 		}
 		if c.DataStream == "" {
-			c.DataStream = DataStreamDefault
+			c.DataStream = dataStreamDefault
 		}
 	case TypeSekoia:
 		if (c.IntakeKeyFile == "") == (c.IntakeKeyEnv == "") {

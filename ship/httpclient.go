@@ -22,35 +22,35 @@ const (
 	maxErrorBody    = 64 << 10
 )
 
-// StatusError is an HTTP answer that was not a success. Body is the start
+// statusError is an HTTP answer that was not a success. Body is the start
 // of the response body, secrets removed, made printable.
-type StatusError struct {
+type statusError struct {
 	Code int
 	Body string
 	// Location is where a redirect (3xx) points, without userinfo, query
 	// or fragment.
 	Location string
 	// keyRefused marks a refusal that a sink knows to be about its key
-	// whatever the status (matched by ErrUnauthorized like 401).
+	// whatever the status (matched by errUnauthorized like 401).
 	keyRefused bool
 }
 
-func (e *StatusError) Error() string {
+func (e *statusError) Error() string {
 	if e.Code >= 300 && e.Code < 400 {
 		return fmt.Sprintf("HTTP %d %s to %s (redirects are not followed)", e.Code, http.StatusText(e.Code), e.Location)
 	}
 	return fmt.Sprintf("HTTP %d %s: %s", e.Code, http.StatusText(e.Code), e.Body)
 }
 
-// Is makes a 413 match ErrTooLarge, a 3xx ErrRedirect, and a refusal of
-// the credentials (401, 403, 407) ErrUnauthorized.
-func (e *StatusError) Is(target error) bool {
+// Is makes a 413 match errTooLarge, a 3xx errRedirected, and a refusal of
+// the credentials (401, 403, 407) errUnauthorized.
+func (e *statusError) Is(target error) bool {
 	switch target {
-	case ErrTooLarge:
+	case errTooLarge:
 		return e.Code == http.StatusRequestEntityTooLarge
-	case ErrRedirect:
+	case errRedirected:
 		return e.Code >= 300 && e.Code < 400
-	case ErrUnauthorized:
+	case errUnauthorized:
 		return e.keyRefused || authStatus(e.Code)
 	}
 	return false
@@ -59,7 +59,7 @@ func (e *StatusError) Is(target error) bool {
 // Refused says whether the destination refused the request for what it
 // holds: a 4xx other than 408 and 429, which sending the same events again
 // would not change.
-func (e *StatusError) Refused() bool {
+func (e *statusError) Refused() bool {
 	return e.Code >= 400 && e.Code < 500 && !retryableStatus(e.Code)
 }
 
@@ -159,7 +159,7 @@ func (h *httpClient) attemptFailed(err error) {
 }
 
 // post sends body to url. It returns the response body of a 2xx answer, or
-// a *StatusError for any other status after the retries, or a transport
+// a *statusError for any other status after the retries, or a transport
 // error (secrets removed). The retry state of the batch comes with ctx.
 func (h *httpClient) post(ctx context.Context, url, contentType string, body []byte) ([]byte, error) {
 	if h.gzip {
@@ -192,7 +192,7 @@ func (h *httpClient) post(ctx context.Context, url, contentType string, body []b
 		return b, nil
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	serr := &StatusError{Code: resp.StatusCode, Body: bodySnippet(h.red, b)}
+	serr := &statusError{Code: resp.StatusCode, Body: bodySnippet(h.red, b)}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		serr.Location = h.red.Redact(RedirectLocation(resp))
 	}

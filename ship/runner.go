@@ -185,7 +185,7 @@ func (r *runner) send(ctx context.Context, rs *retryState, events []Event) error
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var serr *StatusError
+		var serr *statusError
 		blocked := ""
 		switch {
 		case err == nil:
@@ -196,11 +196,11 @@ func (r *runner) send(ctx context.Context, rs *retryState, events []Event) error
 			}
 			// Only the items the destination could not take now.
 			events = retry
-		case errors.Is(err, ErrUnauthorized):
+		case errors.Is(err, errUnauthorized):
 			blocked = BlockAuth
-		case errors.Is(err, ErrRedirect):
+		case errors.Is(err, errRedirected):
 			blocked = BlockRedirect
-		case errors.Is(err, ErrTooLarge):
+		case errors.Is(err, errTooLarge):
 			r.recovered()
 			if len(events) == 1 {
 				r.st.failed.add(FailTooLarge, 1)
@@ -244,8 +244,8 @@ func (r *runner) split(ctx context.Context, rs *retryState, events []Event) erro
 	return r.send(ctx, rs, events[h:])
 }
 
-// account counts a Result and returns the events to send again.
-func (r *runner) account(events []Event, res Result) []Event {
+// account counts a result and returns the events to send again.
+func (r *runner) account(events []Event, res result) []Event {
 	bad := len(res.Retry) + len(res.Rejected)
 	r.st.sent.Add(uint64(len(events) - bad))
 	r.st.duplicates.Add(uint64(res.Duplicates))
@@ -301,7 +301,7 @@ func (r *runner) blockedFix(err error, reason string) string {
 		return "the agent never follows redirects (they could carry the credentials elsewhere): " +
 			"set the sink's url to the address that takes the events"
 	}
-	var serr *StatusError
+	var serr *statusError
 	switch {
 	case errors.As(err, &serr) && serr.Code == http.StatusProxyAuthRequired:
 		return "the proxy refused its credentials: check the user and password in HTTPS_PROXY"

@@ -82,7 +82,7 @@ type bulkItem struct {
 	} `json:"error"`
 }
 
-func (s *elasticSink) Send(ctx context.Context, events []Event) (Result, error) {
+func (s *elasticSink) Send(ctx context.Context, events []Event) (result, error) {
 	n := 0
 	for _, ev := range events {
 		n += len(ev.JSON) + len(ev.ID) + 24
@@ -97,23 +97,23 @@ func (s *elasticSink) Send(ctx context.Context, events []Event) (Result, error) 
 	}
 	resp, err := s.post(ctx, s.url, "application/x-ndjson", body)
 	if err != nil {
-		return Result{}, err
+		return result{}, err
 	}
 	var br bulkResponse
 	if err := json.Unmarshal(resp, &br); err != nil {
 		s.st.sendErrors.add(errBadResponse, 1)
-		return Result{}, fmt.Errorf("_bulk answer: %w", err)
+		return result{}, fmt.Errorf("_bulk answer: %w", err)
 	}
 	if !br.Errors {
-		return Result{}, nil
+		return result{}, nil
 	}
 	if len(br.Items) != len(events) {
 		// Which item is which is unknown: send them all again; those
 		// already created answer 409.
 		s.st.sendErrors.add(errBadResponse, 1)
-		return Result{}, fmt.Errorf("_bulk answer has %d items for %d events", len(br.Items), len(events))
+		return result{}, fmt.Errorf("_bulk answer has %d items for %d events", len(br.Items), len(events))
 	}
-	var res Result
+	var res result
 	for i, m := range br.Items {
 		var it bulkItem
 		for _, v := range m { // one key: the action
@@ -130,7 +130,7 @@ func (s *elasticSink) Send(ctx context.Context, events []Event) (Result, error) 
 			if it.Error != nil {
 				detail = fmt.Sprintf("status %d %s: %s", it.Status, it.Error.Type, it.Error.Reason)
 			}
-			res.Rejected = append(res.Rejected, Rejection{Index: i, Reason: FailItemRejected, Detail: detail})
+			res.Rejected = append(res.Rejected, rejection{Index: i, Reason: FailItemRejected, Detail: detail})
 		}
 	}
 	return res, nil

@@ -28,7 +28,7 @@ func newHTTPSink(c *SinkConfig, red *redact.Secrets, st *counters) (*httpSink, e
 	return &httpSink{httpClient: hc, url: c.URL, array: c.Format == "json_array"}, nil
 }
 
-func (s *httpSink) Send(ctx context.Context, events []Event) (Result, error) {
+func (s *httpSink) Send(ctx context.Context, events []Event) (result, error) {
 	n := len(events) + 2
 	for _, ev := range events {
 		n += len(ev.JSON)
@@ -52,5 +52,5 @@ func (s *httpSink) Send(ctx context.Context, events []Event) (Result, error) {
 		}
 	}
 	_, err := s.post(ctx, s.url, ct, body)
-	return Result{}, err
+	return result{}, err
 }

@@ -26,9 +26,9 @@ type sekoiaSink struct {
 	key []byte // JSON-encoded intake key
 }
 
-// SekoiaMaxEvent is Sekoia's per-event limit (250 KiB): larger events are
+// sekoiaMaxEvent is Sekoia's per-event limit (250 KiB): larger events are
 // never ingested, so they are refused here and counted as too_large.
-const SekoiaMaxEvent = 250 << 10
+const sekoiaMaxEvent = 250 << 10
 
 // sekoiaRegions maps region names to intake base URLs. FRA1 keeps the
 // historical host; the others use the API-prefixed scheme, SGP1 included:
@@ -71,13 +71,13 @@ func newSekoiaSink(c *SinkConfig, red *redact.Secrets, st *counters) (*sekoiaSin
 	return &sekoiaSink{httpClient: hc, url: u, key: jsonstring.Append(nil, key)}, nil
 }
 
-func (s *sekoiaSink) Send(ctx context.Context, events []Event) (Result, error) {
-	var res Result
+func (s *sekoiaSink) Send(ctx context.Context, events []Event) (result, error) {
+	var res result
 	idx := make([]int, 0, len(events)) // request element → batch index
 	body := []byte{'['}
 	for i, ev := range events {
-		if len(ev.Message) > SekoiaMaxEvent {
-			res.Rejected = append(res.Rejected, Rejection{Index: i, Reason: FailTooLarge,
+		if len(ev.Message) > sekoiaMaxEvent {
+			res.Rejected = append(res.Rejected, rejection{Index: i, Reason: FailTooLarge,
 				Detail: fmt.Sprintf("event of %d bytes is over Sekoia's 250 KiB limit", len(ev.Message))})
 			continue
 		}
@@ -101,7 +101,7 @@ func (s *sekoiaSink) Send(ctx context.Context, events []Event) (Result, error) {
 		return res, nil
 	}
 	resp, err := s.post(ctx, s.url, "application/json", body)
-	var serr *StatusError
+	var serr *statusError
 	if errors.As(err, &serr) && serr.Refused() && serr.Code != http.StatusRequestEntityTooLarge {
 		// Every element carries the same key, and the intake documents no
 		// refusal of one event but 413: a 4xx refuses the request, which
@@ -109,7 +109,7 @@ func (s *sekoiaSink) Send(ctx context.Context, events []Event) (Result, error) {
 		serr.keyRefused = true
 	}
 	if err != nil {
-		return Result{}, err
+		return result{}, err
 	}
 	if n, ok := sekoiaAccepted(resp); ok && n != len(idx) {
 		// The intake said it took another number of events than were

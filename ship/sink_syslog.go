@@ -172,7 +172,7 @@ func sekoiaSyslogAddr(c *SinkConfig) string {
 	if c.Address != "" {
 		return c.Address
 	}
-	host := SekoiaSyslogHost(c.Region)
+	host := sekoiaSyslogHost(c.Region)
 	if host == "" {
 		return ""
 	}
@@ -183,9 +183,9 @@ func sekoiaSyslogAddr(c *SinkConfig) string {
 	return net.JoinHostPort(host, port)
 }
 
-// SekoiaSyslogHost returns the syslog intake host of a region, or "" when
+// sekoiaSyslogHost returns the syslog intake host of a region, or "" when
 // unknown.
-func SekoiaSyslogHost(region string) string {
+func sekoiaSyslogHost(region string) string {
 	if SekoiaURL(region) == "" {
 		return ""
 	}
@@ -196,20 +196,20 @@ func SekoiaSyslogHost(region string) string {
 	return "intake." + region + ".sekoia.io"
 }
 
-func (s *syslogSink) Send(ctx context.Context, events []Event) (Result, error) {
+func (s *syslogSink) Send(ctx context.Context, events []Event) (result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	start := time.Now()
 	defer func() { s.st.observe(time.Since(start)) }()
 	if err := s.connect(ctx); err != nil {
 		s.st.sendErrors.add(errKind(err), 1)
-		return Result{}, err
+		return result{}, err
 	}
 	// Deadlines bound every wait; ending ctx (shutdown) ends them now.
 	conn := s.conn
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
-	var res Result
+	var res result
 	var err error
 	if s.relp {
 		res, err = s.sendRELP(events)
@@ -224,7 +224,7 @@ func (s *syslogSink) Send(ctx context.Context, events []Event) (Result, error) {
 			s.st.sendErrors.add(errKind(err), 1)
 		}
 		s.disconnect()
-		return Result{}, err
+		return result{}, err
 	}
 	return res, nil
 }
@@ -316,7 +316,7 @@ func (s *syslogSink) sendStream(events []Event) error {
 // sendRELP sends the batch over the RELP session. Events answered 200 in
 // an attempt that then failed are remembered and skipped when the runner
 // sends the batch again, so a lost session resends at most the window.
-func (s *syslogSink) sendRELP(events []Event) (Result, error) {
+func (s *syslogSink) sendRELP(events []Event) (result, error) {
 	s.buf, s.ends, s.msgs = s.buf[:0], s.ends[:0], s.msgs[:0]
 	idx := make([]int, 0, len(events)) // message → batch index
 	for i := range events {
@@ -335,7 +335,7 @@ func (s *syslogSink) sendRELP(events []Event) (Result, error) {
 	answers, err := s.sess.Send(s.msgs)
 	clear(s.msgs)
 	s.shrink()
-	var res Result
+	var res result
 	for k, a := range answers {
 		switch {
 		case err != nil && a.OK():
@@ -351,7 +351,7 @@ func (s *syslogSink) sendRELP(events []Event) (Result, error) {
 		}
 	}
 	if err != nil {
-		return Result{}, err
+		return result{}, err
 	}
 	if len(s.acked) > 0 {
 		for i := range events {
