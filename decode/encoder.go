@@ -14,8 +14,8 @@ import (
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
-// ECSVersion is the ECS version the events conform to.
-const ECSVersion = "8.17.0"
+// ecsVersion is the ECS version the events conform to.
+const ecsVersion = "8.17.0"
 
 // Encoder turns Records into Events, reusing its buffers so that the steady
 // state allocates nothing. It is not safe for concurrent use: give each
@@ -143,7 +143,7 @@ var eventHeads = func() (t [2][3]string) {
 			case verdictDenied:
 				types = append(types, `"denied"`)
 			}
-			s := `","ecs":{"version":"` + ECSVersion + `"},"event":{"kind":"event","category":["network"]`
+			s := `","ecs":{"version":"` + ecsVersion + `"},"event":{"kind":"event","category":["network"]`
 			if types != nil {
 				s += `,"type":[` + strings.Join(types, ",") + `]`
 			}

@@ -5,8 +5,8 @@ package redact
 
 import "strings"
 
-// Mark is what a secret is replaced with.
-const Mark = "[REDACTED]"
+// mark is what a secret is replaced with.
+const mark = "[REDACTED]"
 
 // minLen is the length under which a value is not redacted: very short
 // values would redact ordinary words, and they are not credentials worth the
@@ -27,10 +27,10 @@ func (s *Secrets) Add(secrets ...string) {
 	}
 }
 
-// Redact returns text with every secret of the set replaced by Mark.
+// Redact returns text with every secret of the set replaced by mark.
 func (s *Secrets) Redact(text string) string {
 	for _, v := range s.list {
-		text = strings.ReplaceAll(text, v, Mark)
+		text = strings.ReplaceAll(text, v, mark)
 	}
 	return text
 }
