@@ -23,7 +23,8 @@
 #   BENCH_STEPS=25k,50k   offered rates (default 25k,50k,75k,100k,150k,200k,300k,400k)
 #   BENCH_DURATION=8s     flood duration per step
 #   BENCH_REPEAT=2        repetitions of the whole sweep (results show median and min–max)
-#   BENCH_SETUPS=ulogd2,agent,both,agent-https   (agent-https: the agent shipping to an HTTPS receiver on loopback)
+#   BENCH_SETUPS=ulogd2,agent,agent-file,both,agent-https   (agent-file: a file sink; agent-https: the agent shipping to an HTTPS receiver on loopback)
+#   BENCH_SPOOL_DIR=/var/tmp   where agent-https's spool goes: a disk filesystem (the report names it), not a tmpfs
 #   BENCH_OUT=docs/bench  where results.csv, README.md, chart.png go (default: a new /tmp folder)
 #   BENCH_AGENT_RT=1      run the agent at ulogd2's real-time priority too (shields it from unrelated load)
 #   BENCH_AGENT_OVERFLOW=block   the agent's queue overflow policy (default: the agent's own, drop)
@@ -57,7 +58,7 @@ else
 	maxdrain=20s
 	note=""
 fi
-setups=${BENCH_SETUPS:-ulogd2,agent,both,agent-https}
+setups=${BENCH_SETUPS:-ulogd2,agent,agent-file,both,agent-https}
 agent_rt=false
 case "${BENCH_AGENT_RT:-0}" in 0 | "" | false) ;; *) agent_rt=true ;; esac
 
@@ -112,6 +113,8 @@ CGO_ENABLED=0 "$GO" build -trimpath -o bin/loadgen ./bench/loadgen
 
 prefix=nflb$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 work=$(mktemp -d /tmp/nflog-agent-bench.XXXXXX)
+# The spool's fsyncs must cost what they cost on a disk: not on the tmpfs.
+spool=$(mktemp -d "${BENCH_SPOOL_DIR:-/var/tmp}/nflog-agent-bench-spool.XXXXXX")
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
@@ -127,7 +130,7 @@ cleanup() {
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	umount "$work" 2>/dev/null || true
-	rm -rf "$work"
+	rm -rf "$work" "$spool"
 	exit $rc
 }
 trap cleanup EXIT
@@ -140,7 +143,7 @@ if awk -v l="$load1" 'BEGIN { exit !(l >= 0.7) }'; then
 	echo "bench: warning: load average $load1: something else is running; the numbers will be noisy (it is recorded with them)" >&2
 fi
 echo "bench: load average before: $(cut -d' ' -f1-3 /proc/loadavg); steps $steps, $duration each, $repeat repetition(s), setups $setups"
-bin/nflogbench -work "$work" -prefix "$prefix" -out "$out" -steps "$steps" -duration "$duration" \
+bin/nflogbench -work "$work" -spool-dir "$spool" -prefix "$prefix" -out "$out" -steps "$steps" -duration "$duration" \
 	-repeat "$repeat" -setups "$setups" -max-drain "$maxdrain" -note "$note" \
 	-load-start "${BENCH_LOAD_START:-}" -agent-rt="$agent_rt" -agent-overflow "${BENCH_AGENT_OVERFLOW:-}" -agent-yaml "${BENCH_AGENT_YAML:-}" -logs "${BENCH_LOGS:-}" -agent "$agent" -loadgen bin/loadgen
 if [ -z "${BENCH_OUT:-}" ]; then

@@ -56,13 +56,21 @@ func TestAgentTotals(t *testing.T) {
 	stderr := `time=2026-11-30T02:44:00Z level=INFO msg="reading NFLOG group" group=6 snaplen=1024
 time=2026-11-30T02:44:09Z level=INFO msg="group totals" group=5 received=1 kernel_lost=2
 time=2026-11-30T02:44:09Z level=INFO msg="group totals" group=6 received=99987 kernel_lost=13 enobufs=1 queue_dropped=7 decode_errors=0 reopens=0 read_buffer=16777216
+time=2026-11-30T02:44:09Z level=WARN msg="events dropped before the spool (its input buffer was full)" group=6 spool_dropped=5
+time=2026-11-30T02:44:09Z level=INFO msg="sink totals" sink=stdout sent=99970 failed=0 dropped=4 pending=0
 `
-	m, ok := agentTotals(stderr, 6)
+	m, ok := agentLine(stderr, "group totals", 6)
 	if !ok || m["received"] != 99987 || m["kernel_lost"] != 13 || m["queue_dropped"] != 7 {
-		t.Errorf("agentTotals = %v, %v", m, ok)
+		t.Errorf("group totals = %v, %v", m, ok)
 	}
-	if _, ok := agentTotals(stderr, 7); ok {
+	if _, ok := agentLine(stderr, "group totals", 7); ok {
 		t.Error("group 7 found")
+	}
+	if c := agentCounts(99970, map[string]uint64{"spool_dropped": 5, "dropped": 4, "queue_dropped": 7}); c.spoolDrop != 5 || c.sinkDrop != 4 || c.queueDrop != 7 {
+		t.Errorf("counts %+v", c)
+	}
+	if s, ok := agentLine(stderr, "sink totals", -1); !ok || s["dropped"] != 4 || s["sent"] != 99970 {
+		t.Errorf("sink totals = %v, %v", s, ok)
 	}
 }
 
@@ -122,10 +130,18 @@ func TestLosslessAndBudgets(t *testing.T) {
 		t.Errorf("lossless: ulogd2 %+v, agent %+v", u, a)
 	}
 	bs := budgets(rows, ls)
-	for i, want := range []string{"met", "met", "met"} {
+	for i, want := range []string{"met", "met", "met", "met"} {
 		if bs[i].Verdict != want {
 			t.Errorf("budget %q: %s (%s), want %s", bs[i].Name, bs[i].Verdict, bs[i].Detail, want)
 		}
+	}
+
+	// A flood that takes one agent setup over 64 MiB misses the memory
+	// budget, whatever the others do; ulogd2 does not count.
+	res = append(res, mk(setupAgentHTTPS, kindAgentHTTPS, 400000, false, 8, 70), mk(setupULOGD, kindULOGD, 400000, false, 15, 90))
+	b := rssEverywhere(aggregate(res))
+	if b.Verdict != "missed" || !strings.Contains(b.Detail, "70.0 MiB: nflog-agent-https alone at 400k") {
+		t.Errorf("RSS everywhere: %+v", b)
 	}
 }
 

@@ -45,6 +45,7 @@ type options struct {
 	overflow string
 	extra    string
 	logs     string
+	spool    string // where agent-https's spool directories go: a disk, not the tmpfs
 	bins     binaries
 }
 
@@ -53,9 +54,12 @@ const (
 	setupULOGD = "ulogd2"
 	setupAgent = "agent"
 	setupBoth  = "both"
+	// setupAgentFile: the agent alone with a file sink (NDJSON, one fsync
+	// per batch) instead of stdout, on the tmpfs.
+	setupAgentFile = "agent-file"
 	// setupAgentHTTPS: the agent alone, shipping to an HTTPS receiver
-	// (`nflogbench receive`) on B's loopback, gzip, spool directory on the
-	// tmpfs: what shipping costs on top of reading and decoding.
+	// (`nflogbench receive`) on B's loopback, gzip, spool directory on a
+	// disk (-spool-dir), where an fsync costs what it costs in production.
 	setupAgentHTTPS = "agent-https"
 	// httpMaxAge is the http sink's default batch.max_age.
 	httpMaxAge = time.Second
@@ -74,11 +78,12 @@ func run() int {
 	flag.StringVar(&steps, "steps", "25k,50k,75k,100k,150k,200k,300k,400k", "offered rates, packets per second")
 	flag.DurationVar(&o.duration, "duration", 8*time.Second, "flood duration of each step")
 	flag.IntVar(&o.repeat, "repeat", 1, "repetitions of the whole sweep")
-	flag.StringVar(&setups, "setups", "ulogd2,agent,both,agent-https", "setups to run: ulogd2 (alone), agent (alone), both, agent-https (alone, shipping over HTTPS)")
+	flag.StringVar(&setups, "setups", "ulogd2,agent,agent-file,both,agent-https", "setups to run: ulogd2 (alone), agent (alone, stdout), agent-file (alone, file sink), both, agent-https (alone, shipping over HTTPS)")
 	flag.DurationVar(&o.maxDrain, "max-drain", 20*time.Second, "longest wait for a reader to catch up after a flood")
 	flag.DurationVar(&o.maxLag, "max-lag", time.Second, "a run is lossless only if the reader caught up within this after the flood")
 	flag.StringVar(&o.out, "out", "docs/bench", "results directory")
 	flag.StringVar(&o.work, "work", "", "scratch directory for reader output (a tmpfs; required)")
+	flag.StringVar(&o.spool, "spool-dir", "/var/tmp", "`directory` on a disk filesystem for agent-https's spool (each run's is removed after it)")
 	flag.StringVar(&o.prefix, "prefix", "nflb", "name prefix of the namespaces this run creates")
 	flag.BoolVar(&o.agentRT, "agent-rt", false, "run nflog-agent with ulogd2's real-time priority (SCHED_RR 99), to shield it from unrelated load as ulogd2 shields itself")
 	flag.StringVar(&o.extra, "agent-yaml", "", "top-level YAML appended to the agent's config (e.g. `spool: {memory_events: 10000}`)")
@@ -96,7 +101,7 @@ func run() int {
 		return 2
 	}
 	for _, s := range strings.Split(setups, ",") {
-		if s != setupULOGD && s != setupAgent && s != setupBoth && s != setupAgentHTTPS {
+		if s != setupULOGD && s != setupAgent && s != setupAgentFile && s != setupBoth && s != setupAgentHTTPS {
 			fmt.Fprintf(os.Stderr, "nflogbench: -setups: unknown setup %q\n", s)
 			return 2
 		}
@@ -206,8 +211,10 @@ type result struct {
 	Written           uint64  // events in its output
 	Lost              uint64  // Logged - Written
 	LossPct           float64
-	KernelLostSeq     uint64 // what sequence gaps show (misses a loss at the very end)
-	QueueDropped      uint64
+	KernelLostSeq     uint64  // what sequence gaps show (misses a loss at the very end)
+	QueueDropped      uint64  // agent: the group queue's drops (reader → decoder)
+	SpoolDropped      uint64  // agent: the Appender's drops (decoder → queue)
+	SinkDropped       uint64  // agent: the queue's drops before the sink read them (queue_full, spool_full)
 	LagS              float64 // from the end of the flood until its output stopped growing
 	Drained           bool
 	CPUSeconds        float64
@@ -215,6 +222,8 @@ type result struct {
 	PeakRSSMiB        float64
 	Lossless          bool
 	ReceiverCPUSecs   float64 // agent-https: the HTTPS receiver's CPU (not in CPUSeconds)
+	OutputFS          string  // filesystem of the reader's output file
+	SpoolFS           string  // agent-https: filesystem of the spool directory
 }
 
 func readersOf(setup string) []string {
@@ -223,10 +232,22 @@ func readersOf(setup string) []string {
 		return []string{kindULOGD}
 	case setupAgent:
 		return []string{kindAgent}
+	case setupAgentFile:
+		return []string{kindAgentFile}
 	case setupAgentHTTPS:
 		return []string{kindAgentHTTPS}
 	}
 	return []string{kindULOGD, kindAgent}
+}
+
+// fsType names the filesystem path is on (ext4, tmpfs, …), as findmnt
+// does; "?" when it cannot tell.
+func fsType(ctx context.Context, path string) string {
+	out, err := command(ctx, "findmnt", "-n", "-o", "FSTYPE", "--target", path)
+	if t := strings.TrimSpace(string(out)); err == nil && t != "" {
+		return t
+	}
+	return "?"
 }
 
 // loadgenReport is bench/loadgen's output.
@@ -247,6 +268,13 @@ func runOnce(ctx context.Context, o options, l *lab, pids *os.File, setup string
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	spoolDir := ""
+	if setup == setupAgentHTTPS {
+		if spoolDir, err = os.MkdirTemp(o.spool, "nflog-agent-bench-spool-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(spoolDir)
+	}
 	if err := l.loadRules(ctx, groups); err != nil {
 		return nil, err
 	}
@@ -257,7 +285,7 @@ func runOnce(ctx context.Context, o options, l *lab, pids *os.File, setup string
 		}
 	}()
 	for _, k := range kinds {
-		r, err := startReader(k, dir, l.B, "1", o, pids)
+		r, err := startReader(k, dir, spoolDir, l.B, "1", o, pids)
 		if err != nil {
 			return nil, err
 		}
@@ -330,6 +358,10 @@ func runOnce(ctx context.Context, o options, l *lab, pids *os.File, setup string
 			Rep: rep, Setup: setup, Reader: r.kind, TargetPPS: rate, SentPPS: lg.PPS, Sent: lg.Sent, ElapsedS: lg.ElapsedS,
 			LagS: lags[i].Seconds(), Drained: drained[i],
 			CPUSeconds: float64(cpu1-cpu0[i]) / clockTicks, PeakRSSMiB: float64(rss) / (1 << 20),
+			OutputFS: fsType(ctx, r.dir),
+		}
+		if r.spool != "" {
+			res[i].SpoolFS = fsType(ctx, r.spool)
 		}
 		if r.recv != nil {
 			if r.recv.exited() {
@@ -368,6 +400,7 @@ func runOnce(ctx context.Context, o options, l *lab, pids *os.File, setup string
 		x := &res[i]
 		x.Logged = ctr["g"+strconv.Itoa(r.group)]
 		x.Written, x.KernelLostSeq, x.QueueDropped = c.written, c.kernelLost, c.queueDrop
+		x.SpoolDropped, x.SinkDropped = c.spoolDrop, c.sinkDrop
 		fillDerived(x, maxLag)
 	}
 	return res, nil

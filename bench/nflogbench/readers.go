@@ -18,11 +18,12 @@ const (
 	kindULOGD      = "ulogd2"
 	kindAgent      = "nflog-agent"
 	kindAgentHTTPS = "nflog-agent-https"
+	kindAgentFile  = "nflog-agent-file"
 )
 
 // Each reader kind has its own NFLOG group (one listener per group per
 // namespace) and rule.
-var groupOf = map[string]int{kindULOGD: 5, kindAgent: 6, kindAgentHTTPS: 7}
+var groupOf = map[string]int{kindULOGD: 5, kindAgent: 6, kindAgentHTTPS: 7, kindAgentFile: 8}
 
 // recvCPU is the CPU the HTTPS receiver is pinned to: the generator's, so
 // that the agent keeps CPU 1 to itself as in the other setups.
@@ -89,10 +90,7 @@ func agentConfig(group int, overflow, extra string) string {
 	if overflow != "" {
 		over = "    overflow: " + overflow + "\n"
 	}
-	yaml := ""
-	if extra != "" {
-		yaml = strings.TrimRight(extra, "\n") + "\n"
-	}
+	yaml := extraYAML(extra)
 	return fmt.Sprintf(`# Written by bench/nflogbench for one benchmark run.
 hostname: bench
 groups:
@@ -107,10 +105,6 @@ groups:
 // agentHTTPSConfig is agentConfig with a spool directory and an http sink
 // (gzip, NDJSON) towards the receiver at 127.0.0.1:port that trusts caFile.
 func agentHTTPSConfig(group int, overflow, extra, spoolDir string, port int, caFile string) string {
-	yaml := ""
-	if extra != "" {
-		yaml = strings.TrimRight(extra, "\n") + "\n"
-	}
 	return agentConfig(group, overflow, "") + fmt.Sprintf(`spool:
   dir: %s
 sinks:
@@ -120,7 +114,20 @@ sinks:
     format: ndjson
     compression: gzip
     tls: {ca_file: %s}
-`, spoolDir, port, caFile) + yaml
+`, spoolDir, port, caFile) + extraYAML(extra)
+}
+
+// extraYAML is the extra top-level YAML, ending its last line.
+func extraYAML(extra string) string {
+	if extra == "" {
+		return ""
+	}
+	return strings.TrimRight(extra, "\n") + "\n"
+}
+
+// agentFileConfig is agentConfig with a file sink writing to path.
+func agentFileConfig(group int, overflow, extra, path string) string {
+	return agentConfig(group, overflow, "") + fmt.Sprintf("sinks:\n  - type: file\n    path: %s\n", path) + extraYAML(extra)
 }
 
 // readerRun is one reader process of one benchmark run.
@@ -130,6 +137,7 @@ type readerRun struct {
 	dir    string
 	p      *proc
 	output string // the events it writes (agent-https: the receiver's count file)
+	spool  string // agent-https: its spool directory
 	stderr string
 	recv   *proc // agent-https: the receiver
 }
@@ -176,7 +184,8 @@ func startReceiver(r *readerRun, ns string, pids *os.File) (int, error) {
 // startReader starts a reader in namespace ns pinned to cpu.
 // With o.agentRT, the agent runs under SCHED_RR 99 like ulogd2, which sets
 // that itself.
-func startReader(kind, dir, ns, cpu string, o options, pids *os.File) (*readerRun, error) {
+// agent-https's spool goes in spoolDir.
+func startReader(kind, dir, spoolDir, ns, cpu string, o options, pids *os.File) (*readerRun, error) {
 	bins := o.bins
 	r := &readerRun{kind: kind, group: groupOf[kind], dir: dir, stderr: filepath.Join(dir, kind+".stderr")}
 	errf, err := os.Create(r.stderr)
@@ -214,7 +223,8 @@ func startReader(kind, dir, ns, cpu string, o options, pids *os.File) (*readerRu
 			return nil, err
 		}
 		conf := filepath.Join(dir, "agent-https.yaml")
-		cfg := agentHTTPSConfig(r.group, o.overflow, o.extra, filepath.Join(dir, "spool"), port, filepath.Join(dir, recvCertFile))
+		r.spool = filepath.Join(spoolDir, "spool")
+		cfg := agentHTTPSConfig(r.group, o.overflow, o.extra, r.spool, port, filepath.Join(dir, recvCertFile))
 		if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 			r.recv.kill()
 			return nil, err
@@ -223,6 +233,21 @@ func startReader(kind, dir, ns, cpu string, o options, pids *os.File) (*readerRu
 		// Nothing is expected on stdout; keep it anyway.
 		if out, err = os.Create(filepath.Join(dir, "agent-https.stdout")); err != nil {
 			r.recv.kill()
+			return nil, err
+		}
+		defer out.Close()
+		args = []string{bins.agent, "run", "--config", conf}
+		if o.agentRT {
+			args = append([]string{"chrt", "-r", "99"}, args...)
+		}
+	case kindAgentFile:
+		conf := filepath.Join(dir, "agent-file.yaml")
+		r.output = filepath.Join(dir, "agent-file.ndjson")
+		if err := os.WriteFile(conf, []byte(agentFileConfig(r.group, o.overflow, o.extra, r.output)), 0o644); err != nil {
+			return nil, err
+		}
+		// Nothing is expected on stdout; keep it anyway.
+		if out, err = os.Create(filepath.Join(dir, "agent-file.stdout")); err != nil {
 			return nil, err
 		}
 		defer out.Close()
@@ -261,6 +286,8 @@ type counts struct {
 	written    uint64
 	kernelLost uint64 // from sequence gaps, as the reader sees them
 	queueDrop  uint64 // agent only: records dropped between reader and decoder
+	spoolDrop  uint64 // agent only: events dropped before the queue (its input buffer was full)
+	sinkDrop   uint64 // agent only: events the queue dropped before the sink had them
 }
 
 // collect counts a stopped reader's output.
@@ -270,7 +297,7 @@ func (r *readerRun) collect() (counts, error) {
 		if err != nil {
 			return counts{}, err
 		}
-		return counts{written: readCount(r.output), kernelLost: tot["kernel_lost"], queueDrop: tot["queue_dropped"]}, nil
+		return agentCounts(readCount(r.output), tot), nil
 	}
 	f, err := os.Open(r.output)
 	if err != nil {
@@ -293,19 +320,32 @@ func (r *readerRun) collect() (counts, error) {
 		if err != nil {
 			return counts{}, err
 		}
-		return counts{written: n, kernelLost: tot["kernel_lost"], queueDrop: tot["queue_dropped"]}, nil
+		return agentCounts(n, tot), nil
 	}
 }
 
-// totals is the agent's "group totals" log line.
+func agentCounts(written uint64, tot map[string]uint64) counts {
+	return counts{written: written, kernelLost: tot["kernel_lost"], queueDrop: tot["queue_dropped"],
+		spoolDrop: tot["spool_dropped"], sinkDrop: tot["dropped"]}
+}
+
+// totals is the agent's "group totals" log line, with the fields of its
+// "events dropped before the spool" line (only there when some were) and
+// of its one "sink totals" line added.
 func (r *readerRun) totals() (map[string]uint64, error) {
 	errb, err := os.ReadFile(r.stderr)
 	if err != nil {
 		return nil, err
 	}
-	tot, ok := agentTotals(string(errb), r.group)
+	tot, ok := agentLine(string(errb), "group totals", r.group)
 	if !ok {
 		return nil, fmt.Errorf("no \"group totals\" line for group %d in %s", r.group, r.stderr)
+	}
+	if d, ok := agentLine(string(errb), "events dropped before the spool (its input buffer was full)", r.group); ok {
+		tot["spool_dropped"] = d["spool_dropped"]
+	}
+	if s, ok := agentLine(string(errb), "sink totals", -1); ok {
+		tot["dropped"] = s["dropped"]
 	}
 	return tot, nil
 }
@@ -369,16 +409,16 @@ func scanSeq(r io.Reader, key []byte) (seqScan, error) {
 	return s, sc.Err()
 }
 
-// agentTotals finds the agent's `group totals` log line for group and
-// returns its numeric attributes.
-func agentTotals(stderr string, group int) (map[string]uint64, bool) {
+// agentLine finds the agent's log line with message msg for group (any
+// group when negative) and returns its numeric attributes.
+func agentLine(stderr, msg string, group int) (map[string]uint64, bool) {
 	want := "group=" + strconv.Itoa(group)
 	for line := range strings.Lines(stderr) {
-		if !strings.Contains(line, `msg="group totals"`) {
+		if !strings.Contains(line, `msg="`+msg+`"`) {
 			continue
 		}
 		m := map[string]uint64{}
-		match := false
+		match := group < 0
 		for _, f := range strings.Fields(line) {
 			if f == want {
 				match = true

@@ -19,6 +19,7 @@ type machine struct {
 	Date, CPU, Hypervisor, Memory, Kernel, OS, Go, ULOGD, Agent string
 	CPUs                                                        int
 	LoadStart, LoadBefore, LoadAfter, Elapsed                   string
+	OutputFS, SpoolFS                                           string // filesystems the runs used, as findmnt names them
 }
 
 func firstLine(b []byte) string {
@@ -108,8 +109,8 @@ func aggregate(results []result) []*row {
 			x.Lossless++
 		}
 	}
-	setupOrder := map[string]int{setupULOGD: 0, setupAgent: 1, setupBoth: 2, setupAgentHTTPS: 3}
-	readerOrder := map[string]int{kindULOGD: 0, kindAgent: 1, kindAgentHTTPS: 2}
+	setupOrder := map[string]int{setupULOGD: 0, setupAgent: 1, setupAgentFile: 2, setupBoth: 3, setupAgentHTTPS: 4}
+	readerOrder := map[string]int{kindULOGD: 0, kindAgent: 1, kindAgentFile: 2, kindAgentHTTPS: 3}
 	slices.SortStableFunc(rows, func(a, b *row) int {
 		if c := setupOrder[a.Setup] - setupOrder[b.Setup]; c != 0 {
 			return c
@@ -126,6 +127,22 @@ func aggregate(results []result) []*row {
 		return 0
 	})
 	return rows
+}
+
+// fsList names the filesystems of (fs of) the runs, each once: "ext4",
+// "ext4 and tmpfs".
+func fsList(results []result, fs func(result) string) string {
+	var names []string
+	for _, r := range results {
+		if n := fs(r); n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	if len(names) == 0 {
+		return "?"
+	}
+	return strings.Join(names, " and ")
 }
 
 func setupLabel(setup string) string {
@@ -246,7 +263,26 @@ func budgets(rows []*row, ls []lossless) []budget {
 		b.Verdict = verdict(peak <= 64)
 		b.Detail = fmt.Sprintf("%.1f MiB (highest of %d runs)", peak, r.N)
 	}
-	return append(out, b)
+	out = append(out, b)
+	return append(out, rssEverywhere(rows))
+}
+
+// rssEverywhere is the memory budget over every nflog-agent run: floods
+// and every setup included.
+func rssEverywhere(rows []*row) budget {
+	b := budget{Name: "peak RSS ≤ 64 MiB at every step (every nflog-agent setup)", Verdict: "n/a", Detail: "no nflog-agent run"}
+	var worst *row
+	for _, r := range rows {
+		if r.Reader != kindULOGD && (worst == nil || slices.Max(r.RSS) > slices.Max(worst.RSS)) {
+			worst = r
+		}
+	}
+	if worst != nil {
+		peak := slices.Max(worst.RSS)
+		b.Verdict = verdict(peak <= 64)
+		b.Detail = fmt.Sprintf("highest %.1f MiB: %s %s at %s", peak, worst.Reader, setupLabel(worst.Setup), kpps(worst.Target))
+	}
+	return b
 }
 
 func verdict(ok bool) string {
@@ -280,6 +316,8 @@ func writeResults(o options, m machine, results []result) error {
 	if err := writeCSV(filepath.Join(o.out, "results.csv"), results); err != nil {
 		return err
 	}
+	m.OutputFS = fsList(results, func(r result) string { return r.OutputFS })
+	m.SpoolFS = fsList(results, func(r result) string { return r.SpoolFS })
 	rows := aggregate(results)
 	ls := losslessRates(rows)
 	chartErr := writeChart(o.out, rows)
@@ -302,14 +340,16 @@ func writeCSV(path string, results []result) error {
 	}
 	w := csv.NewWriter(f)
 	w.Write([]string{"rep", "setup", "reader", "target_pps", "sent_pps", "sent", "elapsed_s", "logged", "written", "lost", "loss_pct",
-		"kernel_lost_seq", "queue_dropped", "lag_s", "drained", "cpu_s", "cpu_s_per_million_events", "peak_rss_mib", "lossless", "receiver_cpu_s"})
+		"kernel_lost_seq", "queue_dropped", "lag_s", "drained", "cpu_s", "cpu_s_per_million_events", "peak_rss_mib", "lossless", "receiver_cpu_s",
+		"output_fs", "spool_fs", "spool_dropped", "sink_dropped"})
 	ff := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	for _, r := range results {
 		w.Write([]string{strconv.Itoa(r.Rep), r.Setup, r.Reader, ff(r.TargetPPS, 0), ff(r.SentPPS, 0), u(r.Sent), ff(r.ElapsedS, 3), u(r.Logged),
 			u(r.Written), u(r.Lost), ff(r.LossPct, 3), u(r.KernelLostSeq), u(r.QueueDropped), ff(r.LagS, 2),
 			strconv.FormatBool(r.Drained), ff(r.CPUSeconds, 2), ff(r.CPUMicrosPerEvent, 2), ff(r.PeakRSSMiB, 1),
-			strconv.FormatBool(r.Lossless), ff(r.ReceiverCPUSecs, 2)})
+			strconv.FormatBool(r.Lossless), ff(r.ReceiverCPUSecs, 2), r.OutputFS, r.SpoolFS,
+			u(r.SpoolDropped), u(r.SinkDropped)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -391,6 +431,7 @@ func markdown(o options, m machine, rows []*row, ls []lossless, bs []budget, cha
 	p("\n\n## Machine\n\n")
 	p("| | |\n|---|---|\n")
 	p("| CPU | %s, %d vCPU (%s guest) |\n| memory | %s |\n| kernel | Linux %s, %s |\n", m.CPU, m.CPUs, orQ(m.Hypervisor), m.Memory, m.Kernel, m.OS)
+	p("| filesystems | readers' output: %s; agent-https spool: %s |\n", m.OutputFS, m.SpoolFS)
 	p("| readers | %s; %s (%s) |\n", orQ(m.ULOGD), orQ(m.Agent), m.Go)
 	p("| load average (1, 5, 15 min) | ")
 	if m.LoadStart != "" {
@@ -404,7 +445,7 @@ func markdown(o options, m machine, rows []*row, ls []lossless, bs []budget, cha
 	p("builds the NFLOG messages in the sender's softirq). In B, one nft input rule per reader logs every flood packet\n")
 	p("(`counter log prefix \"IPTABLES: ACCEPT \" group N`), then a rule drops it. ulogd2 reads group %d (NFLOG → BASE →\n", groupOf[kindULOGD])
 	p("IFINDEX → IP2STR → HWHDR → JSON file, sequence numbers on), nflog-agent group %d (NDJSON on stdout into a file).\n", groupOf[kindAgent])
-	p("Both files are on a tmpfs. Both readers get the same kernel batching settings (%d packets or %d ms) and socket\n", queueThreshold, flushTimeoutMS)
+	p("The readers' output files are on %s. Both readers get the same kernel batching settings (%d packets or %d ms) and socket\n", m.OutputFS, queueThreshold, flushTimeoutMS)
 	p("buffer (%d MiB requested, growing to %d MiB on ENOBUFS) and run pinned to CPU 1. The agent also asks the kernel\n", readBuffer>>20, readBufferMax>>20)
 	p("for batches of up to 64 KiB (`NFULA_CFG_NLBUFSIZ`), which ulogd2 2.0.8 has no setting for: its batches end at the\n")
 	p("kernel's default of about one page (4 KiB, some 15 messages here). Setups:\n\n")
@@ -414,6 +455,7 @@ func markdown(o options, m machine, rows []*row, ls []lossless, bs []budget, cha
 	} else {
 		p("  nflog-agent runs with normal scheduling, as its systemd unit does (on a loaded machine this favours ulogd2).\n")
 	}
+	p("- **agent-file** (alone): nflog-agent group %d with a `file` sink (NDJSON, one fsync per batch) instead of stdout.\n", groupOf[kindAgentFile])
 	p("- **both at once**: both rules, both readers on CPU 1; ulogd2 demoted to normal scheduling (`chrt -o -p 0`),\n")
 	p("  since otherwise it starves the other reader and the run measures the scheduler. The kernel builds two\n")
 	p("  messages per packet on CPU 0, so the generator reaches lower rates.\n\n")
@@ -456,7 +498,7 @@ func markdown(o options, m machine, rows []*row, ls []lossless, bs []budget, cha
 	}
 	if https {
 		p("\n**%s**: nflog-agent alone on CPU 1, shipping to `nflogbench receive`, an HTTPS receiver on B's loopback\n", kindAgentHTTPS)
-		p("(self-signed certificate as the sink's `tls.ca_file`, `http` sink, NDJSON, gzip, spool directory on the tmpfs).\n")
+		p("(self-signed certificate as the sink's `tls.ca_file`, `http` sink, NDJSON, gzip, spool directory on %s, as findmnt names it).\n", m.SpoolFS)
 		p("Written = events the receiver counted, including any delivered while the agent stopped; lag = until its count\n")
 		p("stopped growing (for %v, not 0.5 s: the sink holds a partial batch up to its batch.max_age, %v), and a run is\n", 500*time.Millisecond+httpMaxAge, httpMaxAge)
 		p("lossless if it caught up within %v (max-lag + max_age). CPU and RSS are the agent's; the receiver (pinned to CPU %s, the generator's) is not counted\n", o.maxLag+httpMaxAge, recvCPU)

@@ -10,9 +10,8 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/nflog-agent/nflog-agent/internal/config"
+	"github.com/nflog-agent/nflog-agent/internal/nsfile"
 	"github.com/nflog-agent/nflog-agent/internal/writable"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
@@ -73,7 +72,7 @@ func (a *agent) buildParts(mode buildMode, log *slog.Logger, stdout io.Writer) e
 		a.hostname = h
 	}
 	if cfg.NetNS != "" {
-		f, err := openNetNS(cfg.NetNS)
+		f, err := nsfile.Open(cfg.NetNS)
 		if err != nil {
 			return cfg.ErrorAt("netns", "%v", err)
 		}
@@ -164,35 +163,4 @@ func (a *agent) close() {
 		a.netns.Close()
 		a.netns = nil
 	}
-}
-
-// openNetNS opens a network namespace file, such as /run/netns/NAME (what
-// `ip netns add NAME` creates) or /proc/PID/ns/net. A path that exists but
-// names no namespace (a file left behind once the namespace was unmounted)
-// or another kind of namespace is an error here, not an EINVAL when the
-// first socket is opened in it.
-func openNetNS(path string) (*os.File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if st.Type != unix.NSFS_MAGIC {
-		f.Close()
-		return nil, fmt.Errorf("%s is not a namespace file: want /run/netns/NAME (ip netns add NAME) or /proc/PID/ns/net", path)
-	}
-	kind, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: namespace type: %w", path, err)
-	}
-	if kind != unix.CLONE_NEWNET {
-		f.Close()
-		return nil, fmt.Errorf("%s is a namespace, but not a network namespace", path)
-	}
-	return f, nil
 }

@@ -17,11 +17,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
 	"github.com/nflog-agent/nflog-agent/internal/config"
 	"github.com/nflog-agent/nflog-agent/internal/logging"
+	"github.com/nflog-agent/nflog-agent/internal/telemetry"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
@@ -72,6 +72,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, reop
 	for _, w := range a.warnings {
 		log.Warn("configuration warning", "warning", w.Error())
 	}
+	if limit, set := setMemoryLimit(cfg.Spool); set {
+		log.Info("memory limit for the garbage collector", "bytes", limit)
+	}
 	if err := runPipeline(ctx, a, log, reopen); err != nil {
 		log.Error("nflog-agent run failed", "err", err)
 		return 1
@@ -91,7 +94,7 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 	if a.netns != nil {
 		netns = int(a.netns.Fd())
 	}
-	tel, err := newTelemetry(cfg.Metrics, log)
+	tel, err := telemetry.New(cfg.Metrics, telemetry.Build{Version: version, Commit: commit}, log)
 	if err != nil {
 		return err
 	}
@@ -99,7 +102,7 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if err := tel.close(sctx); err != nil {
+		if err := tel.Close(sctx); err != nil {
 			log.Warn("stopping the metrics server", "err", err)
 		}
 	}()
@@ -114,38 +117,17 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 	if err != nil {
 		return err
 	}
-	if err := tel.register(promsnap.New("group", col.Stats, groupID, groupMetrics...)); err != nil {
-		col.Close()
-		return fmt.Errorf("metrics: %w", err)
-	}
-	if err := registerConntrack(tel, col, log); err != nil {
-		col.Close()
-		return fmt.Errorf("metrics: %w", err)
-	}
-	var drain drainState
-	tel.health.add("agent", drain.check)
-
 	q, sh := a.queue, a.shipper
-	if err := registerShipping(tel, q, sh, cfg.Health.SinkFailureThreshold); err != nil {
+	stages, err := registerTelemetry(tel, col, q, sh, cfg.Health.SinkFailureThreshold, log)
+	if err != nil {
 		col.Close()
-		return fmt.Errorf("metrics: %w", err)
-	}
-	stages := make([]decodeStats, len(col.Groups()))
-	if err := tel.register(promsnap.New("group", func() []decodeSnap {
-		out := make([]decodeSnap, len(stages))
-		for i := range stages {
-			out[i] = stages[i].snapshot()
-		}
-		return out
-	}, func(d *decodeSnap) string { return strconv.Itoa(int(d.group)) }, decodeMetrics...)); err != nil {
-		col.Close()
-		return fmt.Errorf("metrics: %w", err)
+		return err
 	}
 	backlog := pending(sh.Stats()) // before the sinks start on it
 	sh.Start()
 	a.shipper, a.queue = nil, nil // stopped and closed below, after the drain, each within a deadline
 	// The spool logs its own failures, once per series.
-	app := spool.NewAppender(q, appenderEvents, appenderBatch, nil)
+	app := spool.NewAppender(q, cfg.Spool.Appender(), nil)
 
 	panics := &panicLog{log: log}
 	var wg sync.WaitGroup
@@ -154,11 +136,9 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		opts := cfg.Groups[i].Decode
 		opts.Hostname = a.hostname
 		gc := g.Config()
-		stages[i].group = gc.Group
 		groups = append(groups, strconv.Itoa(int(gc.Group)))
-		tel.health.add(fmt.Sprintf("group %d", gc.Group), groupCheck(g))
 		wg.Go(func() {
-			decodeLoop(g, decode.NewEncoder(opts), app, &stages[i], panics)
+			decodeLoop(g, decode.NewEncoder(opts), app, stages.Group(i), panics)
 		})
 		log.Info("reading NFLOG group", "group", gc.Group, "snaplen", gc.SnapLen, "full_packet", gc.FullPacket,
 			"message_flags", opts.Flags.String(), "queue_threshold", gc.QueueThreshold, "flush_timeout", gc.FlushTimeout,
@@ -188,7 +168,7 @@ wait:
 			}
 		}
 	}
-	drain.start()
+	tel.Drain()
 	log.Info("stopping: draining what was read", "shutdown_timeout", cfg.ShutdownTimeout)
 	col.Close() // closes every Records channel once its reader has stopped
 	// The decode loops never block (Add drops when the buffer is full),
@@ -211,13 +191,12 @@ wait:
 				"no_flow", s.ConntrackMissing.NoFlow, "hold_full", s.ConntrackMissing.HoldFull)
 		}
 	}
-	for i := range stages {
-		s := stages[i].snapshot()
-		if s.spoolDropped > 0 {
-			log.Warn("events dropped before the spool (its input buffer was full)", "group", s.group, "spool_dropped", s.spoolDropped)
+	for _, d := range stages.Totals() {
+		if d.SpoolDropped > 0 {
+			log.Warn("events dropped before the spool (its input buffer was full)", "group", d.Group, "spool_dropped", d.SpoolDropped)
 		}
-		if s.encoderPanics > 0 {
-			log.Error("records dropped because the encoder panicked on them (a decoder bug)", "group", s.group, "encoder_panics", s.encoderPanics)
+		if d.EncoderPanics > 0 {
+			log.Error("records dropped because the encoder panicked on them (a decoder bug)", "group", d.Group, "encoder_panics", d.EncoderPanics)
 		}
 	}
 	for _, st := range sh.Stats() {
@@ -228,6 +207,24 @@ wait:
 		werr = err
 	}
 	return werr
+}
+
+// registerTelemetry exports the groups', the queue's and the sinks'
+// metrics and health checks, and the counters of the decode stages, one
+// set per group in the order of col.Groups.
+func registerTelemetry(tel *telemetry.Telemetry, col *collector.Collector, q spool.Queue, sh *ship.Shipper,
+	sinkFailureThreshold time.Duration, log *slog.Logger) (*telemetry.DecodeStats, error) {
+	if err := tel.RegisterGroups(col, log); err != nil {
+		return nil, err
+	}
+	if err := tel.RegisterShipping(q, sh, sinkFailureThreshold); err != nil {
+		return nil, err
+	}
+	groups := make([]uint16, len(col.Groups()))
+	for i, g := range col.Groups() {
+		groups[i] = g.Config().Group
+	}
+	return tel.RegisterDecodeStats(groups)
 }
 
 // closeQueue closes the queue, giving up after stopStepTimeout.
@@ -256,14 +253,6 @@ func within(d time.Duration, what string, fn func() error) error {
 		return fmt.Errorf("%s: still not done after %s, given up", what, d)
 	}
 }
-
-// The Appender between the decoders and the queue: how many events it
-// buffers (a burst the queue absorbs without dropping) and how many it
-// appends at once (one fsync each on a spool).
-const (
-	appenderEvents = 16384
-	appenderBatch  = 1024
-)
 
 // shutdownShipper lets the sinks deliver what is queued until
 // cfg.ShutdownTimeout, then gives up on them, saying what was abandoned.
@@ -315,39 +304,20 @@ func sum(m map[string]uint64) (n uint64) {
 	return n
 }
 
-// decodeStats counts what one group's decode stage loses: the records the
-// encoder panicked on and the events the Appender had no room for. The
-// collector counts what is lost before (messages it cannot parse).
-type decodeStats struct {
-	group         uint16
-	encoderPanics atomic.Uint64
-	spoolDropped  atomic.Uint64
-}
-
-// decodeSnap is a decodeStats read for a scrape.
-type decodeSnap struct {
-	group                       uint16
-	encoderPanics, spoolDropped uint64
-}
-
-func (s *decodeStats) snapshot() decodeSnap {
-	return decodeSnap{group: s.group, encoderPanics: s.encoderPanics.Load(), spoolDropped: s.spoolDropped.Load()}
-}
-
 // decodeLoop is the decode stage of one group: it runs on its own goroutine
 // so the reader never waits for encoding or output. Events go to the queue
 // through app, which never blocks; those it has no room for are counted in
 // st, as are the records the encoder panicked on.
-func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, st *decodeStats, panics *panicLog) {
+func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, st *telemetry.DecodeCounters, panics *panicLog) {
 	for batch := range g.Records() {
 		for i := range batch {
 			ev, ok := encode(enc, &batch[i], panics)
 			if !ok {
-				st.encoderPanics.Add(1)
+				st.EncoderPanics.Add(1)
 				continue
 			}
 			if !app.Add(ev) {
-				st.spoolDropped.Add(1)
+				st.SpoolDropped.Add(1)
 			}
 		}
 		g.Recycle(batch) // the events are copies: the records are done with

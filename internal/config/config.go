@@ -17,6 +17,7 @@ import (
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
 	"github.com/nflog-agent/nflog-agent/internal/logging"
+	"github.com/nflog-agent/nflog-agent/internal/telemetry"
 	"github.com/nflog-agent/nflog-agent/internal/writable"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
@@ -32,7 +33,7 @@ type Config struct {
 	// NFLOG; 0 = ctmirror.DefaultMaxEntries.
 	ConntrackMaxEntries int
 	ShutdownTimeout     time.Duration // how long SIGTERM may take to drain what was read
-	Metrics             Metrics
+	Metrics             telemetry.Config
 	Health              Health
 	Log                 logging.Config
 	Spool               spool.Config
@@ -52,14 +53,6 @@ type Group struct {
 	Decode    decode.Options // Flags, MAC and Actions; Hostname is filled at run time
 }
 
-// Metrics is the `metrics:` section.
-type Metrics struct {
-	Listen string // host:port of /metrics and /healthz; "" = off
-	// PProf adds Go's profiler under /debug/pprof/ on the same listener,
-	// to find where the agent spends its CPU on a busy firewall.
-	PProf bool
-}
-
 // Health is the `health:` section.
 type Health struct {
 	// SinkFailureThreshold is how long a sink may keep failing before
@@ -74,7 +67,7 @@ func Default() *Config {
 	return &Config{
 		Groups:          []Group{{Collector: collector.GroupConfig{Group: collector.DefaultGroup}}},
 		ShutdownTimeout: 10 * time.Second,
-		Metrics:         Metrics{Listen: "127.0.0.1:9740"},
+		Metrics:         telemetry.Config{Listen: "127.0.0.1:9740"},
 		Health:          Health{SinkFailureThreshold: 5 * time.Minute},
 		Log:             logging.Config{Format: "text", Level: slog.LevelInfo},
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
 	"github.com/nflog-agent/nflog-agent/internal/logging"
+	"github.com/nflog-agent/nflog-agent/internal/telemetry"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -64,7 +65,7 @@ log:
 	},
 		ConntrackMaxEntries: 100000,
 		ShutdownTimeout:     3 * time.Second,
-		Metrics:             Metrics{Listen: "[::1]:9999", PProf: true},
+		Metrics:             telemetry.Config{Listen: "[::1]:9999", PProf: true},
 		Health:              Health{SinkFailureThreshold: 90 * time.Second},
 		Log:                 logging.Config{Format: "json", Level: slog.LevelWarn},
 	}

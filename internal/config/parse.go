@@ -2,8 +2,6 @@ package config
 
 import (
 	"errors"
-	"net"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -11,6 +9,7 @@ import (
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/decode"
 	"github.com/nflog-agent/nflog-agent/internal/logging"
+	"github.com/nflog-agent/nflog-agent/internal/telemetry"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
@@ -47,7 +46,7 @@ func (p *parser) topFields() []field {
 		{"conntrack_max_entries", integerIn(p, &c.ConntrackMaxEntries, 1024, 1<<24)},
 		{"shutdown_timeout", positive(p, &c.ShutdownTimeout)},
 		{"metrics", p.section(
-			field{"listen", scalar(p, &c.Metrics.Listen, "a string", parseListen)},
+			field{"listen", scalar(p, &c.Metrics.Listen, "a string", telemetry.ParseListen)},
 			field{"pprof", boolean(p, &c.Metrics.PProf)},
 		)},
 		{"health", p.section(
@@ -60,22 +59,6 @@ func (p *parser) topFields() []field {
 		{"spool", p.spool},
 		{"sinks", p.sinks},
 	}
-}
-
-// parseListen reads metrics.listen: host:port, where port 0 picks a free
-// port (tests, the demo), or `off` or nothing for no endpoint.
-func parseListen(s string) (string, error) {
-	if s == "off" || s == "" {
-		return "", nil
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err == nil {
-		_, err = strconv.ParseUint(port, 10, 16)
-	}
-	if err != nil || strings.ContainsAny(host, " /") {
-		return "", want(s, "host:port such as 127.0.0.1:9740, or off")
-	}
-	return s, nil
 }
 
 // groups reads the `groups:` list; the collector validates each group.
@@ -152,6 +135,8 @@ func (p *parser) spool(v *yaml.Node, path string) error {
 		})},
 		{"max_bytes", size(p, &s.MaxBytes, spool.MaxMaxBytes, "1024GiB", "1GiB or 1073741824")},
 		{"memory_events", integerIn(p, &s.MemoryEvents, 1, spool.MaxMemoryEvents)},
+		{"sync_interval", positive(p, &s.SyncInterval)},
+		{"sync_bytes", size(p, &s.SyncBytes, spool.MaxSyncBytes, "64MiB", "2MiB or 2097152")},
 	})
 	if err != nil {
 		return err

@@ -89,6 +89,14 @@ sinks:
 	if want := (spool.Config{MemoryEvents: 5000, MaxBytes: 64 << 20}); mem.Spool != want || mem.Sinks != nil {
 		t.Errorf("memory spool %+v, sinks %v", mem.Spool, mem.Sinks)
 	}
+
+	disk, err := Parse("agent.yaml", []byte("spool: {dir: /var/spool/x, sync_interval: 5ms, sync_bytes: 2MiB}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (spool.Config{Dir: "/var/spool/x", SyncInterval: 5 * time.Millisecond, SyncBytes: 2 << 20}); disk.Spool != want {
+		t.Errorf("disk spool %+v, want %+v", disk.Spool, want)
+	}
 }
 
 func TestParseConfigShippingErrors(t *testing.T) {
@@ -120,6 +128,9 @@ func TestParseConfigShippingErrors(t *testing.T) {
 		{"spool:\n  dirr: /x\n", "agent.yaml:2: spool.dirr: unknown key"},
 		{"spool:\n  max_bytes: lots\n", `agent.yaml:2: spool.max_bytes: "lots": want a size`},
 		{"spool:\n  dir: /x\n  memory_events: 10\n", "agent.yaml:3: spool.memory_events: applies to the in-memory queue only"},
+		{"spool:\n  sync_interval: 2s\n", "agent.yaml:2: spool.sync_interval: want 0 to 1s"},
+		{"spool:\n  sync_interval: 0s\n", `agent.yaml:2: spool.sync_interval: "0s": want a positive duration`},
+		{"spool:\n  sync_bytes: 1GiB\n", `agent.yaml:2: spool.sync_bytes: "1GiB": want a size from 1 byte to 64MiB`},
 	}
 	for _, c := range cases {
 		_, err := Parse("agent.yaml", []byte(c.src))

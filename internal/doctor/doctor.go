@@ -1,8 +1,9 @@
 // Package doctor checks, one line each, what the agent needs from this
-// host: kernel NFLOG support, CAP_NET_ADMIN, every configured group free to
-// bind, nft rules logging to those groups, the spool directory and the
-// path to each sink, with the fix for each failure. Each family of checks
-// has its own file: host.go, groups.go, rules.go, spool.go, sinks.go.
+// host: kernel NFLOG support, CAP_NET_ADMIN, the network namespace to read,
+// every configured group free to bind, nft rules logging to those groups,
+// the spool directory and the path to each sink, with the fix for each
+// failure. Each family of checks has its own file: host.go, netns.go,
+// groups.go, rules.go, spool.go, sinks.go.
 package doctor
 
 import (
@@ -78,12 +79,24 @@ func New(configPath string) *Doctor {
 	return d
 }
 
-// run performs every check in a fixed order: the host, then each group,
-// then the rules, then what ships events.
+// run performs every check in a fixed order: the host, the network
+// namespace, then each group and the rules (read inside that namespace, so
+// skipped when it cannot be opened), then what ships events.
 func (d *Doctor) run(cfg *config.Config) []checkResult {
 	out := []checkResult{d.checkKernel(), d.checkCapability()}
-	out = append(out, d.checkGroups(cfg)...)
-	out = append(out, d.checkRules(cfg)...)
+	nsOpens := true
+	if cfg.NetNS != "" {
+		ns := checkNetNS(cfg.NetNS)
+		nsOpens = ns.status != statusFail
+		out = append(out, ns)
+	}
+	if nsOpens {
+		out = append(out, d.checkGroups(cfg)...)
+		out = append(out, d.checkRules(cfg)...)
+	} else {
+		out = append(out, checkResult{status: statusSkip, name: "groups and nft rules",
+			detail: "not checked: they are read inside the network namespace"})
+	}
 	out = append(out, d.checkSpool(cfg))
 	out = append(out, d.checkSinks(cfg)...)
 	return out

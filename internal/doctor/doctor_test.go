@@ -83,6 +83,51 @@ func TestDoctorNoNft(t *testing.T) {
 	}
 }
 
+// nft installed in /usr/sbin but a PATH without the sbin folders: doctor
+// says where nft is and what to add to PATH, and still checks the rules
+// with it.
+func TestDoctorNftNotOnPath(t *testing.T) {
+	if _, err := os.Stat("/usr/sbin/nft"); err != nil {
+		testenv.Skipf(t, "nft is not in /usr/sbin (apt-get install nftables): %v", err)
+	}
+	t.Setenv("PATH", "/usr/bin:/bin")
+	d := &Doctor{nft: "nft"}
+	rs := d.checkRules(config.Default())
+	if len(rs) < 2 || rs[0].status != statusWarn || rs[0].detail != "nft is at /usr/sbin/nft but not on PATH" ||
+		rs[0].fix != "add /usr/sbin to PATH" {
+		t.Fatalf("%+v", rs)
+	}
+	for _, r := range rs[1:] {
+		if strings.Contains(r.line(), "not found") || strings.Contains(r.line(), "install") {
+			t.Errorf("nft was found, yet: %s", r.line())
+		}
+	}
+}
+
+// A netns: path that does not exist, or that names no network namespace,
+// is a configuration mistake: doctor says so, with how to find the right
+// path, and never tells root to run as root.
+func TestDoctorBadNetNS(t *testing.T) {
+	testenv.NeedRoot(t, "the group and rule checks run as the agent runs")
+	plain := filepath.Join(t.TempDir(), "plain")
+	os.WriteFile(plain, nil, 0o600)
+	for path, want := range map[string]string{
+		"/run/netns/nflog-agent-test-missing": "/run/netns/nflog-agent-test-missing does not exist",
+		plain:                                 plain + " is not a namespace file",
+		"/proc/self/ns/uts":                   "is a namespace, but not a network namespace",
+	} {
+		status, out := doctorIn(t, path)
+		if status != 1 {
+			t.Errorf("%s: exit %d", path, status)
+		}
+		wantLine(t, out, "FAIL  network namespace:", want, "fix: `ip netns list`", "netns: /run/netns/NAME")
+		wantLine(t, out, "SKIP  groups and nft rules:")
+		if strings.Contains(out, "as root") || strings.Contains(out, "bindable") {
+			t.Errorf("%s:\n%s", path, out)
+		}
+	}
+}
+
 func TestCheckSpoolDir(t *testing.T) {
 	dir := t.TempDir()
 	if r := checkSpoolDir(dir, 1); r.status != statusPass || !strings.Contains(r.detail, "MiB free") {

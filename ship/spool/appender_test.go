@@ -2,6 +2,7 @@ package spool
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +22,7 @@ func addReused(a *Appender, buf *Event, ev Event) bool {
 func TestAppenderFeedsTheQueue(t *testing.T) {
 	s := openSpool(t, t.TempDir(), Options{})
 	r := reader(t, s, "r")
-	a := NewAppender(s, 10000, 256, func(err error) { t.Error(err) })
+	a := NewAppender(s, AppenderConfig{Events: 10000, BatchEvents: 256}, func(err error) { t.Error(err) })
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
@@ -66,12 +67,38 @@ func TestAppenderCountsWhatDoesNotFit(t *testing.T) {
 	m := NewMemory(0, 0)
 	r, _ := m.Reader("r")
 	q := &blockedQueue{Queue: m, entered: make(chan struct{}, 10), release: make(chan struct{})}
-	a := NewAppender(q, 3, 100, nil)
+	a := NewAppender(q, AppenderConfig{Events: 3, BatchEvents: 100}, nil)
 	a.Add(testEvent(0))
 	<-q.entered // the loop holds event 0 in a blocked Append
 	dropped := 0
 	for i := 1; i <= 5; i++ {
 		if !a.Add(testEvent(i)) { // 1..3 fit, 4 and 5 do not
+			dropped++
+		}
+	}
+	close(q.release)
+	a.Close()
+	evs, _ := readAll(t, r, 100)
+	checkEvents(t, evs, 0, 4)
+	if dropped != 2 {
+		t.Fatalf("dropped %d, want 2", dropped)
+	}
+}
+
+// The buffer is bounded in bytes too: with room for 1000 events but only
+// 3 events' bytes, the 4th and 5th queued behind a blocked Append are
+// dropped and counted.
+func TestAppenderBoundedInBytes(t *testing.T) {
+	m := NewMemory(0, 0)
+	r, _ := m.Reader("r")
+	q := &blockedQueue{Queue: m, entered: make(chan struct{}, 10), release: make(chan struct{})}
+	first := testEvent(0)
+	a := NewAppender(q, AppenderConfig{Events: 1000, Bytes: 3 * first.size()}, nil)
+	a.Add(first)
+	<-q.entered // the loop holds event 0 in a blocked Append
+	dropped := 0
+	for i := 1; i <= 5; i++ {
+		if !a.Add(testEvent(i)) { // as large as event 0: 1..3 fit, 4 and 5 do not
 			dropped++
 		}
 	}
@@ -90,7 +117,7 @@ func TestAppenderCountsWhatDoesNotFit(t *testing.T) {
 func TestAppenderCopiesIntoMemory(t *testing.T) {
 	q := NewMemory(0, 0)
 	r := reader(t, q, "r")
-	a := NewAppender(q, 10000, 64, func(err error) { t.Error(err) })
+	a := NewAppender(q, AppenderConfig{Events: 10000, BatchEvents: 64}, func(err error) { t.Error(err) })
 	buf := testEvent(0)
 	want := make([]Event, 0, 3001)
 	for i := range 3000 {
@@ -122,7 +149,7 @@ func TestAppenderCopiesIntoMemory(t *testing.T) {
 func TestAppenderReusesBlocks(t *testing.T) {
 	s := openSpool(t, t.TempDir(), Options{})
 	r := reader(t, s, "r")
-	a := NewAppender(s, 64, 16, func(err error) { t.Error(err) })
+	a := NewAppender(s, AppenderConfig{Events: 64, BatchEvents: 16}, func(err error) { t.Error(err) })
 	const producers, each = 4, 3000
 	var wg sync.WaitGroup
 	var dropped atomic.Uint64
@@ -152,10 +179,13 @@ func TestAppenderReusesBlocks(t *testing.T) {
 // queue. An event a sink has read but not committed must stay intact even
 // when the full queue drops it meanwhile; after commit its block may go.
 func TestAppenderMemoryReusesBlocks(t *testing.T) {
-	m := NewMemory(200, 0) // small: the producer overflows it on purpose
-	a := NewAppender(m, 64, 16, func(err error) { t.Error(err) })
+	// Small, so that the producer overflows it, but larger than a block:
+	// once the readers have committed everything, the blocks of all but
+	// the newest events go back to the Appender.
+	m := NewMemory(2000, 0)
+	a := NewAppender(m, AppenderConfig{Events: 64, BatchEvents: 16}, func(err error) { t.Error(err) })
 	var readers sync.WaitGroup
-	stop := make(chan struct{})
+	appended := make(chan struct{}) // closed once every event is in the queue
 	for _, name := range []string{"fast", "slow"} {
 		r := reader(t, m, name)
 		readers.Go(func() {
@@ -163,23 +193,29 @@ func TestAppenderMemoryReusesBlocks(t *testing.T) {
 			for {
 				select {
 				case <-r.Ready():
-				case <-stop:
-					return
+				case <-appended:
 				}
 				batch, pos, err := r.Read(buf[:0], 50, 1<<20)
 				if err != nil {
 					t.Error(err)
 					return
 				}
+				if len(batch) == 0 {
+					select {
+					case <-appended:
+						return // read and committed all there will be
+					default:
+						continue
+					}
+				}
 				if name == "slow" {
-					time.Sleep(5 * time.Millisecond) // the producer overflows the queue meanwhile
+					runtime.Gosched() // the producer overflows the queue meanwhile
 				}
 				checkIntact(t, batch)
 				if err := r.Commit(pos); err != nil {
 					t.Error(err)
 				}
 				buf = batch
-				r.(*memReader).notify() // read on until empty
 			}
 		})
 	}
@@ -188,8 +224,7 @@ func TestAppenderMemoryReusesBlocks(t *testing.T) {
 		addReused(a, &buf, testEvent(i))
 	}
 	a.Close()
-	time.Sleep(50 * time.Millisecond)
-	close(stop)
+	close(appended)
 	readers.Wait()
 	if len(a.free) == 0 {
 		t.Error("no block was handed back for reuse")
@@ -208,5 +243,69 @@ func checkIntact(t *testing.T, evs []Event) {
 		if string(ev.Message) != string(want.Message) || string(ev.JSON) != string(want.JSON) {
 			t.Fatalf("event %d overwritten: %q %q", n, ev.Message, ev.JSON)
 		}
+	}
+}
+
+// batchLog is a Queue that records the size of each Append, and can hold
+// one until released, as a slow fsync does.
+type batchLog struct {
+	Queue
+	mu      sync.Mutex
+	sizes   []int
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (q *batchLog) Append(evs ...Event) error {
+	q.mu.Lock()
+	q.sizes = append(q.sizes, len(evs))
+	q.mu.Unlock()
+	if q.entered != nil {
+		q.entered <- struct{}{}
+		<-q.release
+	}
+	return q.Queue.Append(evs...)
+}
+
+// Group commit: the events that queue while one Append (one fsync) runs go
+// into the next one together, up to BatchEvents and BatchBytes.
+func TestAppenderGroupCommit(t *testing.T) {
+	first := testEvent(0)
+	size := first.size()
+	q := &batchLog{Queue: NewMemory(0, 0), entered: make(chan struct{}, 100), release: make(chan struct{})}
+	r := reader(t, q.Queue, "r")
+	a := NewAppender(q, AppenderConfig{BatchEvents: 1000, BatchBytes: 40 * size}, func(err error) { t.Error(err) })
+	a.Add(testEvent(0))
+	<-q.entered // the first batch is being synced
+	for i := 1; i <= 100; i++ {
+		a.Add(testEvent(i))
+	}
+	close(q.release)
+	a.Close()
+	evs, _ := readAll(t, r, 1000)
+	checkEvents(t, evs, 0, 101)
+	// Test events differ in size by a byte or two: a batch ends at the
+	// first event that reaches BatchBytes.
+	if len(q.sizes) != 4 || q.sizes[0] != 1 || q.sizes[1] < 39 || q.sizes[1] > 41 || q.sizes[1]+q.sizes[2]+q.sizes[3] != 100 {
+		t.Fatalf("batches %v, want 1 then three of at most ~40 events", q.sizes)
+	}
+}
+
+// With BatchWait, a batch that empties the buffer waits for more events
+// instead of syncing at once: here the wait never ends by itself, so every
+// event goes into the one batch that Close ends.
+func TestAppenderBatchWait(t *testing.T) {
+	q := &batchLog{Queue: NewMemory(0, 0)}
+	r := reader(t, q.Queue, "r")
+	a := NewAppender(q, AppenderConfig{BatchWait: time.Hour}, func(err error) { t.Error(err) })
+	for i := range 50 {
+		a.Add(testEvent(i))
+		runtime.Gosched() // let the Appender take each one as it comes
+	}
+	a.Close()
+	evs, _ := readAll(t, r, 1000)
+	checkEvents(t, evs, 0, 50)
+	if len(q.sizes) != 1 {
+		t.Fatalf("batches %v, want one of 50", q.sizes)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // benchEvent has the sizes of a real event: a 20-byte ID, a ~200-byte
@@ -21,12 +22,12 @@ func benchEvent() Event {
 // benchQueue runs the agent's path through a queue: the decoder's Add into
 // an Appender, the Appender's batched Append, one sink reading batches of
 // 1000 and committing each. It reports events per second.
-func benchQueue(b *testing.B, q Queue) {
+func benchQueue(b *testing.B, q Queue, cfg AppenderConfig) {
 	r, err := q.Reader("bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	app := NewAppender(q, 16384, 1024, func(err error) { b.Error(err) })
+	app := NewAppender(q, cfg, func(err error) { b.Error(err) })
 	ev := benchEvent()
 	done := make(chan int)
 	go func() {
@@ -69,14 +70,32 @@ func benchQueue(b *testing.B, q Queue) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
-// BenchmarkSpoolDisk: the disk spool, one fsync per appended batch.
+// BenchmarkSpoolDisk: the disk spool (in TMPDIR: put it on the disk to
+// measure, not a tmpfs), one fsync per appended batch, with batches of at
+// most 1024 events (the Appender before group commit), the defaults (up to
+// 8192 events or 2 MiB, what queued during the last fsync), 4 MiB, and the
+// defaults with a wait for more events before each fsync.
 func BenchmarkSpoolDisk(b *testing.B) {
-	s, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
+	for _, c := range []struct {
+		name string
+		cfg  AppenderConfig
+	}{
+		{"batch=1024", AppenderConfig{BatchEvents: 1024, BatchBytes: 1 << 30}},
+		{"bytes=1MiB", AppenderConfig{BatchBytes: 1 << 20}},
+		{"default", AppenderConfig{}},
+		{"bytes=4MiB", AppenderConfig{BatchBytes: 4 << 20}},
+		{"wait=2ms", AppenderConfig{BatchWait: 2 * time.Millisecond}},
+		{"wait=10ms", AppenderConfig{BatchWait: 10 * time.Millisecond}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s, err := Open(b.TempDir(), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			benchQueue(b, s, c.cfg)
+		})
 	}
-	defer s.Close()
-	benchQueue(b, s)
 }
 
 // BenchmarkSpoolMemory: the in-memory queue of an agent without spool.dir,
@@ -84,5 +103,5 @@ func BenchmarkSpoolDisk(b *testing.B) {
 func BenchmarkSpoolMemory(b *testing.B) {
 	m := NewMemory(b.N+1, 1<<40)
 	defer m.Close()
-	benchQueue(b, m)
+	benchQueue(b, m, AppenderConfig{})
 }

@@ -2,6 +2,7 @@ package spool
 
 import (
 	"errors"
+	"time"
 
 	"github.com/nflog-agent/nflog-agent/internal/setting"
 )
@@ -12,13 +13,26 @@ type Config struct {
 	Dir          string // spool directory; "" = a Memory queue
 	MaxBytes     int64  // size cap of either queue
 	MemoryEvents int    // Memory queue only: event cap
+	// The group commits of a Spool: how long a batch waits for more events
+	// before its fsync (0: not at all), and how much it takes at most.
+	SyncInterval time.Duration
+	SyncBytes    int
 }
 
 // Bounds of Config's sizes.
 const (
 	MaxMaxBytes     = 1 << 40
 	MaxMemoryEvents = 1 << 26
+	// A batch is held in memory while it waits and while it is written;
+	// events wait that long for their fsync.
+	MaxSyncBytes    = 64 << 20
+	MaxSyncInterval = time.Second
 )
+
+// Appender is the configuration of the Appender in front of the queue.
+func (c Config) Appender() AppenderConfig {
+	return AppenderConfig{BatchWait: c.SyncInterval, BatchBytes: c.SyncBytes}
+}
 
 // Validate reports a setting the queue cannot use, as a *setting.Error.
 func (c Config) Validate() error {
@@ -27,6 +41,10 @@ func (c Config) Validate() error {
 		return &setting.Error{Key: "max_bytes", Err: errors.New("want 0 to 1024GiB")}
 	case c.MemoryEvents < 0 || c.MemoryEvents > MaxMemoryEvents:
 		return &setting.Error{Key: "memory_events", Err: errors.New("want 0 to 67108864")}
+	case c.SyncInterval < 0 || c.SyncInterval > MaxSyncInterval:
+		return &setting.Error{Key: "sync_interval", Err: errors.New("want 0 to 1s (events wait that long for their fsync)")}
+	case c.SyncBytes < 0 || c.SyncBytes > MaxSyncBytes:
+		return &setting.Error{Key: "sync_bytes", Err: errors.New("want at most 64MiB (the batch is held in memory)")}
 	case c.Dir != "" && c.MemoryEvents != 0:
 		return &setting.Error{Key: "memory_events", Err: errors.New("applies to the in-memory queue only (no spool.dir)")}
 	}

@@ -4,18 +4,27 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unsafe"
 )
 
-// Defaults for a Memory queue.
+// Defaults for a Memory queue. The byte budget is what bounds it: 16 MiB
+// holds some 12,000 events of ~1.3 KB, 50 ms at 250k events/s, which is
+// what a sink that keeps up needs; a sink that stalls longer needs a disk
+// spool, not a bigger queue. The event cap only binds for tiny events.
 const (
 	DefaultMemoryEvents = 100_000
-	DefaultMemoryBytes  = 256 << 20
+	DefaultMemoryBytes  = 16 << 20
 )
 
+// memEntrySize is what the queue's ring spends per event besides its bytes;
+// it counts towards the budget.
+const memEntrySize = int(unsafe.Sizeof(memEvent{}))
+
 // Memory is the in-memory Queue, for agents without a spool directory. It
-// holds at most MaxEvents events and about MaxBytes bytes; when full, the
-// oldest events are dropped and counted for each reader that had not read
-// them. Nothing survives a restart. It is safe for concurrent use.
+// holds at most MaxEvents events and at most MaxBytes bytes (each event's
+// bytes and its queue entry); when full, the oldest events are dropped and
+// counted for each reader that had not read them. Nothing survives a
+// restart. It is safe for concurrent use.
 type Memory struct {
 	maxEvents int
 	maxBytes  int
@@ -50,49 +59,51 @@ func NewMemory(maxEvents, maxBytes int) *Memory {
 // Append implements Queue: it copies evs into the queue, dropping the oldest
 // events when it is full.
 func (m *Memory) Append(evs ...Event) error {
-	owned := make([]Event, len(evs))
-	for i := range evs {
-		owned[i] = copyEvent(&evs[i])
-	}
-	return m.appendOwned(owned, nil)
-}
-
-// appendOwned is Append for events the queue may keep as they are: the
-// Appender has copied them already, and a second copy would double the
-// garbage of every event. slabs, when not nil, holds each event's reference
-// to the Appender block it lives in, which the queue releases once no
-// reader can use the event any more.
-func (m *Memory) appendOwned(evs []Event, slabs []*slab) error {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.closed {
-		m.mu.Unlock()
-		for _, s := range slabs {
-			s.release()
-		}
 		return ErrClosed
 	}
 	now := time.Now()
-	for i, ev := range evs {
-		var s *slab
-		if slabs != nil {
-			s = slabs[i]
-		}
-		m.events.push(memEvent{ev: ev, added: now, slab: s})
-		m.bytes += ev.size()
-		m.appended++
+	for i := range evs {
+		m.push(copyEvent(&evs[i]), nil, now)
 	}
+	m.notifyAll()
+	return nil
+}
+
+// appendOwned appends an event the queue may keep as it is: the Appender
+// has copied it already, and a second copy would double the garbage of
+// every event. s is the event's reference to the Appender block it lives
+// in, which the queue releases once no reader can use the event any more.
+func (m *Memory) appendOwned(ev Event, s *slab) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		s.release()
+		return ErrClosed
+	}
+	m.push(ev, s, time.Now())
+	m.notifyAll()
+	return nil
+}
+
+// push appends one event, dropping the oldest ones while the queue is over
+// its caps. m.mu is held.
+func (m *Memory) push(ev Event, s *slab, now time.Time) {
+	m.events.push(memEvent{ev: ev, added: now, slab: s})
+	m.bytes += memSize(&ev)
+	m.appended++
 	for m.events.len() > m.maxEvents || (m.bytes > m.maxBytes && m.events.len() > 1) {
 		m.dropFirst(DropMemory)
 	}
-	readers := make([]*memReader, 0, len(m.readers))
+}
+
+// notifyAll wakes the readers; it never blocks. m.mu is held.
+func (m *Memory) notifyAll() {
 	for _, r := range m.readers {
-		readers = append(readers, r)
-	}
-	m.mu.Unlock()
-	for _, r := range readers {
 		r.notify()
 	}
-	return nil
 }
 
 // copyEvent copies ev into one allocation.
@@ -111,7 +122,7 @@ func copyEvent(ev *Event) Event {
 // sending it, so the block is left to the garbage collector. m.mu is held.
 func (m *Memory) dropFirst(reason string) {
 	e := m.events.at(0)
-	m.bytes -= e.ev.size()
+	m.bytes -= memSize(&e.ev)
 	inFlight := false
 	for _, r := range m.readers {
 		inFlight = inFlight || (r.pos > m.base && r.ack <= m.base)
@@ -133,6 +144,9 @@ func (m *Memory) dropFirst(reason string) {
 	}
 	m.base++
 }
+
+// memSize is what ev costs the queue.
+func memSize(ev *Event) int { return ev.size() + memEntrySize }
 
 // collect releases the events every reader has committed. m.mu is held.
 func (m *Memory) collect() {

@@ -1,26 +1,71 @@
-package main
+package telemetry
 
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
+	"github.com/nflog-agent/nflog-agent/internal/telemetry/promsnap"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
-// decodeMetrics are the per-group metrics of the decode stage: the records
-// it could not encode and the events the Appender in front of the queue had
-// no room for.
-var decodeMetrics = []promsnap.Metric[decodeSnap]{
+// DecodeStats counts, per group, what the decode stage loses: the records
+// the encoder panicked on and the decoded events the buffer in front of the
+// spool had no room for. (The collector counts what is lost before it: the
+// messages it cannot parse.) Its counters are safe for concurrent use.
+type DecodeStats struct {
+	groups []uint16
+	counts []DecodeCounters
+}
+
+// DecodeCounters are one group's decode-stage counters.
+type DecodeCounters struct {
+	EncoderPanics atomic.Uint64
+	SpoolDropped  atomic.Uint64
+}
+
+// GroupDecode is one group's DecodeCounters, read.
+type GroupDecode struct {
+	Group                       uint16
+	EncoderPanics, SpoolDropped uint64
+}
+
+// RegisterDecodeStats exports a DecodeStats with counters for each group,
+// in the order of groups.
+func (t *Telemetry) RegisterDecodeStats(groups []uint16) (*DecodeStats, error) {
+	d := &DecodeStats{groups: groups, counts: make([]DecodeCounters, len(groups))}
+	err := t.register(promsnap.New("group", d.Totals,
+		func(g *GroupDecode) string { return strconv.Itoa(int(g.Group)) }, decodeMetrics...))
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Group is the counters of the i-th group.
+func (d *DecodeStats) Group(i int) *DecodeCounters { return &d.counts[i] }
+
+// Totals reads every group's counters.
+func (d *DecodeStats) Totals() []GroupDecode {
+	out := make([]GroupDecode, len(d.groups))
+	for i, g := range d.groups {
+		c := &d.counts[i]
+		out[i] = GroupDecode{Group: g, EncoderPanics: c.EncoderPanics.Load(), SpoolDropped: c.SpoolDropped.Load()}
+	}
+	return out
+}
+
+var decodeMetrics = []promsnap.Metric[GroupDecode]{
 	counter("encoder_panics_total", "Records dropped because the encoder panicked on them: a decoder bug, logged with the record at most once a minute.",
-		func(s *decodeSnap) uint64 { return s.encoderPanics }),
+		func(s *GroupDecode) uint64 { return s.EncoderPanics }),
 	counter("spool_dropped_events_total", "Decoded events dropped because the buffer in front of the spool was full (the spool could not keep up).",
-		func(s *decodeSnap) uint64 { return s.spoolDropped }),
+		func(s *GroupDecode) uint64 { return s.SpoolDropped }),
 }
 
 // sinkMetrics are the per-sink metrics, read from ship.Stats at scrape time.
@@ -184,22 +229,23 @@ func spoolCheck(q spool.Queue) func() error {
 	}
 }
 
-// registerShipping adds the sink and spool metrics, and one health check
-// per sink that fails at once while the sink is blocked (only the operator
-// can mend it), and once it has been failing for longer than threshold.
-func registerShipping(tel *telemetry, q spool.Queue, sh *ship.Shipper, threshold time.Duration) error {
-	if err := tel.register(promsnap.New("sink", sh.Stats, sinkID, sinkMetrics...)); err != nil {
+// RegisterShipping adds the sink and spool metrics, a health check that
+// fails while the spool is degraded, and one health check per sink that
+// fails at once while the sink is blocked (only the operator can mend it),
+// and once it has been failing for longer than threshold.
+func (t *Telemetry) RegisterShipping(q spool.Queue, sh *ship.Shipper, threshold time.Duration) error {
+	if err := t.register(promsnap.New("sink", sh.Stats, sinkID, sinkMetrics...)); err != nil {
 		return err
 	}
-	if err := tel.register(newSpoolCollector(q)); err != nil {
+	if err := t.register(newSpoolCollector(q)); err != nil {
 		return err
 	}
-	tel.health.add("spool", spoolCheck(q))
-	if err := tel.register(newLatencyCollector(sh.Stats)); err != nil {
+	t.health.add("spool", spoolCheck(q))
+	if err := t.register(newLatencyCollector(sh.Stats)); err != nil {
 		return err
 	}
 	for i, st := range sh.Stats() {
-		tel.health.add("sink "+st.Sink, func() error {
+		t.health.add("sink "+st.Sink, func() error {
 			s := sh.Stats()[i]
 			if s.Blocked != "" {
 				return fmt.Errorf("blocked (%s), events kept; last error: %s", s.Blocked, s.LastError)

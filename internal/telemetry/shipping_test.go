@@ -1,4 +1,4 @@
-package main
+package telemetry
 
 import (
 	"context"
@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/nflog-agent/nflog-agent/internal/config"
 	"github.com/nflog-agent/nflog-agent/ship"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
@@ -67,11 +66,11 @@ func TestBlockedSinkMetricsAndHealth(t *testing.T) {
 	})))
 	srv.StartTLS()
 	defer srv.Close()
-	tel, err := newTelemetry(config.Metrics{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	tel, err := New(Config{Listen: "127.0.0.1:0"}, testBuild, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tel.close(context.Background())
+	defer tel.Close(context.Background())
 	q := spool.NewMemory(0, 0)
 	defer q.Close()
 	sh, err := ship.New(q, []ship.SinkConfig{{Type: ship.TypeHTTP, Name: "siem", URL: srv.URL, TLS: ship.TLSConfig{CAFile: serverCA(t, srv)},
@@ -80,7 +79,7 @@ func TestBlockedSinkMetricsAndHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := registerShipping(tel, q, sh, time.Hour); err != nil {
+	if err := tel.RegisterShipping(q, sh, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	base := "http://" + tel.addr.String()
@@ -144,11 +143,11 @@ func TestSpoolMetrics(t *testing.T) {
 	if _, err := q.Reader("es"); err != nil {
 		t.Fatal(err)
 	}
-	tel, err := newTelemetry(config.Metrics{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	tel, err := New(Config{Listen: "127.0.0.1:0"}, testBuild, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tel.close(context.Background())
+	defer tel.Close(context.Background())
 	if err := tel.register(newSpoolCollector(q)); err != nil {
 		t.Fatal(err)
 	}

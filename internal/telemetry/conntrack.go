@@ -1,11 +1,11 @@
-package main
+package telemetry
 
 import (
 	"log/slog"
 
-	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/collector/ctmirror"
+	"github.com/nflog-agent/nflog-agent/internal/telemetry/promsnap"
 )
 
 // conntrackGroupMetrics count, per group asked for conntrack, what became
@@ -50,8 +50,8 @@ var conntrackMirrorMetrics = []promsnap.Metric[ctmirror.Stats]{
 
 // registerConntrack exports the conntrack metrics and says at start where
 // the entries come from.
-func registerConntrack(tel *telemetry, col *collector.Collector, log *slog.Logger) error {
-	if err := tel.register(promsnap.New("group", col.Stats, groupID, conntrackGroupMetrics...)); err != nil {
+func (t *Telemetry) registerConntrack(col *collector.Collector, log *slog.Logger) error {
+	if err := t.register(promsnap.New("group", col.Stats, groupID, conntrackGroupMetrics...)); err != nil {
 		return err
 	}
 	st, ok := col.ConntrackStats()
@@ -60,7 +60,7 @@ func registerConntrack(tel *telemetry, col *collector.Collector, log *slog.Logge
 	}
 	log.Info("conntrack entries come from a ctnetlink mirror of the conntrack table",
 		"entries", st.Entries, "max_entries", col.ConntrackMaxEntries(), "hold", ctmirror.MaxHold)
-	return tel.register(promsnap.New("source", func() []ctmirror.Stats {
+	return t.register(promsnap.New("source", func() []ctmirror.Stats {
 		s, _ := col.ConntrackStats()
 		return []ctmirror.Stats{s}
 	}, func(*ctmirror.Stats) string { return "ctnetlink" }, conntrackMirrorMetrics...))

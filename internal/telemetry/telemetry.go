@@ -1,4 +1,7 @@
-package main
+// Package telemetry is how the agent is watched: the Prometheus registry
+// of its metrics, read from the components' Stats at scrape time, and one
+// local listener serving /metrics, /healthz and, when asked, Go's profiler.
+package telemetry
 
 import (
 	"context"
@@ -10,15 +13,15 @@ import (
 	"net/http/pprof"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/nflog-agent/nflog-agent/cmd/agent/internal/promsnap"
 	"github.com/nflog-agent/nflog-agent/collector"
-	"github.com/nflog-agent/nflog-agent/internal/config"
+	"github.com/nflog-agent/nflog-agent/internal/telemetry/promsnap"
 )
 
 // metricPrefix starts every metric name, as Prometheus naming asks for a
@@ -26,8 +29,7 @@ import (
 const metricPrefix = "nflog_agent_"
 
 // groupMetrics are the per-group metrics, read from collector.Stats at
-// scrape time. Per-sink metrics belong in a table like this one over
-// ship's Stats, registered with telemetry.register.
+// scrape time; sinkMetrics are their twin over ship's Stats.
 var groupMetrics = []promsnap.Metric[collector.Stats]{
 	counter("received_events_total", "NFLOG messages read from the group's socket.",
 		func(s *collector.Stats) uint64 { return s.Received }),
@@ -56,30 +58,59 @@ func counter[T any](name, help string, get func(*T) uint64) promsnap.Metric[T] {
 
 func groupID(s *collector.Stats) string { return strconv.Itoa(int(s.Group)) }
 
-// telemetry is the agent's monitoring endpoint: /metrics and /healthz on
-// one local address.
-type telemetry struct {
-	reg    *prometheus.Registry
-	health *health
-	srv    *http.Server
-	addr   net.Addr
-	served chan error
+// Config is the `metrics:` section of the configuration.
+type Config struct {
+	Listen string // host:port of /metrics and /healthz; "" = off
+	// PProf adds Go's profiler under /debug/pprof/ on the same listener,
+	// to find where the agent spends its CPU on a busy firewall.
+	PProf bool
 }
 
-// newTelemetry builds the registry (build info and process metrics, under
-// the agent's prefix) and the health checks, and serves them on listen
+// ParseListen reads metrics.listen: host:port, where port 0 picks a free
+// port (tests, the demo), or `off` or nothing for no endpoint.
+func ParseListen(s string) (string, error) {
+	if s == "off" || s == "" {
+		return "", nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil || strings.ContainsAny(host, " /") {
+		return "", fmt.Errorf("%q: want host:port such as 127.0.0.1:9740, or off", s)
+	}
+	return s, nil
+}
+
+// Build says which build of the agent runs, for the build_info metric.
+type Build struct{ Version, Commit string }
+
+// Telemetry is the agent's monitoring endpoint: /metrics and /healthz on
+// one local address. Its /healthz has an "agent" check from the start,
+// which fails once Drain is called.
+type Telemetry struct {
+	reg      *prometheus.Registry
+	health   *health
+	draining drainState
+	srv      *http.Server
+	addr     net.Addr
+	served   chan error
+}
+
+// New builds the registry (build info and process metrics, under the
+// agent's prefix) and the health checks, and serves them on cfg.Listen
 // when it is not empty. Listening happens here so that a taken port is a
 // start error, not a log line nobody reads.
-func newTelemetry(mc config.Metrics, log *slog.Logger) (*telemetry, error) {
-	listen := mc.Listen
-	t := &telemetry{reg: prometheus.NewRegistry(), health: &health{}}
-	t.reg.MustRegister(buildInfo())
+func New(cfg Config, build Build, log *slog.Logger) (*Telemetry, error) {
+	t := &Telemetry{reg: prometheus.NewRegistry(), health: &health{}}
+	t.reg.MustRegister(buildInfo(build))
 	prometheus.WrapRegistererWithPrefix(metricPrefix, t.reg).MustRegister(
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if listen == "" {
+	t.health.add("agent", t.draining.check)
+	if cfg.Listen == "" {
 		return t, nil
 	}
-	ln, err := net.Listen("tcp", listen)
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: listen: %w", err)
 	}
@@ -87,7 +118,7 @@ func newTelemetry(mc config.Metrics, log *slog.Logger) (*telemetry, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(t.reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError}))
 	mux.Handle("GET /healthz", t.health)
-	if mc.PProf {
+	if cfg.PProf {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
@@ -102,12 +133,37 @@ func newTelemetry(mc config.Metrics, log *slog.Logger) (*telemetry, error) {
 	return t, nil
 }
 
+// Drain makes /healthz fail from now on, so that a supervisor polling it
+// sees the agent going away before the port closes.
+func (t *Telemetry) Drain() { t.draining.start() }
+
+// RegisterGroups exports the metrics of every group of col, conntrack's
+// included, and adds one health check per group that fails while the
+// group is not being read.
+func (t *Telemetry) RegisterGroups(col *collector.Collector, log *slog.Logger) error {
+	if err := t.register(promsnap.New("group", col.Stats, groupID, groupMetrics...)); err != nil {
+		return err
+	}
+	if err := t.registerConntrack(col, log); err != nil {
+		return err
+	}
+	for _, g := range col.Groups() {
+		t.health.add(fmt.Sprintf("group %d", g.Config().Group), groupCheck(g))
+	}
+	return nil
+}
+
 // register adds a collector, e.g. a promsnap.Collector over a component's
 // Stats.
-func (t *telemetry) register(c prometheus.Collector) error { return t.reg.Register(c) }
+func (t *Telemetry) register(c prometheus.Collector) error {
+	if err := t.reg.Register(c); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
+}
 
-// close stops serving; a scrape in progress gets until ctx is done.
-func (t *telemetry) close(ctx context.Context) error {
+// Close stops serving; a scrape in progress gets until ctx is done.
+func (t *Telemetry) Close(ctx context.Context) error {
 	if t.srv == nil {
 		return nil
 	}
@@ -122,11 +178,11 @@ func (t *telemetry) close(ctx context.Context) error {
 }
 
 // buildInfo is the conventional constant 1 whose labels say what runs.
-func buildInfo() prometheus.Collector {
+func buildInfo(b Build) prometheus.Collector {
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: metricPrefix + "build_info",
 		Help: "Always 1; the labels say which build of the agent is running.",
 	}, []string{"version", "commit", "goversion"})
-	g.WithLabelValues(version, commit, runtime.Version()).Set(1)
+	g.WithLabelValues(b.Version, b.Commit, runtime.Version()).Set(1)
 	return g
 }
