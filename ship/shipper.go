@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/nflog-agent/nflog-agent/internal/redact"
+	"github.com/nflog-agent/nflog-agent/internal/setting"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
@@ -92,7 +93,7 @@ func build(q spool.Queue, sinks []SinkConfig, opts Options, openFiles bool) (*Sh
 		}
 		r, err := q.Reader(c.Name)
 		if err != nil {
-			return fail(&KeyError{Key: "name", Err: err})
+			return fail(&setting.Error{Key: "name", Err: err})
 		}
 		s.runners = append(s.runners, newRunner(c, sink, r, s.log, st, red))
 	}
@@ -109,7 +110,7 @@ func buildSink(c *SinkConfig, red *redact.Secrets, st *counters, stdout io.Write
 		}
 		f, err := newFileSink(c.Path)
 		if err != nil {
-			return nil, &KeyError{Key: "path", Err: err}
+			return nil, &setting.Error{Key: "path", Err: err}
 		}
 		return f, nil
 	case TypeHTTP:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/internal/jsonstring"
 	"github.com/nflog-agent/nflog-agent/internal/redact"
+	"github.com/nflog-agent/nflog-agent/internal/setting"
 )
 
 // elasticSink indexes events with the _bulk API, one `create` per event into
@@ -39,7 +40,7 @@ func (c SinkConfig) ElasticAuthorization() (auth string, secrets []string, err e
 		return "ApiKey " + key, []string{key}, nil
 	case c.Username != "":
 		if (c.PasswordFile == "") == (c.PasswordEnv == "") {
-			return "", nil, &KeyError{Key: "username", Err: errors.New("set exactly one of password_file and password_env")}
+			return "", nil, &setting.Error{Key: "username", Err: errors.New("set exactly one of password_file and password_env")}
 		}
 		pw, err := readSecret("password", c.PasswordFile, c.PasswordEnv)
 		if err != nil {

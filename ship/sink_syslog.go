@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/internal/redact"
+	"github.com/nflog-agent/nflog-agent/internal/setting"
 	"github.com/nflog-agent/nflog-agent/ship/internal/relp"
 	"github.com/nflog-agent/nflog-agent/ship/internal/rfc5424"
 )
@@ -53,20 +54,20 @@ func syslogHeader(c *SinkConfig) (rfc5424.Header, error) {
 	h := rfc5424.Header{AppName: c.AppName, ProcID: c.ProcID, MsgID: c.MsgID}
 	var err error
 	if h.Facility, err = rfc5424.Facility(c.Facility); err != nil {
-		return h, &KeyError{Key: "facility", Err: err}
+		return h, &setting.Error{Key: "facility", Err: err}
 	}
 	if h.Severity, err = rfc5424.Severity(c.Severity); err != nil {
-		return h, &KeyError{Key: "severity", Err: err}
+		return h, &setting.Error{Key: "severity", Err: err}
 	}
 	for _, f := range []struct{ key, v string }{{"app_name", h.AppName}, {"procid", h.ProcID}, {"msgid", h.MsgID}} {
 		if err := rfc5424.CheckField(f.key, f.v); err != nil {
-			return h, &KeyError{Key: f.key, Err: err}
+			return h, &setting.Error{Key: f.key, Err: err}
 		}
 	}
 	sd := c.StructuredData
 	if sd.ID == "" {
 		if len(sd.Params) > 0 {
-			return h, &KeyError{Key: "structured_data.id", Err: errors.New("required with params")}
+			return h, &setting.Error{Key: "structured_data.id", Err: errors.New("required with params")}
 		}
 		return h, nil
 	}
@@ -80,7 +81,7 @@ func syslogHeader(c *SinkConfig) (rfc5424.Header, error) {
 		el.Params = append(el.Params, rfc5424.Param{Name: n, Value: sd.Params[n]})
 	}
 	if h.SD, err = el.Render(); err != nil {
-		return h, &KeyError{Key: "structured_data", Err: err}
+		return h, &setting.Error{Key: "structured_data", Err: err}
 	}
 	return h, nil
 }
