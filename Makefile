@@ -37,6 +37,7 @@ lint:
 fuzz:
 	$(GO) test ./decode -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./decode -run '^$$' -fuzz '^FuzzParseConntrack$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/jsonstring -run '^$$' -fuzz '^FuzzAppend$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./collector/nflogmsg -run '^$$' -fuzz '^FuzzParseMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./collector/nflogpcap -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./cmd/agent -run '^$$' -fuzz '^FuzzReplay$$' -fuzztime $(FUZZTIME)

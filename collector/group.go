@@ -140,10 +140,6 @@ func (g *Group) Config() GroupConfig { return g.cfg }
 // Stats returns a snapshot of the group's counters.
 func (g *Group) Stats() Stats { return g.c.snapshot(g.cfg.Group, g.conntrack) }
 
-// AddDecodeError counts a record that a downstream stage failed to decode,
-// so that all of a group's losses are in its Stats.
-func (g *Group) AddDecodeError() { g.c.decodeErrors.Add(1) }
-
 // Close stops reading and closes Records. It does not wait for Records to be
 // drained, and it never hangs.
 func (g *Group) Close() error {

@@ -16,7 +16,7 @@ type Stats struct {
 	KernelLost   uint64 // messages the kernel dropped, from sequence-number gaps
 	ENOBUFS      uint64 // congestion episodes reported by the socket
 	QueueDropped uint64 // received but dropped because the output queue was full
-	DecodeErrors uint64 // messages or records that could not be decoded
+	DecodeErrors uint64 // datagrams or messages that could not be parsed
 	Forged       uint64 // datagrams from a netlink sender other than the kernel, dropped unread
 	Reopens      uint64 // times the socket was re-opened after a failure
 	ReadBuffer   int    // current socket receive buffer as the kernel reports it (bytes)

@@ -9,20 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nflog-agent/nflog-agent/internal/jsonstring"
+	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
-// ECSVersion is the ECS version the events conform to.
-const ECSVersion = "8.17.0"
-
-// Event is one decoded record: the ECS JSON document and the few attributes a
-// sink needs besides it. The byte slices belong to the Encoder that produced
-// the Event and stay valid only until its next Encode call; copy what you keep.
-type Event struct {
-	ID      []byte    // event.id: stable dedupe key derived from the record
-	Time    time.Time // @timestamp; zero when the record carries no time
-	Message []byte    // the kernel's log line (`message`)
-	JSON    []byte    // the ECS document, one line, no trailing newline
-}
+// ecsVersion is the ECS version the events conform to.
+const ecsVersion = "8.17.0"
 
 // Encoder turns Records into Events, reusing its buffers so that the steady
 // state allocates nothing. It is not safe for concurrent use: give each
@@ -56,7 +49,7 @@ func NewEncoder(opts Options) *Encoder {
 	e := &Encoder{opts: opts}
 	e.observer = `,"observer":{`
 	if opts.Hostname != "" {
-		e.observer += `"hostname":` + string(appendJSONString(nil, opts.Hostname)) + ","
+		e.observer += `"hostname":` + string(jsonstring.Append(nil, opts.Hostname)) + ","
 	}
 	e.observer += `"type":"firewall","vendor":"Linux","product":"Netfilter"`
 	sum := sha256.Sum256([]byte(opts.Hostname))
@@ -64,11 +57,16 @@ func NewEncoder(opts Options) *Encoder {
 	return e
 }
 
-// Encode decodes r. Malformed or truncated packets still give an event whose
-// message says what the kernel would print (TRUNCATED, INCOMPLETE [N bytes]).
-func (e *Encoder) Encode(r *Record) Event {
+// Encode decodes r into the event the spool stores: its ECS document (one
+// line, no trailing newline), its event.id (a stable dedupe key derived from
+// the record), its @timestamp (zero when the record carries no time) and its
+// kernel log line. The byte slices belong to the Encoder and stay valid only
+// until its next Encode call; copy what you keep. Malformed or truncated
+// packets still give an event whose message says what the kernel would print
+// (TRUNCATED, INCOMPLETE [N bytes]).
+func (e *Encoder) Encode(r *Record) spool.Event {
 	pk := &e.pk
-	ev := Event{Time: r.Timestamp, ID: e.eventID(r)}
+	ev := spool.Event{Time: r.Timestamp, ID: e.eventID(r)}
 	if ev.Time.IsZero() {
 		ev.Time = r.ReceivedAt
 	}
@@ -82,7 +80,7 @@ func (e *Encoder) Encode(r *Record) Event {
 		b = append(b, `,"message":`...)
 	}
 	// The event's head opens with the quote that closes the message, which
-	// appendJSONString writes itself.
+	// jsonstring.Append writes itself.
 	var head string
 	if p.safe && namesAreJSONSafe(r) {
 		// Everything but the prefix and the names is the kernel's ASCII:
@@ -96,7 +94,7 @@ func (e *Encoder) Encode(r *Record) Event {
 	} else {
 		e.line = appendKernelLine(e.line[:0], r, e.opts.Flags, pk)
 		ev.Message = e.line
-		b = appendJSONString(b, e.line)
+		b = jsonstring.Append(b, e.line)
 		head = eventHeads[boolByte(pk.version != 0)][p.verdict][1:]
 	}
 	b = append(b, head...)
@@ -145,7 +143,7 @@ var eventHeads = func() (t [2][3]string) {
 			case verdictDenied:
 				types = append(types, `"denied"`)
 			}
-			s := `","ecs":{"version":"` + ECSVersion + `"},"event":{"kind":"event","category":["network"]`
+			s := `","ecs":{"version":"` + ecsVersion + `"},"event":{"kind":"event","category":["network"]`
 			if types != nil {
 				s += `,"type":[` + strings.Join(types, ",") + `]`
 			}
@@ -178,7 +176,7 @@ func (e *Encoder) prefixInfo(prefix string) *prefixFields {
 	if action == "" {
 		action = actionFromPrefix(prefix)
 	}
-	p.prefix, p.safe, p.verdict = prefix, isJSONSafe(prefix), verdictOf(action)
+	p.prefix, p.safe, p.verdict = prefix, jsonstring.Verbatim(prefix), verdictOf(action)
 	m := p.members[:0]
 	if action != "" {
 		m = append(m, `,"action":`...)
@@ -193,7 +191,7 @@ func (e *Encoder) prefixInfo(prefix string) *prefixFields {
 	}
 	if name := strings.TrimSpace(prefix); name != "" {
 		m = append(m, `,"rule":{"name":`...)
-		m = appendJSONString(m, name)
+		m = jsonstring.Append(m, name)
 		m = append(m, '}')
 	}
 	p.members = append(m, e.observer...)
@@ -207,7 +205,7 @@ func appendInterface(b []byte, key, name string) []byte {
 		return b
 	}
 	b = append(b, key...)
-	b = appendJSONString(b, name)
+	b = jsonstring.Append(b, name)
 	return append(b, '}', '}')
 }
 
@@ -334,8 +332,8 @@ func (e *Encoder) appendNetwork(b []byte, r *Record) []byte {
 // JSON escaping: with the prefix, they are all that can bring unsafe bytes
 // into the kernel line.
 func namesAreJSONSafe(r *Record) bool {
-	return isJSONSafe(r.InName) && isJSONSafe(r.OutName) &&
-		isJSONSafe(r.PhysInName) && isJSONSafe(r.PhysOutName)
+	return jsonstring.Verbatim(r.InName) && jsonstring.Verbatim(r.OutName) &&
+		jsonstring.Verbatim(r.PhysInName) && jsonstring.Verbatim(r.PhysOutName)
 }
 
 // flowKey returns the Community ID input, or false when the packet does not
@@ -361,9 +359,9 @@ func (pk *packet) flowKey() (flowKey, bool) {
 func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
 	pk := &e.pk
 	b = append(b, `,"iptables":{"input_device":`...)
-	b = appendJSONString(b, r.InName)
+	b = jsonstring.Append(b, r.InName)
 	b = append(b, `,"output_device":`...)
-	b = appendJSONString(b, r.OutName)
+	b = jsonstring.Append(b, r.OutName)
 	if m, ok := recordMAC(r); ok {
 		b = appendUintMember(b, `,"ether_type":`, uint64(m.etherType))
 	}
@@ -466,11 +464,11 @@ func appendNetfilter(b []byte, r *Record) []byte {
 	}
 	if r.PhysInDev != 0 {
 		b = append(b, `,"physin":`...)
-		b = appendJSONString(b, r.PhysInName)
+		b = jsonstring.Append(b, r.PhysInName)
 	}
 	if r.PhysOutDev != 0 {
 		b = append(b, `,"physout":`...)
-		b = appendJSONString(b, r.PhysOutName)
+		b = jsonstring.Append(b, r.PhysOutName)
 	}
 	b = appendConntrack(b, r)
 	return append(b, '}')
@@ -586,7 +584,7 @@ func appendJSONAddr(b, a []byte) []byte {
 // is safe: escapes never contain upper-case letters.
 func appendJSONLower(b []byte, s string) []byte {
 	start := len(b)
-	b = appendJSONString(b, s)
+	b = jsonstring.Append(b, s)
 	for i := start; i < len(b); i++ {
 		if c := b[i]; c >= 'A' && c <= 'Z' {
 			b[i] = c + 'a' - 'A'

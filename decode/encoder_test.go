@@ -40,7 +40,7 @@ func encodeMap(t *testing.T, opts Options, r *Record) map[string]any {
 	ev := NewEncoder(opts).Encode(r)
 	m := decodeJSON(t, ev.JSON)
 	if m["message"] != asJSONString(ev.Message) {
-		t.Errorf("message field %q differs from Event.Message %q", m["message"], ev.Message)
+		t.Errorf("message field %q differs from the event's Message %q", m["message"], ev.Message)
 	}
 	return m
 }

@@ -3,13 +3,12 @@ package decode
 import (
 	"slices"
 	"strconv"
-	"unicode/utf8"
 )
 
 // The JSON helpers below append to a byte slice by hand: no reflection, no
 // maps, no allocations once the buffer has grown. Keys are passed with their
 // separator and quotes (`,"ttl":`), as the encoder knows where each member
-// falls.
+// falls. Strings go through jsonstring, which the sinks use too.
 
 // appendUintMember appends key and v as a JSON number. Single digits, which
 // many header fields hold (codes, flags, zeros), are written without a call.
@@ -72,70 +71,3 @@ func appendUint(b []byte, v uint64) []byte {
 const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
 	"8081828384858687888990919293949596979899"
-
-// jsonSafe marks the bytes that stand for themselves inside a JSON string.
-var jsonSafe = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// isJSONSafe reports whether s can be written between quotes as it is.
-func isJSONSafe(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !jsonSafe[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// appendJSONString appends s as a JSON string. Control characters are
-// escaped and invalid UTF-8 becomes U+FFFD, as encoding/json does, so any
-// prefix or interface name yields valid JSON.
-func appendJSONString[T string | []byte](b []byte, s T) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if jsonSafe[c] {
-			i++
-			continue
-		}
-		b = append(b, s[start:i]...)
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexLower[c>>4], hexLower[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := decodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-func decodeRune[T string | []byte](s T) (rune, int) {
-	var buf [utf8.UTFMax]byte
-	n := copy(buf[:], s)
-	return utf8.DecodeRune(buf[:n])
-}

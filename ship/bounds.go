@@ -3,6 +3,8 @@ package ship
 import (
 	"fmt"
 	"time"
+
+	"github.com/nflog-agent/nflog-agent/internal/setting"
 )
 
 // Upper bounds of a sink's numbers. Each sizes something the agent
@@ -19,7 +21,7 @@ const (
 )
 
 // checkBounds reports the first number of c outside its range, as a
-// KeyError on its setting.
+// setting.Error on its setting.
 func (c *SinkConfig) checkBounds() error {
 	ints := []struct {
 		key    string
@@ -32,7 +34,7 @@ func (c *SinkConfig) checkBounds() error {
 	}
 	for _, n := range ints {
 		if n.v < 0 || n.v > n.max {
-			return &KeyError{Key: n.key, Err: fmt.Errorf("%d: want 1 to %d", n.v, n.max)}
+			return &setting.Error{Key: n.key, Err: fmt.Errorf("%d: want 1 to %d", n.v, n.max)}
 		}
 	}
 	durations := []struct {
@@ -47,7 +49,7 @@ func (c *SinkConfig) checkBounds() error {
 	}
 	for _, d := range durations {
 		if d.v < 0 || d.v > maxDuration {
-			return &KeyError{Key: d.key, Err: fmt.Errorf("%s: want a duration up to %s", d.v, maxDuration)}
+			return &setting.Error{Key: d.key, Err: fmt.Errorf("%s: want a duration up to %s", d.v, maxDuration)}
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/nflog-agent/nflog-agent/internal/setting"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
@@ -58,7 +59,7 @@ func TestSinkErrorNamesSinkAndKey(t *testing.T) {
 		_, err := New(q, []SinkConfig{{Type: TypeStdout, Name: "first"}, c.sink}, Options{})
 		q.Close()
 		var se *SinkError
-		var ke *KeyError
+		var ke *setting.Error
 		if !errors.As(err, &se) || se.Index != 1 || !errors.As(err, &ke) || ke.Key != c.key || err.Error() != c.text {
 			t.Errorf("%s sink: error %v, want %q at sinks[1].%s", c.sink.Type, err, c.text, c.key)
 		}
@@ -73,9 +74,9 @@ func TestSinkBounds(t *testing.T) {
 		{Type: TypeHTTP, URL: "https://x", Concurrency: maxConcurrency + 1},
 		{Type: TypeHTTP, URL: "https://x", Retry: RetryConfig{Attempts: -1}},
 	} {
-		var ke *KeyError
+		var ke *setting.Error
 		if err := ValidateSinks([]SinkConfig{c}); !errors.As(err, &ke) {
-			t.Errorf("%+v: error %v, want a KeyError", c, err)
+			t.Errorf("%+v: error %v, want a setting.Error", c, err)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/nflog-agent/nflog-agent/internal/setting"
 )
 
 // Sink types.
@@ -110,8 +112,8 @@ const (
 	TransportHTTPS   = "https"  // sekoia: the HTTP intake
 )
 
-// DataStreamDefault is the Elasticsearch data stream used when none is set.
-const DataStreamDefault = "logs-netfilter.log-default"
+// dataStreamDefault is the Elasticsearch data stream used when none is set.
+const dataStreamDefault = "logs-netfilter.log-default"
 
 // ValidateSinks reports the first invalid sink configuration, or two sinks
 // with the same name, without building anything: what New would reject
@@ -141,7 +143,7 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 		return c, fmt.Errorf("ship: sink %s: %s", c.Name, fmt.Sprintf(format, a...))
 	}
 	failKey := func(key string, err error) (SinkConfig, error) {
-		return c, fmt.Errorf("ship: sink %s: %w", c.Name, &KeyError{Key: key, Err: err})
+		return c, fmt.Errorf("ship: sink %s: %w", c.Name, &setting.Error{Key: key, Err: err})
 	}
 	b := &c.Batch
 	b.MaxEvents = orDefault(b.MaxEvents, 1000)
@@ -236,7 +238,7 @@ func (c SinkConfig) withDefaults() (SinkConfig, error) {
 			return fail("url is required")
 		}
 		if c.DataStream == "" {
-			c.DataStream = DataStreamDefault
+			c.DataStream = dataStreamDefault
 		}
 	case TypeSekoia:
 		if (c.IntakeKeyFile == "") == (c.IntakeKeyEnv == "") {
@@ -335,17 +337,17 @@ func readSecret(what, file, env string) (string, error) {
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", &KeyError{Key: key + "_file", Err: err}
+			return "", &setting.Error{Key: key + "_file", Err: err}
 		}
 		s := strings.TrimSpace(string(b))
 		if s == "" {
-			return "", &KeyError{Key: key + "_file", Err: fmt.Errorf("%s is empty", file)}
+			return "", &setting.Error{Key: key + "_file", Err: fmt.Errorf("%s is empty", file)}
 		}
 		return s, nil
 	}
 	s := strings.TrimSpace(os.Getenv(env))
 	if s == "" {
-		return "", &KeyError{Key: key + "_env", Err: fmt.Errorf("environment variable %s is not set", env)}
+		return "", &setting.Error{Key: key + "_env", Err: fmt.Errorf("environment variable %s is not set", env)}
 	}
 	return s, nil
 }

@@ -18,5 +18,6 @@ package ship
 
 import "github.com/nflog-agent/nflog-agent/ship/spool"
 
-// Event is one encoded event; see [spool.Event].
+// Event is [spool.Event], the one event type from the decoder to the sinks,
+// under the name ship's sinks use.
 type Event = spool.Event

@@ -85,7 +85,7 @@ func TestElasticsearchBulkCreate(t *testing.T) {
 		t.Fatalf("stats: %+v", st)
 	}
 	req := rcv.requests[0]
-	if req.URL.Path != "/"+DataStreamDefault+"/_bulk" || !strings.HasPrefix(req.URL.RawQuery, "filter_path=") {
+	if req.URL.Path != "/"+dataStreamDefault+"/_bulk" || !strings.HasPrefix(req.URL.RawQuery, "filter_path=") {
 		t.Fatalf("URL %s", req.URL)
 	}
 	if got := req.Header.Get("Authorization"); got != "ApiKey a2V5OnNlY3JldA==" {

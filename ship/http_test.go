@@ -492,16 +492,16 @@ func TestRetryPolicy(t *testing.T) {
 			t.Errorf("status %d: retry %v", code, !want)
 		}
 	}
-	for code, want := range map[int]error{301: ErrRedirect, 302: ErrRedirect, 307: ErrRedirect, 308: ErrRedirect,
-		401: ErrUnauthorized, 403: ErrUnauthorized, 407: ErrUnauthorized, 413: ErrTooLarge} {
-		for _, target := range []error{ErrRedirect, ErrUnauthorized, ErrTooLarge} {
-			if errors.Is(&StatusError{Code: code}, target) != (target == want) {
+	for code, want := range map[int]error{301: errRedirected, 302: errRedirected, 307: errRedirected, 308: errRedirected,
+		401: errUnauthorized, 403: errUnauthorized, 407: errUnauthorized, 413: errTooLarge} {
+		for _, target := range []error{errRedirected, errUnauthorized, errTooLarge} {
+			if errors.Is(&statusError{Code: code}, target) != (target == want) {
 				t.Errorf("status %d matches %v: %v", code, target, target != want)
 			}
 		}
 	}
 	for code, want := range map[int]bool{307: false, 400: true, 404: true, 408: false, 422: true, 429: false, 500: false} {
-		if (&StatusError{Code: code}).Refused() != want {
+		if (&statusError{Code: code}).Refused() != want {
 			t.Errorf("status %d: refused %v", code, !want)
 		}
 	}

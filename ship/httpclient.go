@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/nflog-agent/nflog-agent/internal/redact"
 )
 
 // Response bodies are read up to these sizes: a _bulk answer for a large
@@ -20,35 +22,35 @@ const (
 	maxErrorBody    = 64 << 10
 )
 
-// StatusError is an HTTP answer that was not a success. Body is the start
+// statusError is an HTTP answer that was not a success. Body is the start
 // of the response body, secrets removed, made printable.
-type StatusError struct {
+type statusError struct {
 	Code int
 	Body string
 	// Location is where a redirect (3xx) points, without userinfo, query
 	// or fragment.
 	Location string
 	// keyRefused marks a refusal that a sink knows to be about its key
-	// whatever the status (matched by ErrUnauthorized like 401).
+	// whatever the status (matched by errUnauthorized like 401).
 	keyRefused bool
 }
 
-func (e *StatusError) Error() string {
+func (e *statusError) Error() string {
 	if e.Code >= 300 && e.Code < 400 {
 		return fmt.Sprintf("HTTP %d %s to %s (redirects are not followed)", e.Code, http.StatusText(e.Code), e.Location)
 	}
 	return fmt.Sprintf("HTTP %d %s: %s", e.Code, http.StatusText(e.Code), e.Body)
 }
 
-// Is makes a 413 match ErrTooLarge, a 3xx ErrRedirect, and a refusal of
-// the credentials (401, 403, 407) ErrUnauthorized.
-func (e *StatusError) Is(target error) bool {
+// Is makes a 413 match errTooLarge, a 3xx errRedirected, and a refusal of
+// the credentials (401, 403, 407) errUnauthorized.
+func (e *statusError) Is(target error) bool {
 	switch target {
-	case ErrTooLarge:
+	case errTooLarge:
 		return e.Code == http.StatusRequestEntityTooLarge
-	case ErrRedirect:
+	case errRedirected:
 		return e.Code >= 300 && e.Code < 400
-	case ErrUnauthorized:
+	case errUnauthorized:
 		return e.keyRefused || authStatus(e.Code)
 	}
 	return false
@@ -57,7 +59,7 @@ func (e *StatusError) Is(target error) bool {
 // Refused says whether the destination refused the request for what it
 // holds: a 4xx other than 408 and 429, which sending the same events again
 // would not change.
-func (e *StatusError) Refused() bool {
+func (e *statusError) Refused() bool {
 	return e.Code >= 400 && e.Code < 500 && !retryableStatus(e.Code)
 }
 
@@ -71,11 +73,11 @@ type httpClient struct {
 	policy  RetryConfig
 	gzip    bool
 	headers http.Header
-	red     *redactor
+	red     *redact.Secrets
 	st      *counters
 }
 
-func newHTTPClient(c *SinkConfig, red *redactor, st *counters) (*httpClient, error) {
+func newHTTPClient(c *SinkConfig, red *redact.Secrets, st *counters) (*httpClient, error) {
 	tlsCfg, err := c.TLS.build()
 	if err != nil {
 		return nil, err
@@ -143,7 +145,7 @@ func (h *httpClient) checkRetry(ctx context.Context, rs *retryState, resp *http.
 	if !retryableStatus(resp.StatusCode) {
 		return false, nil
 	}
-	h.attemptFailed(fmt.Errorf("HTTP %d from %s", resp.StatusCode, h.red.redact(resp.Request.URL.Redacted())))
+	h.attemptFailed(fmt.Errorf("HTTP %d from %s", resp.StatusCode, h.red.Redact(resp.Request.URL.Redacted())))
 	return true, nil
 }
 
@@ -157,7 +159,7 @@ func (h *httpClient) attemptFailed(err error) {
 }
 
 // post sends body to url. It returns the response body of a 2xx answer, or
-// a *StatusError for any other status after the retries, or a transport
+// a *statusError for any other status after the retries, or a transport
 // error (secrets removed). The retry state of the batch comes with ctx.
 func (h *httpClient) post(ctx context.Context, url, contentType string, body []byte) ([]byte, error) {
 	if h.gzip {
@@ -165,7 +167,7 @@ func (h *httpClient) post(ctx context.Context, url, contentType string, body []b
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, url, body)
 	if err != nil {
-		return nil, fmt.Errorf("build request: %s", h.red.redact(err.Error()))
+		return nil, fmt.Errorf("build request: %s", h.red.Redact(err.Error()))
 	}
 	for k, v := range h.headers {
 		req.Header[k] = v
@@ -179,20 +181,20 @@ func (h *httpClient) post(ctx context.Context, url, contentType string, body []b
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &redactedError{msg: h.red.redact(err.Error()), err: err}
+		return nil, &redactedError{msg: h.red.Redact(err.Error()), err: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 		if err != nil {
-			return nil, fmt.Errorf("read response: %s", h.red.redact(err.Error()))
+			return nil, fmt.Errorf("read response: %s", h.red.Redact(err.Error()))
 		}
 		return b, nil
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	serr := &StatusError{Code: resp.StatusCode, Body: h.red.bodySnippet(b)}
+	serr := &statusError{Code: resp.StatusCode, Body: bodySnippet(h.red, b)}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		serr.Location = h.red.redact(RedirectLocation(resp))
+		serr.Location = h.red.Redact(RedirectLocation(resp))
 	}
 	return nil, serr
 }

@@ -6,40 +6,18 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/nflog-agent/nflog-agent/internal/redact"
 )
-
-// redactor removes secrets from text that goes to logs, errors and stats:
-// a server may echo a key back in an error body, and a transport error may
-// quote a URL.
-type redactor struct{ secrets []string }
-
-const redacted = "[REDACTED]"
-
-func (r *redactor) add(secrets ...string) {
-	for _, s := range secrets {
-		// Very short values would redact ordinary words; they are not
-		// credentials worth the name anyway.
-		if len(s) >= 4 {
-			r.secrets = append(r.secrets, s)
-		}
-	}
-}
-
-func (r *redactor) redact(s string) string {
-	for _, sec := range r.secrets {
-		s = strings.ReplaceAll(s, sec, redacted)
-	}
-	return s
-}
 
 // maxQuoted is how much of what a server said is quoted in a log line or
 // in /healthz.
 const maxQuoted = 512
 
 // bodySnippet returns the start of a response body for the log and for
-// /healthz: redacted, made printable, cut.
-func (r *redactor) bodySnippet(b []byte) string {
-	return Printable(r.redact(string(b)), maxQuoted)
+// /healthz: without secrets, made printable, cut.
+func bodySnippet(secrets *redact.Secrets, b []byte) string {
+	return Printable(secrets.Redact(string(b)), maxQuoted)
 }
 
 // Printable returns s fit to quote in a log line, a terminal or a line of

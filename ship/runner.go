@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nflog-agent/nflog-agent/internal/redact"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
@@ -17,11 +18,11 @@ import (
 // hands batches to Concurrency workers, which deliver them and commit.
 type runner struct {
 	cfg    SinkConfig
-	sink   Sink
+	sink   sink
 	reader spool.Reader
 	log    *slog.Logger
 	st     *counters
-	red    *redactor
+	red    *redact.Secrets
 
 	batches chan batch
 	spare   chan []Event // delivered batches, for batchLoop to fill again
@@ -38,10 +39,10 @@ type batch struct {
 	events []Event
 }
 
-func newRunner(cfg SinkConfig, sink Sink, r spool.Reader, log *slog.Logger, st *counters, red *redactor) *runner {
+func newRunner(cfg SinkConfig, out sink, r spool.Reader, log *slog.Logger, st *counters, red *redact.Secrets) *runner {
 	ctx, cancel := context.WithCancel(context.Background())
 	rn := &runner{
-		cfg: cfg, sink: sink, reader: r, log: log, st: st, red: red,
+		cfg: cfg, sink: out, reader: r, log: log, st: st, red: red,
 		batches: make(chan batch), spare: make(chan []Event, cfg.Concurrency+1), commits: newCommitQueue(r.Commit),
 		stop: make(chan struct{}), ctx: ctx, cancel: cancel,
 	}
@@ -184,7 +185,7 @@ func (r *runner) send(ctx context.Context, rs *retryState, events []Event) error
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var serr *StatusError
+		var serr *statusError
 		blocked := ""
 		switch {
 		case err == nil:
@@ -195,11 +196,11 @@ func (r *runner) send(ctx context.Context, rs *retryState, events []Event) error
 			}
 			// Only the items the destination could not take now.
 			events = retry
-		case errors.Is(err, ErrUnauthorized):
+		case errors.Is(err, errUnauthorized):
 			blocked = BlockAuth
-		case errors.Is(err, ErrRedirect):
+		case errors.Is(err, errRedirected):
 			blocked = BlockRedirect
-		case errors.Is(err, ErrTooLarge):
+		case errors.Is(err, errTooLarge):
 			r.recovered()
 			if len(events) == 1 {
 				r.st.failed.add(FailTooLarge, 1)
@@ -243,8 +244,8 @@ func (r *runner) split(ctx context.Context, rs *retryState, events []Event) erro
 	return r.send(ctx, rs, events[h:])
 }
 
-// account counts a Result and returns the events to send again.
-func (r *runner) account(events []Event, res Result) []Event {
+// account counts a result and returns the events to send again.
+func (r *runner) account(events []Event, res result) []Event {
 	bad := len(res.Retry) + len(res.Rejected)
 	r.st.sent.Add(uint64(len(events) - bad))
 	r.st.duplicates.Add(uint64(res.Duplicates))
@@ -252,7 +253,7 @@ func (r *runner) account(events []Event, res Result) []Event {
 		r.st.failed.add(rej.Reason, 1)
 		if i == 0 {
 			r.log.Warn("events rejected by the destination", "sink", r.cfg.Name, "rejected", len(res.Rejected),
-				"reason", rej.Reason, "first", Printable(r.red.redact(rej.Detail), maxQuoted))
+				"reason", rej.Reason, "first", Printable(r.red.Redact(rej.Detail), maxQuoted))
 		}
 	}
 	if len(res.Retry) == 0 {
@@ -269,7 +270,7 @@ func (r *runner) account(events []Event, res Result) []Event {
 // not; the first of a series is logged, and so is each change of reason.
 // It is safe for concurrent use: the HTTP client calls it between retries.
 func (r *runner) unavailable(err error, blocked string) {
-	msg := Printable(r.red.redact(err.Error()), 2*maxQuoted)
+	msg := Printable(r.red.Redact(err.Error()), 2*maxQuoted)
 	r.st.setLastErr(msg)
 	if errors.As(err, new(writeError)) {
 		r.st.sendErrors.add(errWrite, 1)
@@ -300,7 +301,7 @@ func (r *runner) blockedFix(err error, reason string) string {
 		return "the agent never follows redirects (they could carry the credentials elsewhere): " +
 			"set the sink's url to the address that takes the events"
 	}
-	var serr *StatusError
+	var serr *statusError
 	switch {
 	case errors.As(err, &serr) && serr.Code == http.StatusProxyAuthRequired:
 		return "the proxy refused its credentials: check the user and password in HTTPS_PROXY"

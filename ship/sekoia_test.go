@@ -98,7 +98,7 @@ func TestSekoiaSendsKernelLinesWithTimestamps(t *testing.T) {
 
 func TestSekoiaTooLarge(t *testing.T) {
 	evs := testEvents(4)
-	big := strings.Repeat("A", SekoiaMaxEvent+1)
+	big := strings.Repeat("A", sekoiaMaxEvent+1)
 	evs[1].Message = []byte(big) // refused before sending
 	evs[2].Message = []byte("refused by the intake")
 	rcv := newReceiver(2)

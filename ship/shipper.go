@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 
+	"github.com/nflog-agent/nflog-agent/internal/redact"
+	"github.com/nflog-agent/nflog-agent/internal/setting"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
@@ -81,7 +83,7 @@ func build(q spool.Queue, sinks []SinkConfig, opts Options, openFiles bool) (*Sh
 			return nil, fmt.Errorf("ship: two sinks are named %q: give each a name", c.Name)
 		}
 		names[c.Name] = true
-		st, red := newCounters(), &redactor{}
+		st, red := newCounters(), &redact.Secrets{}
 		sink, err := buildSink(&c, red, st, opts.Stdout, openFiles)
 		if err != nil {
 			return fail(err)
@@ -91,14 +93,14 @@ func build(q spool.Queue, sinks []SinkConfig, opts Options, openFiles bool) (*Sh
 		}
 		r, err := q.Reader(c.Name)
 		if err != nil {
-			return fail(&KeyError{Key: "name", Err: err})
+			return fail(&setting.Error{Key: "name", Err: err})
 		}
 		s.runners = append(s.runners, newRunner(c, sink, r, s.log, st, red))
 	}
 	return s, nil
 }
 
-func buildSink(c *SinkConfig, red *redactor, st *counters, stdout io.Writer, openFiles bool) (Sink, error) {
+func buildSink(c *SinkConfig, red *redact.Secrets, st *counters, stdout io.Writer, openFiles bool) (sink, error) {
 	switch c.Type {
 	case TypeStdout:
 		return newWriterSink(stdout), nil
@@ -108,7 +110,7 @@ func buildSink(c *SinkConfig, red *redactor, st *counters, stdout io.Writer, ope
 		}
 		f, err := newFileSink(c.Path)
 		if err != nil {
-			return nil, &KeyError{Key: "path", Err: err}
+			return nil, &setting.Error{Key: "path", Err: err}
 		}
 		return f, nil
 	case TypeHTTP:

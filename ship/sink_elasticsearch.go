@@ -8,6 +8,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/nflog-agent/nflog-agent/internal/jsonstring"
+	"github.com/nflog-agent/nflog-agent/internal/redact"
+	"github.com/nflog-agent/nflog-agent/internal/setting"
 )
 
 // elasticSink indexes events with the _bulk API, one `create` per event into
@@ -36,7 +40,7 @@ func (c SinkConfig) ElasticAuthorization() (auth string, secrets []string, err e
 		return "ApiKey " + key, []string{key}, nil
 	case c.Username != "":
 		if (c.PasswordFile == "") == (c.PasswordEnv == "") {
-			return "", nil, &KeyError{Key: "username", Err: errors.New("set exactly one of password_file and password_env")}
+			return "", nil, &setting.Error{Key: "username", Err: errors.New("set exactly one of password_file and password_env")}
 		}
 		pw, err := readSecret("password", c.PasswordFile, c.PasswordEnv)
 		if err != nil {
@@ -48,12 +52,12 @@ func (c SinkConfig) ElasticAuthorization() (auth string, secrets []string, err e
 	return "", nil, nil
 }
 
-func newElasticSink(c *SinkConfig, red *redactor, st *counters) (*elasticSink, error) {
+func newElasticSink(c *SinkConfig, red *redact.Secrets, st *counters) (*elasticSink, error) {
 	auth, secrets, err := c.ElasticAuthorization()
 	if err != nil {
 		return nil, err
 	}
-	red.add(secrets...)
+	red.Add(secrets...)
 	hc, err := newHTTPClient(c, red, st)
 	if err != nil {
 		return nil, err
@@ -79,7 +83,7 @@ type bulkItem struct {
 	} `json:"error"`
 }
 
-func (s *elasticSink) Send(ctx context.Context, events []Event) (Result, error) {
+func (s *elasticSink) Send(ctx context.Context, events []Event) (result, error) {
 	n := 0
 	for _, ev := range events {
 		n += len(ev.JSON) + len(ev.ID) + 24
@@ -87,30 +91,30 @@ func (s *elasticSink) Send(ctx context.Context, events []Event) (Result, error) 
 	body := make([]byte, 0, n)
 	for _, ev := range events {
 		body = append(body, `{"create":{"_id":`...)
-		body = appendJSONString(body, ev.ID)
+		body = jsonstring.Append(body, ev.ID)
 		body = append(body, "}}\n"...)
 		body = append(body, ev.JSON...)
 		body = append(body, '\n')
 	}
 	resp, err := s.post(ctx, s.url, "application/x-ndjson", body)
 	if err != nil {
-		return Result{}, err
+		return result{}, err
 	}
 	var br bulkResponse
 	if err := json.Unmarshal(resp, &br); err != nil {
 		s.st.sendErrors.add(errBadResponse, 1)
-		return Result{}, fmt.Errorf("_bulk answer: %w", err)
+		return result{}, fmt.Errorf("_bulk answer: %w", err)
 	}
 	if !br.Errors {
-		return Result{}, nil
+		return result{}, nil
 	}
 	if len(br.Items) != len(events) {
 		// Which item is which is unknown: send them all again; those
 		// already created answer 409.
 		s.st.sendErrors.add(errBadResponse, 1)
-		return Result{}, fmt.Errorf("_bulk answer has %d items for %d events", len(br.Items), len(events))
+		return result{}, fmt.Errorf("_bulk answer has %d items for %d events", len(br.Items), len(events))
 	}
-	var res Result
+	var res result
 	for i, m := range br.Items {
 		var it bulkItem
 		for _, v := range m { // one key: the action
@@ -127,14 +131,8 @@ func (s *elasticSink) Send(ctx context.Context, events []Event) (Result, error) 
 			if it.Error != nil {
 				detail = fmt.Sprintf("status %d %s: %s", it.Status, it.Error.Type, it.Error.Reason)
 			}
-			res.Rejected = append(res.Rejected, Rejection{Index: i, Reason: FailItemRejected, Detail: detail})
+			res.Rejected = append(res.Rejected, rejection{Index: i, Reason: FailItemRejected, Detail: detail})
 		}
 	}
 	return res, nil
-}
-
-// appendJSONString appends s as a JSON string.
-func appendJSONString(dst, s []byte) []byte {
-	b, _ := json.Marshal(string(s)) // a string always marshals
-	return append(dst, b...)
 }

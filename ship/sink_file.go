@@ -24,14 +24,14 @@ func newWriterSink(w io.Writer) *writerSink {
 	return &writerSink{out: w, w: bufio.NewWriterSize(w, 64<<10)}
 }
 
-func (s *writerSink) Send(_ context.Context, events []Event) (Result, error) {
+func (s *writerSink) Send(_ context.Context, events []Event) (result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := writeNDJSON(s.w, events); err != nil {
 		s.w.Reset(s.out)
-		return Result{}, err
+		return result{}, err
 	}
-	return Result{}, nil
+	return result{}, nil
 }
 
 func writeNDJSON(w *bufio.Writer, events []Event) error {
@@ -111,23 +111,23 @@ func (s *fileSink) moved() bool {
 	return ok1 && ok2 && (a.Dev != b.Dev || a.Ino != b.Ino)
 }
 
-func (s *fileSink) Send(_ context.Context, events []Event) (Result, error) {
+func (s *fileSink) Send(_ context.Context, events []Event) (result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.reopen.Swap(false) || s.moved() {
 		if err := s.open(); err != nil {
 			s.reopen.Store(true)
-			return Result{}, writeError{err}
+			return result{}, writeError{err}
 		}
 	}
 	if err := writeNDJSON(s.w, events); err != nil {
 		s.w.Reset(s.f)
-		return Result{}, err
+		return result{}, err
 	}
 	if err := s.f.Sync(); err != nil {
-		return Result{}, writeError{fmt.Errorf("sync %s: %w", s.path, err)}
+		return result{}, writeError{fmt.Errorf("sync %s: %w", s.path, err)}
 	}
-	return Result{}, nil
+	return result{}, nil
 }
 
 func (s *fileSink) Close() error {

@@ -2,6 +2,8 @@ package ship
 
 import (
 	"context"
+
+	"github.com/nflog-agent/nflog-agent/internal/redact"
 )
 
 // httpSink POSTs the events' ECS documents to any HTTP collector, as NDJSON
@@ -12,9 +14,9 @@ type httpSink struct {
 	array bool
 }
 
-func newHTTPSink(c *SinkConfig, red *redactor, st *counters) (*httpSink, error) {
+func newHTTPSink(c *SinkConfig, red *redact.Secrets, st *counters) (*httpSink, error) {
 	for _, v := range c.Headers {
-		red.add(v) // headers carry tokens more often than not
+		red.Add(v) // headers carry tokens more often than not
 	}
 	hc, err := newHTTPClient(c, red, st)
 	if err != nil {
@@ -26,7 +28,7 @@ func newHTTPSink(c *SinkConfig, red *redactor, st *counters) (*httpSink, error) 
 	return &httpSink{httpClient: hc, url: c.URL, array: c.Format == "json_array"}, nil
 }
 
-func (s *httpSink) Send(ctx context.Context, events []Event) (Result, error) {
+func (s *httpSink) Send(ctx context.Context, events []Event) (result, error) {
 	n := len(events) + 2
 	for _, ev := range events {
 		n += len(ev.JSON)
@@ -50,5 +52,5 @@ func (s *httpSink) Send(ctx context.Context, events []Event) (Result, error) {
 		}
 	}
 	_, err := s.post(ctx, s.url, ct, body)
-	return Result{}, err
+	return result{}, err
 }

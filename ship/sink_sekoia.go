@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/nflog-agent/nflog-agent/internal/jsonstring"
+	"github.com/nflog-agent/nflog-agent/internal/redact"
 )
 
 // sekoiaSink sends events to the Sekoia.io HTTP intake's /array endpoint,
@@ -23,9 +26,9 @@ type sekoiaSink struct {
 	key []byte // JSON-encoded intake key
 }
 
-// SekoiaMaxEvent is Sekoia's per-event limit (250 KiB): larger events are
+// sekoiaMaxEvent is Sekoia's per-event limit (250 KiB): larger events are
 // never ingested, so they are refused here and counted as too_large.
-const SekoiaMaxEvent = 250 << 10
+const sekoiaMaxEvent = 250 << 10
 
 // sekoiaRegions maps region names to intake base URLs. FRA1 keeps the
 // historical host; the others use the API-prefixed scheme, SGP1 included:
@@ -49,12 +52,12 @@ func SekoiaURL(region string) string {
 	return base + "/array"
 }
 
-func newSekoiaSink(c *SinkConfig, red *redactor, st *counters) (*sekoiaSink, error) {
+func newSekoiaSink(c *SinkConfig, red *redact.Secrets, st *counters) (*sekoiaSink, error) {
 	key, err := readSecret("intake key", c.IntakeKeyFile, c.IntakeKeyEnv)
 	if err != nil {
 		return nil, err
 	}
-	red.add(key)
+	red.Add(key)
 	u := c.URL
 	if c.Region != "" {
 		if u = SekoiaURL(c.Region); u == "" {
@@ -65,16 +68,16 @@ func newSekoiaSink(c *SinkConfig, red *redactor, st *counters) (*sekoiaSink, err
 	if err != nil {
 		return nil, err
 	}
-	return &sekoiaSink{httpClient: hc, url: u, key: appendJSONString(nil, []byte(key))}, nil
+	return &sekoiaSink{httpClient: hc, url: u, key: jsonstring.Append(nil, key)}, nil
 }
 
-func (s *sekoiaSink) Send(ctx context.Context, events []Event) (Result, error) {
-	var res Result
+func (s *sekoiaSink) Send(ctx context.Context, events []Event) (result, error) {
+	var res result
 	idx := make([]int, 0, len(events)) // request element → batch index
 	body := []byte{'['}
 	for i, ev := range events {
-		if len(ev.Message) > SekoiaMaxEvent {
-			res.Rejected = append(res.Rejected, Rejection{Index: i, Reason: FailTooLarge,
+		if len(ev.Message) > sekoiaMaxEvent {
+			res.Rejected = append(res.Rejected, rejection{Index: i, Reason: FailTooLarge,
 				Detail: fmt.Sprintf("event of %d bytes is over Sekoia's 250 KiB limit", len(ev.Message))})
 			continue
 		}
@@ -84,7 +87,7 @@ func (s *sekoiaSink) Send(ctx context.Context, events []Event) (Result, error) {
 		body = append(body, `{"intake_key":`...)
 		body = append(body, s.key...)
 		body = append(body, `,"json":`...)
-		body = appendJSONString(body, ev.Message)
+		body = jsonstring.Append(body, ev.Message)
 		if !ev.Time.IsZero() {
 			body = append(body, `,"timestamp":"`...)
 			body = ev.Time.UTC().AppendFormat(body, "2006-01-02T15:04:05.000000Z07:00")
@@ -98,7 +101,7 @@ func (s *sekoiaSink) Send(ctx context.Context, events []Event) (Result, error) {
 		return res, nil
 	}
 	resp, err := s.post(ctx, s.url, "application/json", body)
-	var serr *StatusError
+	var serr *statusError
 	if errors.As(err, &serr) && serr.Refused() && serr.Code != http.StatusRequestEntityTooLarge {
 		// Every element carries the same key, and the intake documents no
 		// refusal of one event but 413: a 4xx refuses the request, which
@@ -106,7 +109,7 @@ func (s *sekoiaSink) Send(ctx context.Context, events []Event) (Result, error) {
 		serr.keyRefused = true
 	}
 	if err != nil {
-		return Result{}, err
+		return result{}, err
 	}
 	if n, ok := sekoiaAccepted(resp); ok && n != len(idx) {
 		// The intake said it took another number of events than were

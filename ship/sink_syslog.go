@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nflog-agent/nflog-agent/internal/redact"
+	"github.com/nflog-agent/nflog-agent/internal/setting"
 	"github.com/nflog-agent/nflog-agent/ship/internal/relp"
 	"github.com/nflog-agent/nflog-agent/ship/internal/rfc5424"
 )
@@ -52,20 +54,20 @@ func syslogHeader(c *SinkConfig) (rfc5424.Header, error) {
 	h := rfc5424.Header{AppName: c.AppName, ProcID: c.ProcID, MsgID: c.MsgID}
 	var err error
 	if h.Facility, err = rfc5424.Facility(c.Facility); err != nil {
-		return h, &KeyError{Key: "facility", Err: err}
+		return h, &setting.Error{Key: "facility", Err: err}
 	}
 	if h.Severity, err = rfc5424.Severity(c.Severity); err != nil {
-		return h, &KeyError{Key: "severity", Err: err}
+		return h, &setting.Error{Key: "severity", Err: err}
 	}
 	for _, f := range []struct{ key, v string }{{"app_name", h.AppName}, {"procid", h.ProcID}, {"msgid", h.MsgID}} {
 		if err := rfc5424.CheckField(f.key, f.v); err != nil {
-			return h, &KeyError{Key: f.key, Err: err}
+			return h, &setting.Error{Key: f.key, Err: err}
 		}
 	}
 	sd := c.StructuredData
 	if sd.ID == "" {
 		if len(sd.Params) > 0 {
-			return h, &KeyError{Key: "structured_data.id", Err: errors.New("required with params")}
+			return h, &setting.Error{Key: "structured_data.id", Err: errors.New("required with params")}
 		}
 		return h, nil
 	}
@@ -79,7 +81,7 @@ func syslogHeader(c *SinkConfig) (rfc5424.Header, error) {
 		el.Params = append(el.Params, rfc5424.Param{Name: n, Value: sd.Params[n]})
 	}
 	if h.SD, err = el.Render(); err != nil {
-		return h, &KeyError{Key: "structured_data", Err: err}
+		return h, &setting.Error{Key: "structured_data", Err: err}
 	}
 	return h, nil
 }
@@ -135,12 +137,12 @@ func newSyslogSink(c *SinkConfig, st *counters) (*syslogSink, error) {
 // newSekoiaSyslogSink sends to Sekoia's syslog intake the frame of Sekoia's
 // rsyslog recipe: `<PRI>1 TIMESTAMP HOSTNAME kernel - LOG
 // [SEKOIA@53288 intake_key="KEY"] MSG` and LF, always over TLS.
-func newSekoiaSyslogSink(c *SinkConfig, red *redactor, st *counters) (*syslogSink, error) {
+func newSekoiaSyslogSink(c *SinkConfig, red *redact.Secrets, st *counters) (*syslogSink, error) {
 	key, err := readSecret("intake key", c.IntakeKeyFile, c.IntakeKeyEnv)
 	if err != nil {
 		return nil, err
 	}
-	red.add(key)
+	red.Add(key)
 	addr := sekoiaSyslogAddr(c)
 	if addr == "" {
 		return nil, fmt.Errorf("unknown region %q: want fra1, fra2, mco1, uae1, usa1 or sgp1", c.Region)
@@ -171,7 +173,7 @@ func sekoiaSyslogAddr(c *SinkConfig) string {
 	if c.Address != "" {
 		return c.Address
 	}
-	host := SekoiaSyslogHost(c.Region)
+	host := sekoiaSyslogHost(c.Region)
 	if host == "" {
 		return ""
 	}
@@ -182,9 +184,9 @@ func sekoiaSyslogAddr(c *SinkConfig) string {
 	return net.JoinHostPort(host, port)
 }
 
-// SekoiaSyslogHost returns the syslog intake host of a region, or "" when
+// sekoiaSyslogHost returns the syslog intake host of a region, or "" when
 // unknown.
-func SekoiaSyslogHost(region string) string {
+func sekoiaSyslogHost(region string) string {
 	if SekoiaURL(region) == "" {
 		return ""
 	}
@@ -195,20 +197,20 @@ func SekoiaSyslogHost(region string) string {
 	return "intake." + region + ".sekoia.io"
 }
 
-func (s *syslogSink) Send(ctx context.Context, events []Event) (Result, error) {
+func (s *syslogSink) Send(ctx context.Context, events []Event) (result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	start := time.Now()
 	defer func() { s.st.observe(time.Since(start)) }()
 	if err := s.connect(ctx); err != nil {
 		s.st.sendErrors.add(errKind(err), 1)
-		return Result{}, err
+		return result{}, err
 	}
 	// Deadlines bound every wait; ending ctx (shutdown) ends them now.
 	conn := s.conn
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
-	var res Result
+	var res result
 	var err error
 	if s.relp {
 		res, err = s.sendRELP(events)
@@ -223,7 +225,7 @@ func (s *syslogSink) Send(ctx context.Context, events []Event) (Result, error) {
 			s.st.sendErrors.add(errKind(err), 1)
 		}
 		s.disconnect()
-		return Result{}, err
+		return result{}, err
 	}
 	return res, nil
 }
@@ -315,7 +317,7 @@ func (s *syslogSink) sendStream(events []Event) error {
 // sendRELP sends the batch over the RELP session. Events answered 200 in
 // an attempt that then failed are remembered and skipped when the runner
 // sends the batch again, so a lost session resends at most the window.
-func (s *syslogSink) sendRELP(events []Event) (Result, error) {
+func (s *syslogSink) sendRELP(events []Event) (result, error) {
 	s.buf, s.ends, s.msgs = s.buf[:0], s.ends[:0], s.msgs[:0]
 	idx := make([]int, 0, len(events)) // message → batch index
 	for i := range events {
@@ -334,7 +336,7 @@ func (s *syslogSink) sendRELP(events []Event) (Result, error) {
 	answers, err := s.sess.Send(s.msgs)
 	clear(s.msgs)
 	s.shrink()
-	var res Result
+	var res result
 	for k, a := range answers {
 		switch {
 		case err != nil && a.OK():
@@ -350,7 +352,7 @@ func (s *syslogSink) sendRELP(events []Event) (Result, error) {
 		}
 	}
 	if err != nil {
-		return Result{}, err
+		return result{}, err
 	}
 	if len(s.acked) > 0 {
 		for i := range events {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/nflog-agent/nflog-agent/internal/setting"
 )
 
 // TLSConfig configures the client side of a sink's TLS connections.
@@ -41,15 +43,15 @@ func (c TLSConfig) build() (*tls.Config, error) {
 		}
 		pem, err := os.ReadFile(c.CAFile)
 		if err != nil {
-			return nil, &KeyError{Key: "tls.ca_file", Err: err}
+			return nil, &setting.Error{Key: "tls.ca_file", Err: err}
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, &KeyError{Key: "tls.ca_file", Err: fmt.Errorf("%s holds no PEM certificate", c.CAFile)}
+			return nil, &setting.Error{Key: "tls.ca_file", Err: fmt.Errorf("%s holds no PEM certificate", c.CAFile)}
 		}
 		cfg.RootCAs = pool
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
-		return nil, &KeyError{Key: "tls", Err: errors.New("cert_file and key_file go together")}
+		return nil, &setting.Error{Key: "tls", Err: errors.New("cert_file and key_file go together")}
 	}
 	if c.CertFile != "" {
 		cert, err := c.clientCertificate()
@@ -66,11 +68,11 @@ func (c TLSConfig) build() (*tls.Config, error) {
 func (c TLSConfig) clientCertificate() (tls.Certificate, error) {
 	certPEM, err := os.ReadFile(c.CertFile)
 	if err != nil {
-		return tls.Certificate{}, &KeyError{Key: "tls.cert_file", Err: err}
+		return tls.Certificate{}, &setting.Error{Key: "tls.cert_file", Err: err}
 	}
 	keyPEM, err := os.ReadFile(c.KeyFile)
 	if err != nil {
-		return tls.Certificate{}, &KeyError{Key: "tls.key_file", Err: err}
+		return tls.Certificate{}, &setting.Error{Key: "tls.key_file", Err: err}
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
@@ -82,7 +84,7 @@ func (c TLSConfig) clientCertificate() (tls.Certificate, error) {
 		if strings.Contains(err.Error(), "certificate input") {
 			key = "tls.cert_file"
 		}
-		return tls.Certificate{}, &KeyError{Key: key, Err: fmt.Errorf("%s and %s: %w", c.CertFile, c.KeyFile, err)}
+		return tls.Certificate{}, &setting.Error{Key: key, Err: fmt.Errorf("%s and %s: %w", c.CertFile, c.KeyFile, err)}
 	}
 	return cert, nil
 }

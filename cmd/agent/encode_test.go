@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
 // panickingEncoder stands in for a decoder bug.
 type panickingEncoder struct{}
 
-func (panickingEncoder) Encode(*decode.Record) decode.Event { panic("index out of range [7]") }
+func (panickingEncoder) Encode(*decode.Record) spool.Event { panic("index out of range [7]") }
 
 // A record that makes the encoder panic is counted (encode reports it
 // undecodable) and logged with the stack and the start of the record;

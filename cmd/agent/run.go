@@ -118,7 +118,7 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		return err
 	}
 	q, sh := a.queue, a.shipper
-	drops, err := registerTelemetry(tel, col, q, sh, cfg.Health.SinkFailureThreshold, log)
+	stages, err := registerTelemetry(tel, col, q, sh, cfg.Health.SinkFailureThreshold, log)
 	if err != nil {
 		col.Close()
 		return err
@@ -138,7 +138,7 @@ func runPipeline(ctx context.Context, a *agent, log *slog.Logger, reopen <-chan 
 		gc := g.Config()
 		groups = append(groups, strconv.Itoa(int(gc.Group)))
 		wg.Go(func() {
-			decodeLoop(g, decode.NewEncoder(opts), app, drops.Counter(i), panics)
+			decodeLoop(g, decode.NewEncoder(opts), app, stages.Group(i), panics)
 		})
 		log.Info("reading NFLOG group", "group", gc.Group, "snaplen", gc.SnapLen, "full_packet", gc.FullPacket,
 			"message_flags", opts.Flags.String(), "queue_threshold", gc.QueueThreshold, "flush_timeout", gc.FlushTimeout,
@@ -191,9 +191,12 @@ wait:
 				"no_flow", s.ConntrackMissing.NoFlow, "hold_full", s.ConntrackMissing.HoldFull)
 		}
 	}
-	for _, d := range drops.Totals() {
-		if d.N > 0 {
-			log.Warn("events dropped before the spool (its input buffer was full)", "group", d.Group, "spool_dropped", d.N)
+	for _, d := range stages.Totals() {
+		if d.SpoolDropped > 0 {
+			log.Warn("events dropped before the spool (its input buffer was full)", "group", d.Group, "spool_dropped", d.SpoolDropped)
+		}
+		if d.EncoderPanics > 0 {
+			log.Error("records dropped because the encoder panicked on them (a decoder bug)", "group", d.Group, "encoder_panics", d.EncoderPanics)
 		}
 	}
 	for _, st := range sh.Stats() {
@@ -207,10 +210,10 @@ wait:
 }
 
 // registerTelemetry exports the groups', the queue's and the sinks'
-// metrics and health checks, and the counters of events dropped before
-// the queue, one per group in the order of col.Groups.
+// metrics and health checks, and the counters of the decode stages, one
+// set per group in the order of col.Groups.
 func registerTelemetry(tel *telemetry.Telemetry, col *collector.Collector, q spool.Queue, sh *ship.Shipper,
-	sinkFailureThreshold time.Duration, log *slog.Logger) (*telemetry.SpoolDrops, error) {
+	sinkFailureThreshold time.Duration, log *slog.Logger) (*telemetry.DecodeStats, error) {
 	if err := tel.RegisterGroups(col, log); err != nil {
 		return nil, err
 	}
@@ -221,7 +224,7 @@ func registerTelemetry(tel *telemetry.Telemetry, col *collector.Collector, q spo
 	for i, g := range col.Groups() {
 		groups[i] = g.Config().Group
 	}
-	return tel.RegisterSpoolDrops(groups)
+	return tel.RegisterDecodeStats(groups)
 }
 
 // closeQueue closes the queue, giving up after stopStepTimeout.
@@ -304,17 +307,17 @@ func sum(m map[string]uint64) (n uint64) {
 // decodeLoop is the decode stage of one group: it runs on its own goroutine
 // so the reader never waits for encoding or output. Events go to the queue
 // through app, which never blocks; those it has no room for are counted in
-// dropped.
-func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, dropped *atomic.Uint64, panics *panicLog) {
+// st, as are the records the encoder panicked on.
+func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, st *telemetry.DecodeCounters, panics *panicLog) {
 	for batch := range g.Records() {
 		for i := range batch {
 			ev, ok := encode(enc, &batch[i], panics)
 			if !ok {
-				g.AddDecodeError()
+				st.EncoderPanics.Add(1)
 				continue
 			}
-			if !app.Add(spool.Event{ID: ev.ID, Time: ev.Time, Message: ev.Message, JSON: ev.JSON}) {
-				dropped.Add(1)
+			if !app.Add(ev) {
+				st.SpoolDropped.Add(1)
 			}
 		}
 		g.Recycle(batch) // the events are copies: the records are done with
@@ -323,13 +326,13 @@ func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, dr
 
 // encoder is what encode needs of a decode.Encoder.
 type encoder interface {
-	Encode(r *decode.Record) decode.Event
+	Encode(r *decode.Record) spool.Event
 }
 
 // encode shields the pipeline from a decoder bug: a record that makes the
-// encoder panic is counted as a decode error, and reported to panics,
-// instead of killing the agent.
-func encode(enc encoder, r *decode.Record, panics *panicLog) (ev decode.Event, ok bool) {
+// encoder panic is reported to panics, and ok is false so that the caller
+// counts it, instead of killing the agent.
+func encode(enc encoder, r *decode.Record, panics *panicLog) (ev spool.Event, ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			panics.report(r, v, debug.Stack())
@@ -341,7 +344,7 @@ func encode(enc encoder, r *decode.Record, panics *panicLog) (ev decode.Event, o
 
 // panicLog logs the decoder panics with what it takes to reproduce them:
 // the stack and the record. A bug that every packet triggers would flood the
-// log, so it logs at most one a minute; the decode error count has them all.
+// log, so it logs at most one a minute; the encoder panic count has them all.
 type panicLog struct {
 	log  *slog.Logger
 	last atomic.Int64 // Unix seconds of the last one logged

@@ -93,6 +93,7 @@ sinks:
 		`nflog_agent_sink_pending_events{sink="collector"} 0`,
 		fmt.Sprintf(`nflog_agent_spool_appended_events_total %d`, n),
 		`nflog_agent_spool_dropped_events_total{group="100"} 0`,
+		`nflog_agent_encoder_panics_total{group="100"} 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/internal/config"
+	"github.com/nflog-agent/nflog-agent/internal/redact"
 	"github.com/nflog-agent/nflog-agent/ship"
 )
 
@@ -68,19 +69,14 @@ func checkSink(ctx context.Context, s ship.SinkConfig, timeout time.Duration) ch
 	defer cancel()
 	p := &sinkProbe{r: checkResult{name: "sink " + sinkName(s)}}
 	r := p.run(ctx, s)
-	for _, sec := range p.secrets {
-		if len(sec) >= 4 {
-			r.detail = strings.ReplaceAll(r.detail, sec, "[REDACTED]")
-			r.fix = strings.ReplaceAll(r.fix, sec, "[REDACTED]")
-		}
-	}
+	r.detail, r.fix = p.secrets.Redact(r.detail), p.secrets.Redact(r.fix)
 	return r
 }
 
 type sinkProbe struct {
 	r       checkResult
-	done    []string // what passed, for the detail
-	secrets []string // to keep out of the result
+	done    []string       // what passed, for the detail
+	secrets redact.Secrets // to keep out of the result
 }
 
 func (p *sinkProbe) fail(step, detail, fix string) checkResult {
@@ -113,7 +109,7 @@ func (p *sinkProbe) run(ctx context.Context, s ship.SinkConfig) checkResult {
 		return p.fail("URL", "not an http:// or https:// URL with a host", "correct the sink's url in the config")
 	}
 	if pw, ok := u.User.Password(); ok {
-		p.secrets = append(p.secrets, pw)
+		p.secrets.Add(pw)
 	}
 	target := net.JoinHostPort(u.Hostname(), portOf(u))
 
@@ -128,7 +124,7 @@ func (p *sinkProbe) run(ctx context.Context, s ship.SinkConfig) checkResult {
 	}
 	if proxy != nil {
 		if pw, ok := proxy.User.Password(); ok {
-			p.secrets = append(p.secrets, pw)
+			p.secrets.Add(pw)
 		}
 		if proxy.Scheme != "http" {
 			p.r.status = statusWarn
@@ -293,7 +289,7 @@ func tlsFix(err error, serverName string, asked, hasCert bool) string {
 // redirect: that would hand the credentials to wherever it points.
 func (p *sinkProbe) elasticAuth(ctx context.Context, s ship.SinkConfig, u *url.URL, tlsCfg *tls.Config) checkResult {
 	auth, secrets, err := s.ElasticAuthorization()
-	p.secrets = append(p.secrets, secrets...)
+	p.secrets.Add(secrets...)
 	if err != nil {
 		return p.fail("credentials", err.Error(), "make the sink's api_key_* or password_* readable by the agent (file) or set (environment)")
 	}

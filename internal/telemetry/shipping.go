@@ -15,47 +15,57 @@ import (
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
-// SpoolDrops counts, per group, the decoded events the buffer in front of
-// the spool had no room for. Its counters are safe for concurrent use.
-type SpoolDrops struct {
+// DecodeStats counts, per group, what the decode stage loses: the records
+// the encoder panicked on and the decoded events the buffer in front of the
+// spool had no room for. (The collector counts what is lost before it: the
+// messages it cannot parse.) Its counters are safe for concurrent use.
+type DecodeStats struct {
 	groups []uint16
-	n      []atomic.Uint64
+	counts []DecodeCounters
 }
 
-// GroupDrops is one group's count of SpoolDrops.
-type GroupDrops struct {
-	Group uint16
-	N     uint64
+// DecodeCounters are one group's decode-stage counters.
+type DecodeCounters struct {
+	EncoderPanics atomic.Uint64
+	SpoolDropped  atomic.Uint64
 }
 
-// RegisterSpoolDrops exports a SpoolDrops with one counter per group, in
-// the order of groups.
-func (t *Telemetry) RegisterSpoolDrops(groups []uint16) (*SpoolDrops, error) {
-	d := &SpoolDrops{groups: groups, n: make([]atomic.Uint64, len(groups))}
+// GroupDecode is one group's DecodeCounters, read.
+type GroupDecode struct {
+	Group                       uint16
+	EncoderPanics, SpoolDropped uint64
+}
+
+// RegisterDecodeStats exports a DecodeStats with counters for each group,
+// in the order of groups.
+func (t *Telemetry) RegisterDecodeStats(groups []uint16) (*DecodeStats, error) {
+	d := &DecodeStats{groups: groups, counts: make([]DecodeCounters, len(groups))}
 	err := t.register(promsnap.New("group", d.Totals,
-		func(g *GroupDrops) string { return strconv.Itoa(int(g.Group)) }, spoolDroppedMetric))
+		func(g *GroupDecode) string { return strconv.Itoa(int(g.Group)) }, decodeMetrics...))
 	if err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
-// Counter is the counter of the i-th group.
-func (d *SpoolDrops) Counter(i int) *atomic.Uint64 { return &d.n[i] }
+// Group is the counters of the i-th group.
+func (d *DecodeStats) Group(i int) *DecodeCounters { return &d.counts[i] }
 
-// Totals reads every group's count.
-func (d *SpoolDrops) Totals() []GroupDrops {
-	out := make([]GroupDrops, len(d.groups))
+// Totals reads every group's counters.
+func (d *DecodeStats) Totals() []GroupDecode {
+	out := make([]GroupDecode, len(d.groups))
 	for i, g := range d.groups {
-		out[i] = GroupDrops{Group: g, N: d.n[i].Load()}
+		c := &d.counts[i]
+		out[i] = GroupDecode{Group: g, EncoderPanics: c.EncoderPanics.Load(), SpoolDropped: c.SpoolDropped.Load()}
 	}
 	return out
 }
 
-var spoolDroppedMetric = promsnap.Metric[GroupDrops]{
-	Name: metricPrefix + "spool_dropped_events_total", Kind: promsnap.Counter,
-	Help:  "Decoded events dropped because the buffer in front of the spool was full (the spool could not keep up).",
-	Value: func(s *GroupDrops, emit func(float64, ...string)) { emit(float64(s.N)) },
+var decodeMetrics = []promsnap.Metric[GroupDecode]{
+	counter("encoder_panics_total", "Records dropped because the encoder panicked on them: a decoder bug, logged with the record at most once a minute.",
+		func(s *GroupDecode) uint64 { return s.EncoderPanics }),
+	counter("spool_dropped_events_total", "Decoded events dropped because the buffer in front of the spool was full (the spool could not keep up).",
+		func(s *GroupDecode) uint64 { return s.SpoolDropped }),
 }
 
 // sinkMetrics are the per-sink metrics, read from ship.Stats at scrape time.

@@ -37,7 +37,7 @@ var groupMetrics = []promsnap.Metric[collector.Stats]{
 		func(s *collector.Stats) uint64 { return s.KernelLost }),
 	counter("enobufs_total", "Times the socket reported ENOBUFS: its receive buffer was full and the kernel dropped messages.",
 		func(s *collector.Stats) uint64 { return s.ENOBUFS }),
-	counter("decode_errors_total", "Messages or records that could not be decoded into an event.",
+	counter("decode_errors_total", "NFLOG datagrams or messages that could not be parsed into a record (lost).",
 		func(s *collector.Stats) uint64 { return s.DecodeErrors }),
 	counter("forged_datagrams_total", "Netlink datagrams sent to the group's socket by a user-space process instead of the kernel: dropped unread, a sign of tampering.",
 		func(s *collector.Stats) uint64 { return s.Forged }),

@@ -114,26 +114,29 @@ func TestTelemetryPProf(t *testing.T) {
 	}
 }
 
-// Each group's drops before the spool are its own counter, exported by
+// Each group's decode-stage losses are its own counters, exported by
 // group and read back in the order the groups were given.
-func TestSpoolDrops(t *testing.T) {
+func TestDecodeStats(t *testing.T) {
 	tel, err := New(Config{Listen: "127.0.0.1:0"}, testBuild, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tel.Close(context.Background())
-	drops, err := tel.RegisterSpoolDrops([]uint16{100, 7})
+	stats, err := tel.RegisterDecodeStats([]uint16{100, 7})
 	if err != nil {
 		t.Fatal(err)
 	}
-	drops.Counter(1).Add(3)
-	if got := drops.Totals(); len(got) != 2 || got[0] != (GroupDrops{100, 0}) || got[1] != (GroupDrops{7, 3}) {
+	stats.Group(1).SpoolDropped.Add(3)
+	stats.Group(0).EncoderPanics.Add(2)
+	if got := stats.Totals(); len(got) != 2 || got[0] != (GroupDecode{100, 2, 0}) || got[1] != (GroupDecode{7, 0, 3}) {
 		t.Errorf("totals %v", got)
 	}
 	_, body := get(t, "http://"+tel.addr.String()+"/metrics")
 	for _, want := range []string{
 		`nflog_agent_spool_dropped_events_total{group="100"} 0`,
 		`nflog_agent_spool_dropped_events_total{group="7"} 3`,
+		`nflog_agent_encoder_panics_total{group="100"} 2`,
+		`nflog_agent_encoder_panics_total{group="7"} 0`,
 	} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("/metrics lacks %q", want)

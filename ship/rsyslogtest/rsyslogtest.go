@@ -230,13 +230,6 @@ func (s *Server) stop() {
 // without their LF.
 func (s *Server) Fields(t testing.TB, in string) []string { return s.lines(t, in+".fields") }
 
-// Raw returns the raw messages input in received, one per line.
-func (s *Server) Raw(t testing.TB, in string) []string { return s.lines(t, in+".raw") }
-
-// Recipes returns what Sekoia's rsyslog recipe makes of the messages input
-// in received, one per line.
-func (s *Server) Recipes(t testing.TB, in string) []string { return s.lines(t, in+".recipe") }
-
 func (s *Server) lines(t testing.TB, name string) []string {
 	t.Helper()
 	f, err := os.Open(filepath.Join(s.dir, name))
@@ -266,13 +259,14 @@ func (s *Server) WaitFields(t testing.TB, in string, n int) []string {
 	return s.wait(t, in+".fields", n)
 }
 
-// WaitRaw is WaitFields for the raw messages.
+// WaitRaw is WaitFields for the raw messages, one per line.
 func (s *Server) WaitRaw(t testing.TB, in string, n int) []string {
 	t.Helper()
 	return s.wait(t, in+".raw", n)
 }
 
-// WaitRecipes is WaitFields for the recipe's lines.
+// WaitRecipes is WaitFields for what Sekoia's rsyslog recipe makes of the
+// messages, one per line.
 func (s *Server) WaitRecipes(t testing.TB, in string, n int) []string {
 	t.Helper()
 	return s.wait(t, in+".recipe", n)

@@ -63,8 +63,9 @@ func orDefault(v, def int) int {
 // without making them wait: Add copies the event into a bounded buffer and
 // returns at once, and one goroutine drains the buffer into batched Append
 // calls, so a Spool pays one fsync per batch rather than per event. When
-// the buffer is full (in events or bytes), Add drops the event and counts
-// it. A Memory queue gets each event from Add directly instead.
+// the buffer is full (in events or bytes), Add drops the event and says so:
+// the caller counts the drops, per producer. A Memory queue gets each event
+// from Add directly instead.
 type Appender struct {
 	q     Queue
 	mem   *Memory // q, when it is a Memory queue
@@ -72,7 +73,6 @@ type Appender struct {
 	cfg   AppenderConfig
 	onErr func(error)
 	done  chan struct{}
-	full  atomic.Uint64
 	bytes atomic.Int64 // event bytes in ch
 
 	free chan *slab // emptied blocks
@@ -147,7 +147,6 @@ func (a *Appender) Add(ev Event) bool {
 	n := int64(ev.size())
 	if a.bytes.Add(n) > int64(a.cfg.Bytes) {
 		a.bytes.Add(-n)
-		a.full.Add(1)
 		return false
 	}
 	qe := a.copy(&ev)
@@ -156,7 +155,6 @@ func (a *Appender) Add(ev Event) bool {
 		return true
 	default:
 		a.bytes.Add(-n)
-		a.full.Add(1)
 		qe.s.release()
 		return false
 	}
@@ -197,9 +195,6 @@ func (a *Appender) newSlab() *slab {
 	s.refs.Store(1)
 	return s
 }
-
-// Full returns how many events Add dropped because the buffer was full.
-func (a *Appender) Full() uint64 { return a.full.Load() }
 
 // Close appends what is buffered and stops the Appender.
 func (a *Appender) Close() {

@@ -2,8 +2,14 @@ package spool
 
 import "time"
 
-// Event is one encoded event as the spool stores it. Append copies it, so the
-// caller may reuse its buffers as soon as Append returns. Events handed out by
+// Event is one encoded event, the one type from the decoder to the sinks:
+// decode.Encoder fills it, the spool stores it and every sink reads it.
+// It is declared here, by the stage that stores it, as decode.Record is
+// declared by the stage that reads records, so that neither the spool nor
+// ship needs to know anything of packets, and no copy sits between stages.
+//
+// Append copies an Event, so the caller may reuse its buffers as soon as
+// Append returns. Events handed out by
 // a Reader are immutable and stay valid until that Reader commits a position
 // past them: the memory queue then reuses their memory for new events. Copy
 // what must outlive the commit.

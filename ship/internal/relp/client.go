@@ -13,18 +13,18 @@ import (
 // librelp's own default.
 const Window = 128
 
-// Software is what the client tells the server in its offers.
-const Software = "nflog-agent,1,https://github.com/nflog-agent/nflog-agent"
+// software is what the client tells the server in its offers.
+const software = "nflog-agent,1,https://github.com/nflog-agent/nflog-agent"
 
-// ErrServerClosed is returned when the server ended the session
+// errServerClosed is returned when the server ended the session
 // (serverclose): it is shutting down, and every frame it has not answered
 // must be sent again on a new session.
-var ErrServerClosed = errors.New("relp: server closed the session")
+var errServerClosed = errors.New("relp: server closed the session")
 
-// RefusedError is a server that refused to open a session.
-type RefusedError struct{ Response Response }
+// refusedError is a server that refused to open a session.
+type refusedError struct{ Response Response }
 
-func (e *RefusedError) Error() string {
+func (e *refusedError) Error() string {
 	return fmt.Sprintf("relp: session refused: %d %s", e.Response.Code, e.Response.Text)
 }
 
@@ -44,16 +44,16 @@ type Conn struct {
 // error after timeout.
 func Open(c net.Conn, timeout time.Duration) (*Conn, error) {
 	s := &Conn{c: c, r: bufio.NewReaderSize(c, 4<<10), w: bufio.NewWriterSize(c, 64<<10), timeout: timeout}
-	offers := "relp_version=0\nrelp_software=" + Software + "\ncommands=syslog"
+	offers := "relp_version=0\nrelp_software=" + software + "\ncommands=syslog"
 	rsp, err := s.command("open", []byte(offers))
 	if err != nil {
 		return nil, err
 	}
 	if !rsp.OK() {
-		return nil, &RefusedError{rsp}
+		return nil, &refusedError{rsp}
 	}
 	if !offersSyslog(rsp.Rest) {
-		return nil, &RefusedError{Response{Code: rsp.Code, Text: "the server does not offer the syslog command"}}
+		return nil, &refusedError{Response{Code: rsp.Code, Text: "the server does not offer the syslog command"}}
 	}
 	return s, nil
 }
@@ -88,7 +88,7 @@ func (s *Conn) command(cmd string, data []byte) (Response, error) {
 
 func (s *Conn) next() int {
 	s.txnr++
-	if s.txnr > MaxTxnr {
+	if s.txnr > maxTxnr {
 		s.txnr = 1
 	}
 	return s.txnr
@@ -109,7 +109,7 @@ func (s *Conn) answer(txnr int) (Response, error) {
 	}
 	switch {
 	case f.Command == "serverclose":
-		return Response{}, ErrServerClosed
+		return Response{}, errServerClosed
 	case f.Command != "rsp":
 		return Response{}, &FrameError{fmt.Sprintf("unexpected command %q from the server", f.Command)}
 	case f.Txnr != txnr:
@@ -149,7 +149,7 @@ func (s *Conn) Send(msgs [][]byte) (answers []Response, err error) {
 				return answers, err
 			}
 			answers = append(answers, rsp)
-			if first++; first > MaxTxnr {
+			if first++; first > maxTxnr {
 				first = 1
 			}
 		}
@@ -165,7 +165,7 @@ func (s *Conn) Unread() bool { return s.r.Buffered() > 0 }
 // connection.
 func (s *Conn) Close() error {
 	_, err := s.command("close", nil)
-	if errors.Is(err, ErrServerClosed) {
+	if errors.Is(err, errServerClosed) {
 		err = nil
 	}
 	return errors.Join(err, s.c.Close())

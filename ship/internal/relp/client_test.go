@@ -57,9 +57,9 @@ func TestOpenRefused(t *testing.T) {
 		"no syslog offer": rsp(1, "200 OK\ncommands=other"),
 	} {
 		c := scriptedServer(t, func(Frame) string { return answer })
-		var rerr *RefusedError
+		var rerr *refusedError
 		if _, err := Open(c, time.Minute); !errors.As(err, &rerr) {
-			t.Errorf("%s: %v, want a RefusedError", name, err)
+			t.Errorf("%s: %v, want a refusedError", name, err)
 		}
 	}
 }
@@ -97,7 +97,7 @@ func TestSendWindowAnswers(t *testing.T) {
 }
 
 // A server that shuts down mid-window: the answered prefix is returned with
-// ErrServerClosed, the rest must be sent again.
+// errServerClosed, the rest must be sent again.
 func TestSendServerClose(t *testing.T) {
 	n := 0
 	c := scriptedServer(t, func(f Frame) string {
@@ -117,8 +117,8 @@ func TestSendServerClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	answers, err := s.Send(make([][]byte, 50))
-	if !errors.Is(err, ErrServerClosed) || len(answers) != 9 {
-		t.Fatalf("%d answers, %v; want 9 and ErrServerClosed", len(answers), err)
+	if !errors.Is(err, errServerClosed) || len(answers) != 9 {
+		t.Fatalf("%d answers, %v; want 9 and errServerClosed", len(answers), err)
 	}
 }
 

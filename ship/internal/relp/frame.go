@@ -22,7 +22,7 @@ type Frame struct {
 // Limits on what a frame from the server may hold. librelp answers with a
 // few dozen bytes; its offers are the longest, well under MaxData.
 const (
-	MaxTxnr    = 999999999
+	maxTxnr    = 999999999
 	maxCommand = 32
 	MaxData    = 128 << 10
 )
@@ -56,7 +56,7 @@ func ReadFrame(r *bufio.Reader) (Frame, error) {
 	if err != nil {
 		return f, err
 	}
-	if txnr > MaxTxnr {
+	if txnr > maxTxnr {
 		return f, &FrameError{"transaction number out of range"}
 	}
 	f.Txnr = txnr

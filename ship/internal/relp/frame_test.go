@@ -91,7 +91,7 @@ func FuzzReadFrame(f *testing.F) {
 				return
 			}
 			wire := AppendFrame(nil, fr)
-			if len(fr.Data) > MaxData || fr.Txnr > MaxTxnr {
+			if len(fr.Data) > MaxData || fr.Txnr > maxTxnr {
 				t.Fatalf("frame past the limits: %d bytes, txnr %d", len(fr.Data), fr.Txnr)
 			}
 			again, err := ReadFrame(bufio.NewReader(bytes.NewReader(wire)))

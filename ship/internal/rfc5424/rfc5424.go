@@ -24,7 +24,7 @@ type Header struct {
 
 // Field length limits of RFC 5424.
 const (
-	MaxHostname = 255
+	maxHostname = 255
 	MaxAppName  = 48
 	MaxProcID   = 128
 	MaxMsgID    = 32
@@ -61,7 +61,7 @@ func CheckField(name, v string) error {
 
 // Append appends one message to dst: `<PRI>1 TIMESTAMP HOSTNAME APP-NAME
 // PROCID MSGID SD MSG`. The time is written in UTC with microseconds (a zero
-// time as "-"); host is cleaned by [AppendHostname].
+// time as "-"); host is cleaned by appendHostname.
 func (h *Header) Append(dst []byte, t time.Time, host, msg []byte) []byte {
 	dst = append(dst, '<')
 	dst = strconv.AppendInt(dst, int64(h.Facility*8+h.Severity), 10)
@@ -72,7 +72,7 @@ func (h *Header) Append(dst []byte, t time.Time, host, msg []byte) []byte {
 		dst = t.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000Z07:00")
 	}
 	dst = append(dst, ' ')
-	dst = AppendHostname(dst, host)
+	dst = appendHostname(dst, host)
 	dst = append(dst, ' ')
 	dst = appendField(dst, h.AppName)
 	dst = append(dst, ' ')
@@ -88,15 +88,15 @@ func (h *Header) Append(dst []byte, t time.Time, host, msg []byte) []byte {
 	return dst
 }
 
-// AppendHostname appends host as a HOSTNAME field: "-" when empty, cut to
+// appendHostname appends host as a HOSTNAME field: "-" when empty, cut to
 // 255 bytes, and any byte that is not printable US-ASCII replaced by '_'
 // (the field cannot hold spaces or UTF-8).
-func AppendHostname(dst, host []byte) []byte {
+func appendHostname(dst, host []byte) []byte {
 	if len(host) == 0 {
 		return append(dst, '-')
 	}
-	if len(host) > MaxHostname {
-		host = host[:MaxHostname]
+	if len(host) > maxHostname {
+		host = host[:maxHostname]
 	}
 	for _, c := range host {
 		if c < 33 || c > 126 {
