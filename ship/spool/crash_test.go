@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 	"time"
 
 	"github.com/nflog-agent/nflog-agent/ship"
@@ -314,7 +316,7 @@ func collect(t *testing.T, st *sweepState, path string) (lines, dups int) {
 // at the end every such event was delivered, and the counters balance.
 func TestCrashPointSweep(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the child agent a few hundred times")
+		testenv.Skipf(t, "-short: the sweep runs the child agent a few hundred times")
 	}
 	seed := time.Now().UnixNano()
 	t.Logf("random crash times from seed %d", seed)

@@ -9,17 +9,14 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
 // tmpfs mounts a tmpfs of size bytes for the test and returns its path.
 func tmpfs(t *testing.T, size int) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mounting a tmpfs needs root, and CI runs as root")
-		}
-		t.Skip("mounting a tmpfs needs root; CI runs it as root")
-	}
+	testenv.NeedRoot(t, "mounting a tmpfs")
 	dir := t.TempDir()
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
 		t.Fatalf("mount tmpfs: %v", err)
