@@ -16,7 +16,7 @@ func TestMemoryLimit(t *testing.T) {
 	}{
 		{spool.Config{}, spool.DefaultMemoryBytes + memoryReserve},
 		{spool.Config{MaxBytes: 256 << 20}, 256<<20 + memoryReserve},
-		{spool.Config{Dir: "/x", MaxBytes: 1 << 30}, minMemoryLimit},
+		{spool.Config{Dir: "/x", MaxBytes: 1 << 30}, spool.DefaultAppenderBytes + 2*spool.DefaultAppenderBatchBytes + memoryReserve},
 		{spool.Config{Dir: "/x", SyncBytes: 32 << 20}, spool.DefaultAppenderBytes + 64<<20 + memoryReserve},
 		{spool.Config{MaxBytes: 1 << 20}, minMemoryLimit},
 	} {
