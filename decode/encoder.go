@@ -35,6 +35,8 @@ type Encoder struct {
 	count      uint64 // events encoded, part of the event id
 	id         [20]byte
 	pk         packet
+	mac        macHeader // the record's MAC header, read once per event
+	hasMAC     bool
 	srcAddr    []byte // quoted source address, written three times
 	dstAddr    []byte
 	lastPrefix prefixFields
@@ -71,6 +73,7 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 		ev.Time = r.ReceivedAt
 	}
 	p := e.prefixInfo(r.Prefix)
+	e.mac, e.hasMAC = recordMAC(r)
 
 	var b []byte
 	if ev.Time.IsZero() {
@@ -215,8 +218,8 @@ func appendInterface(b []byte, key, name string) []byte {
 func (e *Encoder) appendEndpoints(b []byte, r *Record) []byte {
 	pk := &e.pk
 	var srcMAC, dstMAC []byte
-	if m, ok := recordMAC(r); ok {
-		srcMAC, dstMAC = m.src, m.dst
+	if e.hasMAC {
+		srcMAC, dstMAC = e.mac.src, e.mac.dst
 	}
 	if pk.version == 0 {
 		// Without an IP header only the MACs are known, if at all.
@@ -301,8 +304,7 @@ func (e *Encoder) appendMACMember(b []byte, key string, mac []byte) []byte {
 // tells.
 func (e *Encoder) appendNetwork(b []byte, r *Record) []byte {
 	pk := &e.pk
-	m, hasMAC := recordMAC(r)
-	outer, inner := vlanIDs(r, m, hasMAC)
+	outer, inner := vlanIDs(r, e.mac, e.hasMAC)
 	switch pk.version {
 	case 0:
 		if outer < 0 {
@@ -362,8 +364,8 @@ func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
 	b = jsonstring.Append(b, r.InName)
 	b = append(b, `,"output_device":`...)
 	b = jsonstring.Append(b, r.OutName)
-	if m, ok := recordMAC(r); ok {
-		b = appendUintMember(b, `,"ether_type":`, uint64(m.etherType))
+	if e.hasMAC {
+		b = appendUintMember(b, `,"ether_type":`, uint64(e.mac.etherType))
 	}
 	if pk.version != 0 {
 		b = appendUintMember(b, `,"length":`, uint64(pk.length))
