@@ -135,14 +135,18 @@ func NewAppender(q Queue, cfg AppenderConfig, onErr func(error)) *Appender {
 }
 
 // Add queues a copy of ev (the caller may reuse its buffers at once) and
-// reports whether there was room (always with a Memory queue, which makes
-// room by dropping its oldest events). It is safe for concurrent use, but not
-// after Close.
+// reports whether there was room (with a Memory queue, always until the
+// queue is closed: it makes room by dropping its oldest events). It is safe
+// for concurrent use, but not after Close.
 func (a *Appender) Add(ev Event) bool {
 	if a.mem != nil {
 		qe := a.copy(&ev)
-		if err := a.mem.appendOwned(qe.ev, qe.s); err != nil && a.onErr != nil {
-			a.onErr(err)
+		if err := a.mem.appendOwned(qe.ev, qe.s); err != nil {
+			// Only a closed queue refuses: the caller counts the event.
+			if a.onErr != nil {
+				a.onErr(err)
+			}
+			return false
 		}
 		return true
 	}
