@@ -47,12 +47,12 @@ type Group struct {
 	conntrackRetried bool            // the bind was retried after EAGAIN
 	opened           bool            // OpenGroup is done: the conntrack source is decided
 
-	out     chan *Batch // the reader's queue
-	records chan *Batch // Records: out, or the enrichment stage's output
-	spare   chan *Batch // recycled batches for the reader
-	blocks  blockPool   // free blocks for the reader
-	done    chan struct{}        // closed by Close
-	stopped chan struct{}        // closed once the reader is gone and out is closed
+	out     chan *Batch   // the reader's queue
+	records chan *Batch   // Records: out, or the enrichment stage's output
+	spare   chan *Batch   // recycled batches for the reader
+	blocks  blockPool     // free blocks for the reader
+	done    chan struct{} // closed by Close
+	stopped chan struct{} // closed once the reader is gone and out is closed
 	once    sync.Once
 }
 
