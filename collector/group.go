@@ -108,9 +108,10 @@ func newGroup(cfg GroupConfig, opts GroupOptions) *Group {
 // broken socket is being re-opened and after Close. Health checks use it.
 func (g *Group) Bound() bool { return g.bound.Load() }
 
-// Records is the group's output queue: the records of one datagram (one
-// kernel batch, up to QueueThreshold packets) at a time. It is closed after
-// Close, once the reader has stopped; what is still queued stays readable.
+// Records is the group's output queue: one Batch per datagram (one kernel
+// batch, up to QueueThreshold packets), which the consumer should Recycle
+// once done with it. It is closed after Close, once the reader has
+// stopped; what is still queued stays readable.
 func (g *Group) Records() <-chan *Batch { return g.records }
 
 // ConntrackSource says where the group's records get their conntrack
