@@ -4,10 +4,10 @@ import "sync/atomic"
 
 // Datagrams are read into blocks. The kernel's batch buffer is asked for
 // at nlBufSize bytes at bind, but its allocator rounds that up to 128 KiB,
-// which the kernel fills: a flood of 1 KiB messages comes in datagrams of
-// up to 130196 bytes. A single message (the copy range is at most 64 KiB)
-// is smaller. Each read goes into the free tail of a block of blockSize
-// bytes, which must have at least maxDatagram left.
+// which the kernel fills when the queue threshold allows: 1 KiB messages
+// came in datagrams of up to 130196 bytes. A single message (the copy
+// range is at most 64 KiB) is smaller. Each read goes into the free tail
+// of a block of blockSize bytes, which must have at least maxDatagram left.
 const (
 	nlBufSize   = 64 << 10
 	maxDatagram = 128 << 10
