@@ -111,13 +111,9 @@ func TestHeldBatchKeepsItsBytes(t *testing.T) {
 		perBatch  = 64
 		holdEvery = 97
 	)
-	type held struct {
-		batch    *Batch
-		payloads [][]byte
-	}
-	heldc := make(chan []held)
+	heldc := make(chan []heldBatch)
 	go func() {
-		var hs []held
+		var hs []heldBatch
 		n := 0
 		for b := range g.out {
 			recs := b.Records()
@@ -127,11 +123,7 @@ func TestHeldBatchKeepsItsBytes(t *testing.T) {
 				}
 			}
 			if n++; n%holdEvery == 1 {
-				h := held{batch: b}
-				for i := range recs {
-					h.payloads = append(h.payloads, bytes.Clone(recs[i].Payload))
-				}
-				hs = append(hs, h)
+				hs = append(hs, hold(b))
 				continue
 			}
 			g.Recycle(b)
@@ -148,15 +140,36 @@ func TestHeldBatchKeepsItsBytes(t *testing.T) {
 		t.Fatalf("%d batches held", len(hs))
 	}
 	for _, h := range hs {
-		recs := h.batch.Records()
-		for i := range recs {
-			if !bytes.Equal(recs[i].Payload, h.payloads[i]) {
-				t.Fatalf("held record %d: its packet was overwritten", recs[i].Seq)
-			}
-		}
-		g.Recycle(h.batch)
+		h.check(t, g)
 	}
 	if st := g.Stats(); st.Received != datagrams*perBatch || st.KernelLost != 0 || st.QueueDropped != 0 {
 		t.Errorf("stats %+v", st)
 	}
+}
+
+// heldBatch is a batch a consumer keeps instead of recycling it, with a
+// copy of its packets.
+type heldBatch struct {
+	batch    *Batch
+	payloads [][]byte
+}
+
+func hold(b *Batch) heldBatch {
+	h := heldBatch{batch: b}
+	for _, r := range b.Records() {
+		h.payloads = append(h.payloads, bytes.Clone(r.Payload))
+	}
+	return h
+}
+
+// check fails the test if a packet of the batch changed since it was
+// held, and then recycles the batch.
+func (h heldBatch) check(t *testing.T, g *Group) {
+	t.Helper()
+	for i, r := range h.batch.Records() {
+		if !bytes.Equal(r.Payload, h.payloads[i]) {
+			t.Fatalf("held message %d: its packet was read over", r.Seq)
+		}
+	}
+	g.Recycle(h.batch)
 }

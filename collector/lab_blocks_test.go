@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"sync/atomic"
 	"testing"
 
@@ -24,13 +23,9 @@ func TestLabRecycledBlocksKeepRecords(t *testing.T) {
 	}
 }`)
 	g := openGroup(t, l.B, GroupConfig{Group: 48, Queue: 4 * DefaultQueueThreshold, ReadBuffer: 32 << 20}, nil)
-	type held struct {
-		batch    *Batch
-		payloads [][]byte
-	}
 	var (
 		consumed atomic.Uint64
-		hs       []held
+		hs       []heldBatch
 		gate     = make(chan struct{})
 		done     = make(chan struct{})
 	)
@@ -47,11 +42,7 @@ func TestLabRecycledBlocksKeepRecords(t *testing.T) {
 			}
 			consumed.Add(uint64(len(recs)))
 			if n++; n%25 == 0 {
-				h := held{batch: b}
-				for i := range recs {
-					h.payloads = append(h.payloads, bytes.Clone(recs[i].Payload))
-				}
-				hs = append(hs, h)
+				hs = append(hs, hold(b))
 				continue
 			}
 			g.Recycle(b)
@@ -86,12 +77,6 @@ func TestLabRecycledBlocksKeepRecords(t *testing.T) {
 		t.Errorf("nothing dropped (%d) or held (%d): the test did not exercise what it checks", st.QueueDropped, len(hs))
 	}
 	for _, h := range hs {
-		recs := h.batch.Records()
-		for i := range recs {
-			if !bytes.Equal(recs[i].Payload, h.payloads[i]) {
-				t.Fatalf("held message %d: its packet was read over", recs[i].Seq)
-			}
-		}
-		g.Recycle(h.batch)
+		h.check(t, g)
 	}
 }
