@@ -73,7 +73,7 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 		ev.Time = r.ReceivedAt
 	}
 	p := e.prefixInfo(r.Prefix)
-	e.mac, e.hasMAC = recordMAC(r)
+	e.hasMAC = e.mac.parseRecord(r)
 
 	var b []byte
 	if ev.Time.IsZero() {
@@ -304,7 +304,7 @@ func (e *Encoder) appendMACMember(b []byte, key string, mac []byte) []byte {
 // tells.
 func (e *Encoder) appendNetwork(b []byte, r *Record) []byte {
 	pk := &e.pk
-	outer, inner := vlanIDs(r, e.mac, e.hasMAC)
+	outer, inner := vlanIDs(r, &e.mac, e.hasMAC)
 	switch pk.version {
 	case 0:
 		if outer < 0 {
