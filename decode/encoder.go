@@ -27,19 +27,21 @@ const ecsVersion = "8.17.0"
 // members go out as one append. On this path the cost is the number of
 // appends, not the bytes.
 type Encoder struct {
-	opts       Options
-	line       []byte
-	json       []byte
-	observer   string // `,"observer":{` and its constant members, encoded once
-	hostKey    uint64 // identifies the host in event ids
-	count      uint64 // events encoded, part of the event id
-	id         [20]byte
-	pk         packet
-	mac        macHeader // the record's MAC header, read once per event
-	hasMAC     bool
-	srcAddr    []byte // quoted source address, written three times
-	dstAddr    []byte
-	lastPrefix prefixFields
+	opts     Options
+	line     []byte
+	json     []byte
+	observer string // `,"observer":{` and its constant members, encoded once
+	hostKey  uint64 // identifies the host in event ids
+	count    uint64 // events encoded, part of the event id
+	id       [20]byte
+	pk       packet
+	mac      macHeader // the record's MAC header, read once per event
+	hasMAC   bool
+	// namesVerbatim: the record's interface names need no JSON escaping.
+	namesVerbatim bool
+	srcAddr       []byte // quoted source address, written three times
+	dstAddr       []byte
+	lastPrefix    prefixFields
 	// `{"@timestamp":"` and the date and time to the second of the last
 	// event: events come in bursts within the same second.
 	lastSecond     int64
@@ -85,7 +87,8 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 	// The event's head opens with the quote that closes the message, which
 	// jsonstring.Append writes itself.
 	var head string
-	if p.safe && namesAreJSONSafe(r) {
+	e.namesVerbatim = namesAreJSONSafe(r)
+	if p.safe && e.namesVerbatim {
 		// Everything but the prefix and the names is the kernel's ASCII:
 		// the line is written in place, and Message is a view of it
 		// capped so that appending to it cannot overwrite the document.
@@ -109,8 +112,8 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 		b = append(b, '"')
 	}
 	b = append(b, p.members...)
-	b = appendInterface(b, `,"ingress":{"interface":{"name":`, r.InName)
-	b = appendInterface(b, `,"egress":{"interface":{"name":`, r.OutName)
+	b = e.appendInterface(b, `,"ingress":{"interface":{"name":`, r.InName)
+	b = e.appendInterface(b, `,"egress":{"interface":{"name":`, r.OutName)
 	b = append(b, '}')
 	b = e.appendEndpoints(b, r)
 	b = e.appendNetwork(b, r)
@@ -203,13 +206,25 @@ func (e *Encoder) prefixInfo(prefix string) *prefixFields {
 
 // appendInterface writes observer.ingress or observer.egress; key opens both
 // objects up to the name.
-func appendInterface(b []byte, key, name string) []byte {
+func (e *Encoder) appendInterface(b []byte, key, name string) []byte {
 	if name == "" {
 		return b
 	}
 	b = append(b, key...)
-	b = jsonstring.Append(b, name)
+	b = e.appendName(b, name)
 	return append(b, '}', '}')
+}
+
+// appendName writes an interface name as a JSON string. The names are
+// checked once per event: most need no escaping and are then copied between
+// quotes without being scanned again.
+func (e *Encoder) appendName(b []byte, name string) []byte {
+	if !e.namesVerbatim {
+		return jsonstring.Append(b, name)
+	}
+	b = append(b, '"')
+	b = append(b, name...)
+	return append(b, '"')
 }
 
 // appendEndpoints writes source.*, destination.* and related.ip. The
@@ -361,9 +376,9 @@ func (pk *packet) flowKey() (flowKey, bool) {
 func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
 	pk := &e.pk
 	b = append(b, `,"iptables":{"input_device":`...)
-	b = jsonstring.Append(b, r.InName)
+	b = e.appendName(b, r.InName)
 	b = append(b, `,"output_device":`...)
-	b = jsonstring.Append(b, r.OutName)
+	b = e.appendName(b, r.OutName)
 	if e.hasMAC {
 		b = appendUintMember(b, `,"ether_type":`, uint64(e.mac.etherType))
 	}
