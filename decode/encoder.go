@@ -39,8 +39,8 @@ type Encoder struct {
 	hasMAC   bool
 	// namesVerbatim: the record's interface names need no JSON escaping.
 	namesVerbatim bool
-	srcAddr       []byte // quoted source address, written three times
-	dstAddr       []byte
+	srcAddr       fixedText // quoted source address, written three times
+	dstAddr       fixedText
 	lastPrefix    prefixFields
 	// `{"@timestamp":"` and the date and time to the second of the last
 	// event: events come in bursts within the same second.
@@ -245,26 +245,26 @@ func (e *Encoder) appendEndpoints(b []byte, r *Record) []byte {
 		}
 		return b
 	}
-	e.srcAddr = appendJSONAddr(e.srcAddr[:0], pk.src)
-	e.dstAddr = appendJSONAddr(e.dstAddr[:0], pk.dst)
+	e.srcAddr.n = len(appendJSONAddr(e.srcAddr.text[:0], pk.src))
+	e.dstAddr.n = len(appendJSONAddr(e.dstAddr.text[:0], pk.dst))
 	snat, snatPort, hasSNAT := r.Ct.SourceNAT()
 	dnat, dnatPort, hasDNAT := r.Ct.DestinationNAT()
-	b = e.appendEndpoint(b, `,"source":{"ip":`, e.srcAddr, pk.sport, srcMAC)
+	b = e.appendEndpoint(b, `,"source":{"ip":`, &e.srcAddr, pk.sport, srcMAC)
 	b = appendUintMember(b, `,"bytes":`, uint64(pk.length))
 	if hasSNAT {
 		b = appendNATEndpoint(b, `,"nat":{"ip":`, snat, snatPort, r.Ct.Reply.HasPorts)
 		b = append(b, '}')
 	}
-	b = e.appendEndpoint(b, `},"destination":{"ip":`, e.dstAddr, pk.dport, dstMAC)
+	b = e.appendEndpoint(b, `},"destination":{"ip":`, &e.dstAddr, pk.dport, dstMAC)
 	if hasDNAT {
 		b = appendNATEndpoint(b, `,"nat":{"ip":`, dnat, dnatPort, r.Ct.Reply.HasPorts)
 		b = append(b, '}')
 	}
 	b = append(b, `},"related":{"ip":[`...)
-	b = append(b, e.srcAddr...)
+	b = e.srcAddr.appendTo(b)
 	if string(pk.src) != string(pk.dst) {
 		b = append(b, ',')
-		b = append(b, e.dstAddr...)
+		b = e.dstAddr.appendTo(b)
 	}
 	if hasSNAT && !sameAddr(snat, pk.src) && !sameAddr(snat, pk.dst) {
 		b = append(b, ',')
@@ -290,11 +290,11 @@ func sameAddr(a netip.Addr, p []byte) bool {
 // appendEndpoint writes the members of source or destination that have an
 // IP header; head opens the object up to the value of ip, addr is quoted.
 // The object is left open.
-func (e *Encoder) appendEndpoint(b []byte, head string, addr []byte, port uint16, mac []byte) []byte {
+func (e *Encoder) appendEndpoint(b []byte, head string, addr *fixedText, port uint16, mac []byte) []byte {
 	b = append(b, head...)
-	b = append(b, addr...)
+	b = addr.appendTo(b)
 	b = append(b, `,"address":`...)
-	b = append(b, addr...)
+	b = addr.appendTo(b)
 	if e.pk.hasPorts {
 		b = appendUintMember(b, `,"port":`, uint64(port))
 	}

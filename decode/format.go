@@ -92,6 +92,22 @@ func appendIPv4(b, a []byte) []byte {
 	return b[:len(b)+n-1] // without the last dot
 }
 
+// fixedText is a short text written several times per event, such as a
+// quoted address. It is copied whole, bytes past its length included: a
+// copy of a fixed size is a few vector moves, where one of a variable size
+// branches on the length.
+type fixedText struct {
+	text [48]byte
+	n    int
+}
+
+// appendTo appends the text to b.
+func (t *fixedText) appendTo(b []byte) []byte {
+	b = slices.Grow(b, len(t.text))
+	*(*[len(t.text)]byte)(b[len(b) : len(b)+len(t.text)]) = t.text
+	return b[:len(b)+t.n]
+}
+
 // ipv6MaxLen is the length of an uncompressed IPv6 address.
 const ipv6MaxLen = len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
 
