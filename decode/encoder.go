@@ -33,7 +33,7 @@ type Encoder struct {
 	observer string // `,"observer":{` and its constant members, encoded once
 	hostKey  uint64 // identifies the host in event ids
 	count    uint64 // events encoded, part of the event id
-	id       [20]byte
+	id       fixedText
 	pk       packet
 	mac      macHeader // the record's MAC header, read once per event
 	hasMAC   bool
@@ -104,7 +104,7 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 		head = eventHeads[boolByte(pk.version != 0)][p.verdict][1:]
 	}
 	b = append(b, head...)
-	b = append(b, e.id[:]...)
+	b = e.id.appendTo(b)
 	if r.HasSeq {
 		b = append(b, `","sequence":`...)
 		b = appendUint(b, uint64(r.Seq))
@@ -334,7 +334,7 @@ func (e *Encoder) appendNetwork(b []byte, r *Record) []byte {
 		b = append(b, `,"network":{"type":"ipv6"`...)
 	}
 	if pk.hasProto {
-		b = append(b, transportMembers[pk.proto]...)
+		b = transportMembers[pk.proto].appendTo(b)
 		if k, ok := pk.flowKey(); ok {
 			b = append(b, `,"community_id":"`...)
 			b = appendCommunityID(b, 0, k)
@@ -392,19 +392,25 @@ func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
 		} else {
 			b = appendUintMember(b, `,"flow_label":`, uint64(pk.flowLabel))
 		}
-		b = append(b, fragmentFlagMembers[pk.fragFlags&7]...)
+		b = fragmentFlagMembers[pk.fragFlags&7].appendTo(b)
 		if pk.fragOffset != 0 {
 			b = appendUintMember(b, `,"fragment_offset":`, uint64(pk.fragOffset))
 		}
 	}
 	if pk.hasTCP {
-		b = append(b, `,"tcp":{"flags":[`...)
-		sep := 1 // skip the comma before the first flag
-		for _, f := range tcpFlagNames {
-			if pk.tcpFlags&f.bit != 0 {
-				b = append(b, f.json[sep:]...)
-				sep = 0
+		// Each flag comes with a leading comma; the first one's becomes
+		// the array's bracket.
+		b = append(b, `,"tcp":{"flags":`...)
+		open := len(b)
+		for i := range tcpFlagNames {
+			if f := &tcpFlagNames[i]; pk.tcpFlags&f.bit != 0 {
+				b = f.json.appendTo(b)
 			}
+		}
+		if len(b) == open {
+			b = append(b, '[')
+		} else {
+			b[open] = '['
 		}
 		b = appendUintMember(b, `],"reserved_bits":`, uint64(pk.tcpRes))
 		b = appendUintMember(b, `,"window":`, uint64(pk.window))
@@ -439,7 +445,7 @@ func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
 }
 
 // fragmentFlagMembers is iptables.fragment_flags for each fragFlags value.
-var fragmentFlagMembers = func() (t [8]string) {
+var fragmentFlagMembers = func() (t [8]fixedText) {
 	for v := 1; v < len(t); v++ {
 		var names []string
 		for _, f := range [...]struct {
@@ -450,15 +456,15 @@ var fragmentFlagMembers = func() (t [8]string) {
 				names = append(names, f.name)
 			}
 		}
-		t[v] = `,"fragment_flags":[` + strings.Join(names, ",") + `]`
+		t[v] = newFixedText(`,"fragment_flags":[` + strings.Join(names, ",") + `]`)
 	}
 	return t
 }()
 
 // hookMembers is netfilter.hook for the hooks with a name.
-var hookMembers = func() (t [5]string) {
+var hookMembers = func() (t [5]fixedText) {
 	for i, name := range [...]string{"prerouting", "input", "forward", "output", "postrouting"} {
-		t[i] = `,"hook":"` + name + `"`
+		t[i] = newFixedText(`,"hook":"` + name + `"`)
 	}
 	return t
 }()
@@ -468,7 +474,7 @@ func appendNetfilter(b []byte, r *Record) []byte {
 	b = appendUintMember(b, `,"netfilter":{"group":`, uint64(r.Group))
 	if r.HasHook {
 		if int(r.Hook) < len(hookMembers) {
-			b = append(b, hookMembers[r.Hook]...)
+			b = hookMembers[r.Hook].appendTo(b)
 		} else {
 			b = appendUintString(b, `,"hook":"`, uint64(r.Hook))
 		}
@@ -515,8 +521,9 @@ func (e *Encoder) eventID(r *Record) []byte {
 	var sum [16]byte
 	binary.LittleEndian.PutUint64(sum[0:], lo)
 	binary.LittleEndian.PutUint64(sum[8:], hi)
-	base64.RawURLEncoding.Encode(e.id[:], sum[:15])
-	return e.id[:]
+	e.id.n = base64.RawURLEncoding.EncodedLen(15)
+	base64.RawURLEncoding.Encode(e.id.text[:e.id.n], sum[:15])
+	return e.id.text[:e.id.n]
 }
 
 // fmix64 is MurmurHash3's 64-bit finalizer: a bijection that spreads every
@@ -613,7 +620,7 @@ func appendJSONLower(b []byte, s string) []byte {
 // transportMembers holds network.transport and network.iana_number for
 // each protocol: the kernel's words, then IANA keywords for protocols the
 // kernel prints as numbers, else the number.
-var transportMembers = func() (t [256]string) {
+var transportMembers = func() (t [256]fixedText) {
 	names := map[int]string{
 		0: "hopopt", 1: "icmp", 2: "igmp", 4: "ipv4", 6: "tcp", 8: "egp", 17: "udp", 41: "ipv6",
 		43: "ipv6-route", 44: "ipv6-frag", 46: "rsvp", 47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp",
@@ -627,7 +634,7 @@ var transportMembers = func() (t [256]string) {
 		if !ok {
 			name = num
 		}
-		t[p] = `,"transport":"` + name + `","iana_number":"` + num + `"`
+		t[p] = newFixedText(`,"transport":"` + name + `","iana_number":"` + num + `"`)
 	}
 	return t
 }()

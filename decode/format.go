@@ -97,8 +97,18 @@ func appendIPv4(b, a []byte) []byte {
 // copy of a fixed size is a few vector moves, where one of a variable size
 // branches on the length.
 type fixedText struct {
-	text [48]byte
+	text [64]byte
 	n    int
+}
+
+// newFixedText returns s as a fixedText; s is one of the package's
+// constant texts, which all fit.
+func newFixedText(s string) (t fixedText) {
+	if len(s) > len(t.text) {
+		panic("decode: fixed text too long: " + s)
+	}
+	t.n = copy(t.text[:], s)
+	return t
 }
 
 // appendTo appends the text to b.

@@ -364,10 +364,9 @@ func (w *lineWriter) tcp(off int, fragment, outer bool) bool {
 	w.str(" RES=0x")
 	w.hex2(res, false)
 	w.str(" ")
-	for _, f := range tcpFlagNames {
-		if flags&f.bit != 0 {
-			w.str(f.name)
-			w.str(" ")
+	for i := range tcpFlagNames {
+		if f := &tcpFlagNames[i]; flags&f.bit != 0 {
+			w.b = f.line.appendTo(w.b)
 		}
 	}
 	w.str("URGP=")
@@ -391,16 +390,21 @@ func (w *lineWriter) tcp(off int, fragment, outer bool) bool {
 	return false
 }
 
-// tcpFlagNames lists the TCP flags in the kernel's print order, each also as
-// a JSON array element with its leading comma.
-var tcpFlagNames = [...]struct {
+// tcpFlagNames lists the TCP flags in the kernel's print order, each as the
+// line prints it (with its trailing space) and as a JSON array element
+// (with a leading comma).
+var tcpFlagNames = func() (t [9]struct {
 	bit        uint16
-	name, json string
-}{
-	{0x100, "AE", `,"AE"`}, {0x80, "CWR", `,"CWR"`}, {0x40, "ECE", `,"ECE"`},
-	{0x20, "URG", `,"URG"`}, {0x10, "ACK", `,"ACK"`}, {0x08, "PSH", `,"PSH"`},
-	{0x04, "RST", `,"RST"`}, {0x02, "SYN", `,"SYN"`}, {0x01, "FIN", `,"FIN"`},
-}
+	name       string
+	line, json fixedText
+}) {
+	for i, name := range [...]string{"AE", "CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN"} {
+		t[i].bit, t[i].name = 0x100>>i, name
+		t[i].line = newFixedText(name + " ")
+		t[i].json = newFixedText(`,"` + name + `"`)
+	}
+	return t
+}()
 
 // ipv4FlagText is what the kernel prints after ID= for each value of the
 // three IPv4 flag bits (frag_off >> 13): the separator, then CE, DF and MF.
