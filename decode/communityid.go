@@ -69,11 +69,19 @@ func communityIDDigest(seed uint16, k flowKey) [20]byte {
 
 	// seed · saddr · daddr · proto · 0 · [sport · dport]; at most 40 bytes
 	// (IPv6 with ports), kept on the stack.
+	// The addresses are copied as arrays of their two possible sizes: a
+	// copy of a length that changes from packet to packet would branch on
+	// it inside runtime.memmove.
 	var in [2 + 16 + 16 + 2 + 4]byte
 	binary.BigEndian.PutUint16(in[0:], seed)
-	n := 2
-	n += copy(in[n:], src)
-	n += copy(in[n:], dst)
+	if len(src) == 4 {
+		*(*[4]byte)(in[2:6]) = [4]byte(src)
+		*(*[4]byte)(in[6:10]) = [4]byte(dst)
+	} else {
+		*(*[16]byte)(in[2:18]) = [16]byte(src)
+		*(*[16]byte)(in[18:34]) = [16]byte(dst)
+	}
+	n := 2 + 2*len(src)
 	in[n], in[n+1] = k.Proto, 0
 	n += 2
 	if ports {

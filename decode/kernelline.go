@@ -158,7 +158,7 @@ func (w *lineWriter) ipv4(off int, mark uint32, uid bool, uidv, gidv uint32) {
 	w.uint(uint64(h[8]))
 	w.str(" ID=")
 	w.uint(uint64(binary.BigEndian.Uint16(h[4:6])))
-	w.str(ipv4FlagText[fragOff>>13])
+	w.b = ipv4FlagText[fragOff>>13].appendTo(w.b)
 	offset := fragOff & 0x1fff
 	if offset != 0 {
 		w.str("FRAG:")
@@ -408,7 +408,7 @@ var tcpFlagNames = func() (t [9]struct {
 
 // ipv4FlagText is what the kernel prints after ID= for each value of the
 // three IPv4 flag bits (frag_off >> 13): the separator, then CE, DF and MF.
-var ipv4FlagText = func() (t [8]string) {
+var ipv4FlagText = func() (t [8]fixedText) {
 	for v := range t {
 		s := " "
 		for _, f := range [...]struct {
@@ -419,7 +419,7 @@ var ipv4FlagText = func() (t [8]string) {
 				s += f.name
 			}
 		}
-		t[v] = s
+		t[v] = newFixedText(s)
 	}
 	return t
 }()
