@@ -384,10 +384,10 @@ func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
 	}
 	if pk.version != 0 {
 		b = appendUintMember(b, `,"length":`, uint64(pk.length))
-		b = appendUintMember(b, `,"tos":`, uint64(pk.tos))
-		b = appendUintMember(b, `,"ttl":`, uint64(pk.ttl))
+		b = appendUint8Member(b, `,"tos":`, pk.tos)
+		b = appendUint8Member(b, `,"ttl":`, pk.ttl)
 		if pk.version == 4 {
-			b = appendUintMember(b, `,"precedence_bits":`, uint64(pk.prec))
+			b = appendUint8Member(b, `,"precedence_bits":`, pk.prec)
 			b = appendUintMember(b, `,"id":`, uint64(pk.id))
 		} else {
 			b = appendUintMember(b, `,"flow_label":`, uint64(pk.flowLabel))
@@ -412,7 +412,7 @@ func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
 		} else {
 			b[open] = '['
 		}
-		b = appendUintMember(b, `],"reserved_bits":`, uint64(pk.tcpRes))
+		b = appendUint8Member(b, `],"reserved_bits":`, pk.tcpRes)
 		b = appendUintMember(b, `,"window":`, uint64(pk.window))
 		b = appendUintMember(b, `,"seq":`, uint64(pk.seq))
 		b = appendUintMember(b, `,"ack":`, uint64(pk.ack))
@@ -423,14 +423,14 @@ func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
 		b = append(b, '}')
 	}
 	if pk.hasICMP {
-		b = appendUintMember(b, `,"icmp":{"type":`, uint64(pk.icmpType))
-		b = appendUintMember(b, `,"code":`, uint64(pk.icmpCode))
+		b = appendUint8Member(b, `,"icmp":{"type":`, pk.icmpType)
+		b = appendUint8Member(b, `,"code":`, pk.icmpCode)
 		if pk.hasEcho {
 			b = appendUintMember(b, `,"id":`, uint64(pk.echoID))
 			b = appendUintMember(b, `,"seq":`, uint64(pk.echoSeq))
 		}
 		if pk.hasParameter {
-			b = appendUintMember(b, `,"parameter":`, uint64(pk.parameter))
+			b = appendUint8Member(b, `,"parameter":`, pk.parameter)
 		}
 		if pk.gateway != nil {
 			b = append(b, `,"redirect":`...)

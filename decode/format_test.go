@@ -3,6 +3,7 @@ package decode
 import (
 	"math/rand"
 	"net/netip"
+	"strconv"
 	"testing"
 )
 
@@ -36,6 +37,31 @@ func TestAppendIPv4(t *testing.T) {
 		want := netip.AddrFrom4([4]byte(a)).String()
 		if got := string(appendIPv4(nil, a)); got != want {
 			t.Errorf("appendIPv4(%v) = %q, want %q", a, got, want)
+		}
+	}
+}
+
+// FuzzAppendUint checks the decimal formatters against strconv: appendUint
+// on any value, appendUint8 on its low byte, both after existing bytes.
+func FuzzAppendUint(f *testing.F) {
+	for _, v := range []uint64{0, 9, 10, 99, 100, 255, 9999, 10000, 65535, 99999, 1e9, 1<<32 - 1, 1e10, 1<<64 - 1} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v uint64) {
+		prefix := []byte("x=")
+		if got, want := appendUint(prefix, v), strconv.AppendUint(prefix, v, 10); string(got) != string(want) {
+			t.Fatalf("appendUint(%d) = %q, want %q", v, got, want)
+		}
+		if got, want := appendUint8(prefix, uint8(v)), strconv.AppendUint(prefix, uint64(uint8(v)), 10); string(got) != string(want) {
+			t.Fatalf("appendUint8(%d) = %q, want %q", uint8(v), got, want)
+		}
+	})
+}
+
+func TestAppendUint8(t *testing.T) {
+	for v := range 256 {
+		if got, want := string(appendUint8(nil, uint8(v))), strconv.Itoa(v); got != want {
+			t.Errorf("appendUint8(%d) = %q, want %q", v, got, want)
 		}
 	}
 }

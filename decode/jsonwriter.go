@@ -20,6 +20,12 @@ func appendUintMember(b []byte, key string, v uint64) []byte {
 	return appendUint(b, v)
 }
 
+// appendUint8Member appends key and v as a JSON number, with appendUint8.
+func appendUint8Member(b []byte, key string, v uint8) []byte {
+	b = append(b, key...)
+	return appendUint8(b, v)
+}
+
 // appendUintString appends key, which ends with the opening quote, and v as
 // the rest of a JSON string: keyword fields holding numbers.
 func appendUintString(b []byte, key string, v uint64) []byte {
@@ -66,6 +72,15 @@ func appendUint(b []byte, v uint64) []byte {
 		d[0] = byte('0' + v)
 	}
 	return b[:len(b)+n]
+}
+
+// appendUint8 appends v in decimal as one fixed-size copy from the octets
+// table: no branch on the value, which changes from packet to packet.
+func appendUint8(b []byte, v uint8) []byte {
+	o := &octets[v]
+	b = slices.Grow(b, len(o.text))
+	*(*[len(o.text)]byte)(b[len(b) : len(b)+len(o.text)]) = o.text
+	return b[:len(b)+o.n-1] // without the dot
 }
 
 const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +

@@ -63,6 +63,8 @@ func (w *lineWriter) str(s string) { w.b = append(w.b, s...) }
 
 func (w *lineWriter) uint(v uint64) { w.b = appendUint(w.b, v) }
 
+func (w *lineWriter) uint8(v uint8) { w.b = appendUint8(w.b, v) }
+
 // hex2 prints a byte as two hex digits.
 func (w *lineWriter) hex2(v uint8, upper bool) {
 	w.b = append(w.b, hexPairs[boolByte(upper)][v][:]...)
@@ -155,7 +157,7 @@ func (w *lineWriter) ipv4(off int, mark uint32, uid bool, uidv, gidv uint32) {
 	w.str(" PREC=0x")
 	w.hex2(h[1]&0xe0, true)
 	w.str(" TTL=")
-	w.uint(uint64(h[8]))
+	w.uint8(h[8])
 	w.str(" ID=")
 	w.uint(uint64(binary.BigEndian.Uint16(h[4:6])))
 	w.b = ipv4FlagText[fragOff>>13].appendTo(w.b)
@@ -221,7 +223,7 @@ func (w *lineWriter) ipv4(off int, mark uint32, uid bool, uidv, gidv uint32) {
 		w.spi(l4, " ")
 	default:
 		w.str("PROTO=")
-		w.uint(uint64(proto))
+		w.uint8(proto)
 		w.str(" ")
 		if outer && proto == protoSCTP && !fragment {
 			w.sctpPorts(l4)
@@ -281,9 +283,9 @@ func (w *lineWriter) icmpv4(l4 int, fragment, outer bool) {
 		w.pk.icmpType, w.pk.icmpCode = typ, code
 	}
 	w.str("TYPE=")
-	w.uint(uint64(typ))
+	w.uint8(typ)
 	w.str(" CODE=")
-	w.uint(uint64(code))
+	w.uint8(code)
 	w.str(" ")
 	if int(typ) < len(icmpRequired) && icmpRequired[typ] != 0 && uint32(len(w.p))-uint32(l4) < uint32(icmpRequired[typ]) {
 		w.incomplete(l4, outer, "")
@@ -303,7 +305,7 @@ func (w *lineWriter) icmpv4(l4 int, fragment, outer bool) {
 		}
 	case 12:
 		w.str("PARAMETER=")
-		w.uint(uint64(rest[0]))
+		w.uint8(rest[0])
 		w.str(" ")
 		if outer {
 			w.pk.hasParameter, w.pk.parameter = true, rest[0]
@@ -471,9 +473,9 @@ func (w *lineWriter) ipv6(off int, recurse bool, mark uint32, uid bool, uidv, gi
 	w.str(" LEN=")
 	w.uint(uint64(payloadLen) + 40)
 	w.str(" TC=")
-	w.uint(uint64(first>>20) & 0xff)
+	w.uint8(uint8(first >> 20))
 	w.str(" HOPLIMIT=")
-	w.uint(uint64(h[7]))
+	w.uint8(h[7])
 	w.str(" FLOWLBL=")
 	w.uint(uint64(first & 0xfffff))
 	w.str(" ")
@@ -589,7 +591,7 @@ func (w *lineWriter) ipv6(off int, recurse bool, mark uint32, uid bool, uidv, gi
 		}
 	default:
 		w.str("PROTO=")
-		w.uint(uint64(next))
+		w.uint8(next)
 		w.str(" ")
 		if recurse && next == protoSCTP && !fragment {
 			w.sctpPorts(ptr)
@@ -622,9 +624,9 @@ func (w *lineWriter) icmpv6(off int, fragment, outer bool) bool {
 	typ, code := w.p[off], w.p[off+1]
 	rest := w.p[off+4 : off+8]
 	w.str("TYPE=")
-	w.uint(uint64(typ))
+	w.uint8(typ)
 	w.str(" CODE=")
-	w.uint(uint64(code))
+	w.uint8(code)
 	w.str(" ")
 	if outer {
 		w.pk.hasICMP = true
