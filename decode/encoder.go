@@ -37,7 +37,7 @@ type Encoder struct {
 	pk       packet
 	mac      macHeader // the record's MAC header, read once per event
 	hasMAC   bool
-	// namesVerbatim: the record's interface names need no JSON escaping.
+	// Whether the record's interface names need no JSON escaping.
 	namesVerbatim bool
 	srcAddr       fixedText // quoted source address, written three times
 	dstAddr       fixedText
