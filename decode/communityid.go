@@ -1,7 +1,7 @@
 package decode
 
 import (
-	"bytes"
+	"cmp"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
@@ -63,17 +63,25 @@ func communityIDDigest(seed uint16, k flowKey) [20]byte {
 		}
 	}
 	// Order the endpoints so both directions of a flow hash the same.
-	if c := bytes.Compare(src, dst); !oneWay && (c > 0 || (c == 0 && ports && sport > dport)) {
+	if c := compareAddrs(src, dst); !oneWay && (c > 0 || (c == 0 && ports && sport > dport)) {
 		src, dst, sport, dport = dst, src, dport, sport
 	}
 
 	// seed · saddr · daddr · proto · 0 · [sport · dport]; at most 40 bytes
 	// (IPv6 with ports), kept on the stack.
+	// The addresses are copied as arrays of their two possible sizes: a
+	// copy of a length that changes from packet to packet would branch on
+	// it inside runtime.memmove.
 	var in [2 + 16 + 16 + 2 + 4]byte
 	binary.BigEndian.PutUint16(in[0:], seed)
-	n := 2
-	n += copy(in[n:], src)
-	n += copy(in[n:], dst)
+	if len(src) == 4 {
+		*(*[4]byte)(in[2:6]) = [4]byte(src)
+		*(*[4]byte)(in[6:10]) = [4]byte(dst)
+	} else {
+		*(*[16]byte)(in[2:18]) = [16]byte(src)
+		*(*[16]byte)(in[18:34]) = [16]byte(dst)
+	}
+	n := 2 + 2*len(src)
 	in[n], in[n+1] = k.Proto, 0
 	n += 2
 	if ports {
@@ -82,6 +90,19 @@ func communityIDDigest(seed uint16, k flowKey) [20]byte {
 		n += 4
 	}
 	return sha1.Sum(in[:n])
+}
+
+// compareAddrs is bytes.Compare for two addresses of the same size, 4 or
+// 16 bytes, compared as big-endian integers: no call, and no branch on a
+// length that changes from packet to packet.
+func compareAddrs(a, b []byte) int {
+	if len(a) == 4 {
+		return cmp.Compare(binary.BigEndian.Uint32(a), binary.BigEndian.Uint32(b))
+	}
+	if c := cmp.Compare(binary.BigEndian.Uint64(a), binary.BigEndian.Uint64(b)); c != 0 {
+		return c
+	}
+	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
 }
 
 // hasPortProto reports whether the spec hashes ports for proto (pycommunityid

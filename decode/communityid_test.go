@@ -1,8 +1,12 @@
 package decode
 
 import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"math/rand"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -158,6 +162,41 @@ func TestCommunityIDICMPPairs(t *testing.T) {
 		rev := communityIDDigest(0, cidKey(t, proto, b, a, 3, 1, true))
 		if fwd == rev {
 			t.Errorf("proto %d: one-way type 3 was reordered", proto)
+		}
+	}
+}
+
+// TestCommunityIDDigestRandom checks the digest of random TCP and UDP
+// tuples, over IPv4 and IPv6, against crypto/sha1 of the spec's input
+// assembled byte by byte: seed, the lower endpoint's address, the other's,
+// protocol, a zero byte, and the ports in the same order.
+func TestCommunityIDDigestRandom(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for n := 0; n < 20000; n++ {
+		size := 4
+		if n%2 == 1 {
+			size = 16
+		}
+		src, dst := make([]byte, size), make([]byte, size)
+		rng.Read(src)
+		if n%5 == 0 {
+			copy(dst, src) // equal addresses: the ports decide
+		} else {
+			rng.Read(dst)
+		}
+		k := flowKey{Src: src, Dst: dst, Proto: []uint8{6, 17}[n%3%2],
+			SrcPort: uint16(rng.Intn(65536)), DstPort: uint16(rng.Intn(65536)), HasPorts: true}
+		seed := uint16(rng.Intn(3))
+		a, b, pa, pb := src, dst, k.SrcPort, k.DstPort
+		if c := bytes.Compare(a, b); c > 0 || c == 0 && pa > pb {
+			a, b, pa, pb = b, a, pb, pa
+		}
+		in := binary.BigEndian.AppendUint16(nil, seed)
+		in = append(append(in, a...), b...)
+		in = append(in, k.Proto, 0)
+		in = binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(in, pa), pb)
+		if got, want := communityIDDigest(seed, k), sha1.Sum(in); got != want {
+			t.Fatalf("%+v seed %d: digest %x, want %x", k, seed, got, want)
 		}
 	}
 }

@@ -25,21 +25,26 @@ const ecsVersion = "8.17.0"
 // writer: in each branch it is known which member comes first, so keys are
 // constants that carry their separator (`,"ttl":`) and runs of constant
 // members go out as one append. On this path the cost is the number of
-// appends, not the bytes.
+// appends, not the bytes, and the branches that depend on the packet: short
+// texts whose length changes from one event to the next (addresses, members
+// picked from tables) are copied as fixed-size arrays, and one-byte fields
+// are formatted from a table, so that neither branches on the value.
 type Encoder struct {
-	opts       Options
-	line       []byte
-	json       []byte
-	observer   string // `,"observer":{` and its constant members, encoded once
-	hostKey    uint64 // identifies the host in event ids
-	count      uint64 // events encoded, part of the event id
-	id         [20]byte
-	pk         packet
-	mac        macHeader // the record's MAC header, read once per event
-	hasMAC     bool
-	srcAddr    []byte // quoted source address, written three times
-	dstAddr    []byte
-	lastPrefix prefixFields
+	opts     Options
+	line     []byte
+	json     []byte
+	observer string // `,"observer":{` and its constant members, encoded once
+	hostKey  uint64 // identifies the host in event ids
+	count    uint64 // events encoded, part of the event id
+	id       fixedText
+	pk       packet
+	mac      macHeader // the record's MAC header, read once per event
+	hasMAC   bool
+	// Whether the record's interface names need no JSON escaping.
+	namesVerbatim bool
+	srcAddr       fixedText // quoted source address, written three times
+	dstAddr       fixedText
+	lastPrefix    prefixFields
 	// `{"@timestamp":"` and the date and time to the second of the last
 	// event: events come in bursts within the same second.
 	lastSecond     int64
@@ -73,7 +78,7 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 		ev.Time = r.ReceivedAt
 	}
 	p := e.prefixInfo(r.Prefix)
-	e.mac, e.hasMAC = recordMAC(r)
+	e.hasMAC = e.mac.parseRecord(r)
 
 	var b []byte
 	if ev.Time.IsZero() {
@@ -85,7 +90,8 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 	// The event's head opens with the quote that closes the message, which
 	// jsonstring.Append writes itself.
 	var head string
-	if p.safe && namesAreJSONSafe(r) {
+	e.namesVerbatim = namesAreJSONSafe(r)
+	if p.safe && e.namesVerbatim {
 		// Everything but the prefix and the names is the kernel's ASCII:
 		// the line is written in place, and Message is a view of it
 		// capped so that appending to it cannot overwrite the document.
@@ -101,7 +107,7 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 		head = eventHeads[boolByte(pk.version != 0)][p.verdict][1:]
 	}
 	b = append(b, head...)
-	b = append(b, e.id[:]...)
+	b = e.id.appendTo(b)
 	if r.HasSeq {
 		b = append(b, `","sequence":`...)
 		b = appendUint(b, uint64(r.Seq))
@@ -109,8 +115,8 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 		b = append(b, '"')
 	}
 	b = append(b, p.members...)
-	b = appendInterface(b, `,"ingress":{"interface":{"name":`, r.InName)
-	b = appendInterface(b, `,"egress":{"interface":{"name":`, r.OutName)
+	b = e.appendInterface(b, `,"ingress":{"interface":{"name":`, r.InName)
+	b = e.appendInterface(b, `,"egress":{"interface":{"name":`, r.OutName)
 	b = append(b, '}')
 	b = e.appendEndpoints(b, r)
 	b = e.appendNetwork(b, r)
@@ -203,13 +209,25 @@ func (e *Encoder) prefixInfo(prefix string) *prefixFields {
 
 // appendInterface writes observer.ingress or observer.egress; key opens both
 // objects up to the name.
-func appendInterface(b []byte, key, name string) []byte {
+func (e *Encoder) appendInterface(b []byte, key, name string) []byte {
 	if name == "" {
 		return b
 	}
 	b = append(b, key...)
-	b = jsonstring.Append(b, name)
+	b = e.appendName(b, name)
 	return append(b, '}', '}')
+}
+
+// appendName writes an interface name as a JSON string. The names are
+// checked once per event: most need no escaping and are then copied between
+// quotes without being scanned again.
+func (e *Encoder) appendName(b []byte, name string) []byte {
+	if !e.namesVerbatim {
+		return jsonstring.Append(b, name)
+	}
+	b = append(b, '"')
+	b = append(b, name...)
+	return append(b, '"')
 }
 
 // appendEndpoints writes source.*, destination.* and related.ip. The
@@ -230,26 +248,26 @@ func (e *Encoder) appendEndpoints(b []byte, r *Record) []byte {
 		}
 		return b
 	}
-	e.srcAddr = appendJSONAddr(e.srcAddr[:0], pk.src)
-	e.dstAddr = appendJSONAddr(e.dstAddr[:0], pk.dst)
+	e.srcAddr.n = len(appendJSONAddr(e.srcAddr.text[:0], pk.src))
+	e.dstAddr.n = len(appendJSONAddr(e.dstAddr.text[:0], pk.dst))
 	snat, snatPort, hasSNAT := r.Ct.SourceNAT()
 	dnat, dnatPort, hasDNAT := r.Ct.DestinationNAT()
-	b = e.appendEndpoint(b, `,"source":{"ip":`, e.srcAddr, pk.sport, srcMAC)
+	b = e.appendEndpoint(b, `,"source":{"ip":`, &e.srcAddr, pk.sport, srcMAC)
 	b = appendUintMember(b, `,"bytes":`, uint64(pk.length))
 	if hasSNAT {
 		b = appendNATEndpoint(b, `,"nat":{"ip":`, snat, snatPort, r.Ct.Reply.HasPorts)
 		b = append(b, '}')
 	}
-	b = e.appendEndpoint(b, `},"destination":{"ip":`, e.dstAddr, pk.dport, dstMAC)
+	b = e.appendEndpoint(b, `},"destination":{"ip":`, &e.dstAddr, pk.dport, dstMAC)
 	if hasDNAT {
 		b = appendNATEndpoint(b, `,"nat":{"ip":`, dnat, dnatPort, r.Ct.Reply.HasPorts)
 		b = append(b, '}')
 	}
 	b = append(b, `},"related":{"ip":[`...)
-	b = append(b, e.srcAddr...)
+	b = e.srcAddr.appendTo(b)
 	if string(pk.src) != string(pk.dst) {
 		b = append(b, ',')
-		b = append(b, e.dstAddr...)
+		b = e.dstAddr.appendTo(b)
 	}
 	if hasSNAT && !sameAddr(snat, pk.src) && !sameAddr(snat, pk.dst) {
 		b = append(b, ',')
@@ -275,11 +293,11 @@ func sameAddr(a netip.Addr, p []byte) bool {
 // appendEndpoint writes the members of source or destination that have an
 // IP header; head opens the object up to the value of ip, addr is quoted.
 // The object is left open.
-func (e *Encoder) appendEndpoint(b []byte, head string, addr []byte, port uint16, mac []byte) []byte {
+func (e *Encoder) appendEndpoint(b []byte, head string, addr *fixedText, port uint16, mac []byte) []byte {
 	b = append(b, head...)
-	b = append(b, addr...)
+	b = addr.appendTo(b)
 	b = append(b, `,"address":`...)
-	b = append(b, addr...)
+	b = addr.appendTo(b)
 	if e.pk.hasPorts {
 		b = appendUintMember(b, `,"port":`, uint64(port))
 	}
@@ -304,7 +322,7 @@ func (e *Encoder) appendMACMember(b []byte, key string, mac []byte) []byte {
 // tells.
 func (e *Encoder) appendNetwork(b []byte, r *Record) []byte {
 	pk := &e.pk
-	outer, inner := vlanIDs(r, e.mac, e.hasMAC)
+	outer, inner := vlanIDs(r, &e.mac, e.hasMAC)
 	switch pk.version {
 	case 0:
 		if outer < 0 {
@@ -319,7 +337,7 @@ func (e *Encoder) appendNetwork(b []byte, r *Record) []byte {
 		b = append(b, `,"network":{"type":"ipv6"`...)
 	}
 	if pk.hasProto {
-		b = append(b, transportMembers[pk.proto]...)
+		b = transportMembers[pk.proto].appendTo(b)
 		if k, ok := pk.flowKey(); ok {
 			b = append(b, `,"community_id":"`...)
 			b = appendCommunityID(b, 0, k)
@@ -361,37 +379,43 @@ func (pk *packet) flowKey() (flowKey, bool) {
 func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
 	pk := &e.pk
 	b = append(b, `,"iptables":{"input_device":`...)
-	b = jsonstring.Append(b, r.InName)
+	b = e.appendName(b, r.InName)
 	b = append(b, `,"output_device":`...)
-	b = jsonstring.Append(b, r.OutName)
+	b = e.appendName(b, r.OutName)
 	if e.hasMAC {
 		b = appendUintMember(b, `,"ether_type":`, uint64(e.mac.etherType))
 	}
 	if pk.version != 0 {
 		b = appendUintMember(b, `,"length":`, uint64(pk.length))
-		b = appendUintMember(b, `,"tos":`, uint64(pk.tos))
-		b = appendUintMember(b, `,"ttl":`, uint64(pk.ttl))
+		b = appendUint8Member(b, `,"tos":`, pk.tos)
+		b = appendUint8Member(b, `,"ttl":`, pk.ttl)
 		if pk.version == 4 {
-			b = appendUintMember(b, `,"precedence_bits":`, uint64(pk.prec))
+			b = appendUint8Member(b, `,"precedence_bits":`, pk.prec)
 			b = appendUintMember(b, `,"id":`, uint64(pk.id))
 		} else {
 			b = appendUintMember(b, `,"flow_label":`, uint64(pk.flowLabel))
 		}
-		b = append(b, fragmentFlagMembers[pk.fragFlags&7]...)
+		b = fragmentFlagMembers[pk.fragFlags&7].appendTo(b)
 		if pk.fragOffset != 0 {
 			b = appendUintMember(b, `,"fragment_offset":`, uint64(pk.fragOffset))
 		}
 	}
 	if pk.hasTCP {
-		b = append(b, `,"tcp":{"flags":[`...)
-		sep := 1 // skip the comma before the first flag
-		for _, f := range tcpFlagNames {
-			if pk.tcpFlags&f.bit != 0 {
-				b = append(b, f.json[sep:]...)
-				sep = 0
+		// Each flag comes with a leading comma; the first one's becomes
+		// the array's bracket.
+		b = append(b, `,"tcp":{"flags":`...)
+		open := len(b)
+		for i := range tcpFlagNames {
+			if f := &tcpFlagNames[i]; pk.tcpFlags&f.bit != 0 {
+				b = f.json.appendTo(b)
 			}
 		}
-		b = appendUintMember(b, `],"reserved_bits":`, uint64(pk.tcpRes))
+		if len(b) == open {
+			b = append(b, '[')
+		} else {
+			b[open] = '['
+		}
+		b = appendUint8Member(b, `],"reserved_bits":`, pk.tcpRes)
 		b = appendUintMember(b, `,"window":`, uint64(pk.window))
 		b = appendUintMember(b, `,"seq":`, uint64(pk.seq))
 		b = appendUintMember(b, `,"ack":`, uint64(pk.ack))
@@ -402,14 +426,14 @@ func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
 		b = append(b, '}')
 	}
 	if pk.hasICMP {
-		b = appendUintMember(b, `,"icmp":{"type":`, uint64(pk.icmpType))
-		b = appendUintMember(b, `,"code":`, uint64(pk.icmpCode))
+		b = appendUint8Member(b, `,"icmp":{"type":`, pk.icmpType)
+		b = appendUint8Member(b, `,"code":`, pk.icmpCode)
 		if pk.hasEcho {
 			b = appendUintMember(b, `,"id":`, uint64(pk.echoID))
 			b = appendUintMember(b, `,"seq":`, uint64(pk.echoSeq))
 		}
 		if pk.hasParameter {
-			b = appendUintMember(b, `,"parameter":`, uint64(pk.parameter))
+			b = appendUint8Member(b, `,"parameter":`, pk.parameter)
 		}
 		if pk.gateway != nil {
 			b = append(b, `,"redirect":`...)
@@ -424,7 +448,7 @@ func (e *Encoder) appendIptables(b []byte, r *Record) []byte {
 }
 
 // fragmentFlagMembers is iptables.fragment_flags for each fragFlags value.
-var fragmentFlagMembers = func() (t [8]string) {
+var fragmentFlagMembers = func() (t [8]fixedText) {
 	for v := 1; v < len(t); v++ {
 		var names []string
 		for _, f := range [...]struct {
@@ -435,15 +459,15 @@ var fragmentFlagMembers = func() (t [8]string) {
 				names = append(names, f.name)
 			}
 		}
-		t[v] = `,"fragment_flags":[` + strings.Join(names, ",") + `]`
+		t[v] = newFixedText(`,"fragment_flags":[` + strings.Join(names, ",") + `]`)
 	}
 	return t
 }()
 
 // hookMembers is netfilter.hook for the hooks with a name.
-var hookMembers = func() (t [5]string) {
+var hookMembers = func() (t [5]fixedText) {
 	for i, name := range [...]string{"prerouting", "input", "forward", "output", "postrouting"} {
-		t[i] = `,"hook":"` + name + `"`
+		t[i] = newFixedText(`,"hook":"` + name + `"`)
 	}
 	return t
 }()
@@ -453,7 +477,7 @@ func appendNetfilter(b []byte, r *Record) []byte {
 	b = appendUintMember(b, `,"netfilter":{"group":`, uint64(r.Group))
 	if r.HasHook {
 		if int(r.Hook) < len(hookMembers) {
-			b = append(b, hookMembers[r.Hook]...)
+			b = hookMembers[r.Hook].appendTo(b)
 		} else {
 			b = appendUintString(b, `,"hook":"`, uint64(r.Hook))
 		}
@@ -500,8 +524,9 @@ func (e *Encoder) eventID(r *Record) []byte {
 	var sum [16]byte
 	binary.LittleEndian.PutUint64(sum[0:], lo)
 	binary.LittleEndian.PutUint64(sum[8:], hi)
-	base64.RawURLEncoding.Encode(e.id[:], sum[:15])
-	return e.id[:]
+	e.id.n = base64.RawURLEncoding.EncodedLen(15)
+	base64.RawURLEncoding.Encode(e.id.text[:e.id.n], sum[:15])
+	return e.id.text[:e.id.n]
 }
 
 // fmix64 is MurmurHash3's 64-bit finalizer: a bijection that spreads every
@@ -598,7 +623,7 @@ func appendJSONLower(b []byte, s string) []byte {
 // transportMembers holds network.transport and network.iana_number for
 // each protocol: the kernel's words, then IANA keywords for protocols the
 // kernel prints as numbers, else the number.
-var transportMembers = func() (t [256]string) {
+var transportMembers = func() (t [256]fixedText) {
 	names := map[int]string{
 		0: "hopopt", 1: "icmp", 2: "igmp", 4: "ipv4", 6: "tcp", 8: "egp", 17: "udp", 41: "ipv6",
 		43: "ipv6-route", 44: "ipv6-frag", 46: "rsvp", 47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp",
@@ -612,7 +637,7 @@ var transportMembers = func() (t [256]string) {
 		if !ok {
 			name = num
 		}
-		t[p] = `,"transport":"` + name + `","iana_number":"` + num + `"`
+		t[p] = newFixedText(`,"transport":"` + name + `","iana_number":"` + num + `"`)
 	}
 	return t
 }()

@@ -92,6 +92,32 @@ func appendIPv4(b, a []byte) []byte {
 	return b[:len(b)+n-1] // without the last dot
 }
 
+// fixedText is a short text written several times per event, such as a
+// quoted address. It is copied whole, bytes past its length included: a
+// copy of a fixed size is a few vector moves, where one of a variable size
+// branches on the length.
+type fixedText struct {
+	text [64]byte
+	n    int
+}
+
+// newFixedText returns s as a fixedText; s is one of the package's
+// constant texts, which all fit.
+func newFixedText(s string) (t fixedText) {
+	if len(s) > len(t.text) {
+		panic("decode: fixed text too long: " + s)
+	}
+	t.n = copy(t.text[:], s)
+	return t
+}
+
+// appendTo appends the text to b.
+func (t *fixedText) appendTo(b []byte) []byte {
+	b = slices.Grow(b, len(t.text))
+	*(*[len(t.text)]byte)(b[len(b) : len(b)+len(t.text)]) = t.text
+	return b[:len(b)+t.n]
+}
+
 // ipv6MaxLen is the length of an uncompressed IPv6 address.
 const ipv6MaxLen = len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
 
@@ -115,24 +141,19 @@ func appendIPv6Full(b, a []byte) []byte {
 // IPv4-mapped addresses as ::ffff:a.b.c.d.
 func appendIPv6(b, a []byte) []byte {
 	var g [8]uint16
+	var zeros uint8 // bit i set: group i is zero
 	for i := range g {
 		g[i] = uint16(a[2*i])<<8 | uint16(a[2*i+1])
+		if g[i] == 0 {
+			zeros |= 1 << i
+		}
 	}
-	if g[0]|g[1]|g[2]|g[3]|g[4] == 0 && g[5] == 0xffff {
+	if zeros&0x1f == 0x1f && g[5] == 0xffff {
 		b = append(b, "::ffff:"...)
 		return appendIPv4(b, a[12:16])
 	}
-	zeroStart, zeroEnd := 8, 8
-	for i := 0; i < 8; i++ {
-		j := i
-		for j < 8 && g[j] == 0 {
-			j++
-		}
-		if j-i >= 2 && j-i > zeroEnd-zeroStart {
-			zeroStart, zeroEnd = i, j
-		}
-		i = j
-	}
+	run := ipv6ZeroRuns[zeros]
+	zeroStart, zeroEnd := int(run[0]), int(run[1])
 	b = slices.Grow(b, ipv6MaxLen)
 	out := b[len(b) : len(b)+ipv6MaxLen]
 	n := 0
@@ -154,6 +175,27 @@ func appendIPv6(b, a []byte) []byte {
 	}
 	return b[:len(b)+n]
 }
+
+// ipv6ZeroRuns holds, for each set of zero groups (bit i for group i), the
+// first longest run of two or more of them as [start, end), or [8, 8] when
+// there is none: the part RFC 5952 writes as "::".
+var ipv6ZeroRuns = func() (t [256][2]uint8) {
+	for zeros := range t {
+		start, end := 8, 8
+		for i := 0; i < 8; i++ {
+			j := i
+			for j < 8 && zeros&(1<<j) != 0 {
+				j++
+			}
+			if j-i >= 2 && j-i > end-start {
+				start, end = i, j
+			}
+			i = j
+		}
+		t[zeros] = [2]uint8{uint8(start), uint8(end)}
+	}
+	return t
+}()
 
 // putHex16 writes the last digits hex digits of v in lower case and returns
 // their number. It always stores four bytes, the extra ones as scratch that

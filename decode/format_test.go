@@ -3,6 +3,7 @@ package decode
 import (
 	"math/rand"
 	"net/netip"
+	"strconv"
 	"testing"
 )
 
@@ -37,5 +38,48 @@ func TestAppendIPv4(t *testing.T) {
 		if got := string(appendIPv4(nil, a)); got != want {
 			t.Errorf("appendIPv4(%v) = %q, want %q", a, got, want)
 		}
+	}
+}
+
+// FuzzAppendUint checks the decimal formatters against strconv: appendUint
+// on any value, appendUint8 on its low byte, both after existing bytes.
+func FuzzAppendUint(f *testing.F) {
+	for _, v := range []uint64{0, 9, 10, 99, 100, 255, 9999, 10000, 65535, 99999, 1e9, 1<<32 - 1, 1e10, 1<<64 - 1} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v uint64) {
+		prefix := []byte("x=")
+		if got, want := appendUint(prefix, v), strconv.AppendUint(prefix, v, 10); string(got) != string(want) {
+			t.Fatalf("appendUint(%d) = %q, want %q", v, got, want)
+		}
+		if got, want := appendUint8(prefix, uint8(v)), strconv.AppendUint(prefix, uint64(uint8(v)), 10); string(got) != string(want) {
+			t.Fatalf("appendUint8(%d) = %q, want %q", uint8(v), got, want)
+		}
+	})
+}
+
+func TestAppendUint8(t *testing.T) {
+	for v := range 256 {
+		if got, want := string(appendUint8(nil, uint8(v))), strconv.Itoa(v); got != want {
+			t.Errorf("appendUint8(%d) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// BenchmarkAppendUint writes the numbers of the benchmark records' headers
+// as they come: ports, lengths, ids, windows, sequence numbers.
+func BenchmarkAppendUint(b *testing.B) {
+	var vals []uint64
+	enc := NewEncoder(Options{})
+	for _, r := range benchRecords(b) {
+		enc.Encode(&r)
+		pk := &enc.pk
+		vals = append(vals, uint64(pk.sport), uint64(pk.dport), uint64(pk.length), uint64(pk.id),
+			uint64(pk.window), uint64(pk.seq), uint64(pk.ack), uint64(pk.echoID), uint64(pk.echoSeq))
+	}
+	buf := make([]byte, 0, 64)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		buf = appendUint(buf[:0], vals[i%len(vals)])
 	}
 }

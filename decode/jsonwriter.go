@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"encoding/binary"
 	"slices"
 	"strconv"
 )
@@ -20,6 +21,12 @@ func appendUintMember(b []byte, key string, v uint64) []byte {
 	return appendUint(b, v)
 }
 
+// appendUint8Member appends key and v as a JSON number, with appendUint8.
+func appendUint8Member(b []byte, key string, v uint8) []byte {
+	b = append(b, key...)
+	return appendUint8(b, v)
+}
+
 // appendUintString appends key, which ends with the opening quote, and v as
 // the rest of a JSON string: keyword fields holding numbers.
 func appendUintString(b []byte, key string, v uint64) []byte {
@@ -29,8 +36,9 @@ func appendUintString(b []byte, key string, v uint64) []byte {
 }
 
 // appendUint is strconv.AppendUint for the numbers that fill packet
-// headers: up to four digits in one append, longer numbers two digits at a
-// time, written in place rather than assembled on the stack and copied.
+// headers: up to four digits in one append; longer numbers, below 10^10,
+// as groups of five digits each worked out in a word and stored at once,
+// without loops whose trip count would change from one value to the next.
 func appendUint(b []byte, v uint64) []byte {
 	switch {
 	case v < 10:
@@ -43,29 +51,38 @@ func appendUint(b []byte, v uint64) []byte {
 	case v < 10000:
 		q, r := 2*(v/100), 2*(v%100)
 		return append(b, digitPairs[q], digitPairs[q+1], digitPairs[r], digitPairs[r+1])
-	case v >= 1e10:
-		return strconv.AppendUint(b, v, 10)
+	case v < 100000:
+		return appendDigits5(b, uint32(v), 5)
+	case v < 1e10:
+		hi, lo := uint32(v/100000), uint32(v%100000)
+		n := 1 + int(boolByte(hi >= 10)+boolByte(hi >= 100)+boolByte(hi >= 1000)+boolByte(hi >= 10000))
+		b = appendDigits5(b, hi, n)
+		return appendDigits5(b, lo, 5)
 	}
-	n := 5
-	for p := uint64(100000); v >= p; p *= 10 {
-		n++
-	}
-	b = slices.Grow(b, n)
-	d := b[len(b) : len(b)+n]
-	i := n
-	for v >= 100 {
-		q := v / 100
-		r := (v - q*100) * 2
-		i -= 2
-		d[i], d[i+1] = digitPairs[r], digitPairs[r+1]
-		v = q
-	}
-	if v >= 10 {
-		d[0], d[1] = digitPairs[2*v], digitPairs[2*v+1]
-	} else {
-		d[0] = byte('0' + v)
-	}
+	return strconv.AppendUint(b, v, 10)
+}
+
+// appendDigits5 appends the last n of the five decimal digits of v <
+// 100000, zero-padded. It stores eight bytes, the ones past the digits as
+// scratch in the room made for them.
+func appendDigits5(b []byte, v uint32, n int) []byte {
+	hi, lo := v/100, v%100
+	top, mid := hi/100, hi%100
+	// The digits in memory order, the most significant first.
+	w := uint64('0'+top) | uint64(digitPairs[2*mid])<<8 | uint64(digitPairs[2*mid+1])<<16 |
+		uint64(digitPairs[2*lo])<<24 | uint64(digitPairs[2*lo+1])<<32
+	b = slices.Grow(b, 8)
+	binary.LittleEndian.PutUint64(b[len(b):len(b)+8], w>>(8*(5-n)))
 	return b[:len(b)+n]
+}
+
+// appendUint8 appends v in decimal as one fixed-size copy from the octets
+// table: no branch on the value, which changes from packet to packet.
+func appendUint8(b []byte, v uint8) []byte {
+	o := &octets[v]
+	b = slices.Grow(b, len(o.text))
+	*(*[len(o.text)]byte)(b[len(b) : len(b)+len(o.text)]) = o.text
+	return b[:len(b)+o.n-1] // without the dot
 }
 
 const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +

@@ -63,6 +63,8 @@ func (w *lineWriter) str(s string) { w.b = append(w.b, s...) }
 
 func (w *lineWriter) uint(v uint64) { w.b = appendUint(w.b, v) }
 
+func (w *lineWriter) uint8(v uint8) { w.b = appendUint8(w.b, v) }
+
 // hex2 prints a byte as two hex digits.
 func (w *lineWriter) hex2(v uint8, upper bool) {
 	w.b = append(w.b, hexPairs[boolByte(upper)][v][:]...)
@@ -155,10 +157,10 @@ func (w *lineWriter) ipv4(off int, mark uint32, uid bool, uidv, gidv uint32) {
 	w.str(" PREC=0x")
 	w.hex2(h[1]&0xe0, true)
 	w.str(" TTL=")
-	w.uint(uint64(h[8]))
+	w.uint8(h[8])
 	w.str(" ID=")
 	w.uint(uint64(binary.BigEndian.Uint16(h[4:6])))
-	w.str(ipv4FlagText[fragOff>>13])
+	w.b = ipv4FlagText[fragOff>>13].appendTo(w.b)
 	offset := fragOff & 0x1fff
 	if offset != 0 {
 		w.str("FRAG:")
@@ -221,7 +223,7 @@ func (w *lineWriter) ipv4(off int, mark uint32, uid bool, uidv, gidv uint32) {
 		w.spi(l4, " ")
 	default:
 		w.str("PROTO=")
-		w.uint(uint64(proto))
+		w.uint8(proto)
 		w.str(" ")
 		if outer && proto == protoSCTP && !fragment {
 			w.sctpPorts(l4)
@@ -281,9 +283,9 @@ func (w *lineWriter) icmpv4(l4 int, fragment, outer bool) {
 		w.pk.icmpType, w.pk.icmpCode = typ, code
 	}
 	w.str("TYPE=")
-	w.uint(uint64(typ))
+	w.uint8(typ)
 	w.str(" CODE=")
-	w.uint(uint64(code))
+	w.uint8(code)
 	w.str(" ")
 	if int(typ) < len(icmpRequired) && icmpRequired[typ] != 0 && uint32(len(w.p))-uint32(l4) < uint32(icmpRequired[typ]) {
 		w.incomplete(l4, outer, "")
@@ -303,7 +305,7 @@ func (w *lineWriter) icmpv4(l4 int, fragment, outer bool) {
 		}
 	case 12:
 		w.str("PARAMETER=")
-		w.uint(uint64(rest[0]))
+		w.uint8(rest[0])
 		w.str(" ")
 		if outer {
 			w.pk.hasParameter, w.pk.parameter = true, rest[0]
@@ -364,10 +366,9 @@ func (w *lineWriter) tcp(off int, fragment, outer bool) bool {
 	w.str(" RES=0x")
 	w.hex2(res, false)
 	w.str(" ")
-	for _, f := range tcpFlagNames {
-		if flags&f.bit != 0 {
-			w.str(f.name)
-			w.str(" ")
+	for i := range tcpFlagNames {
+		if f := &tcpFlagNames[i]; flags&f.bit != 0 {
+			w.b = f.line.appendTo(w.b)
 		}
 	}
 	w.str("URGP=")
@@ -391,20 +392,25 @@ func (w *lineWriter) tcp(off int, fragment, outer bool) bool {
 	return false
 }
 
-// tcpFlagNames lists the TCP flags in the kernel's print order, each also as
-// a JSON array element with its leading comma.
-var tcpFlagNames = [...]struct {
+// tcpFlagNames lists the TCP flags in the kernel's print order, each as the
+// line prints it (with its trailing space) and as a JSON array element
+// (with a leading comma).
+var tcpFlagNames = func() (t [9]struct {
 	bit        uint16
-	name, json string
-}{
-	{0x100, "AE", `,"AE"`}, {0x80, "CWR", `,"CWR"`}, {0x40, "ECE", `,"ECE"`},
-	{0x20, "URG", `,"URG"`}, {0x10, "ACK", `,"ACK"`}, {0x08, "PSH", `,"PSH"`},
-	{0x04, "RST", `,"RST"`}, {0x02, "SYN", `,"SYN"`}, {0x01, "FIN", `,"FIN"`},
-}
+	name       string
+	line, json fixedText
+}) {
+	for i, name := range [...]string{"AE", "CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN"} {
+		t[i].bit, t[i].name = 0x100>>i, name
+		t[i].line = newFixedText(name + " ")
+		t[i].json = newFixedText(`,"` + name + `"`)
+	}
+	return t
+}()
 
 // ipv4FlagText is what the kernel prints after ID= for each value of the
 // three IPv4 flag bits (frag_off >> 13): the separator, then CE, DF and MF.
-var ipv4FlagText = func() (t [8]string) {
+var ipv4FlagText = func() (t [8]fixedText) {
 	for v := range t {
 		s := " "
 		for _, f := range [...]struct {
@@ -415,7 +421,7 @@ var ipv4FlagText = func() (t [8]string) {
 				s += f.name
 			}
 		}
-		t[v] = s
+		t[v] = newFixedText(s)
 	}
 	return t
 }()
@@ -467,9 +473,9 @@ func (w *lineWriter) ipv6(off int, recurse bool, mark uint32, uid bool, uidv, gi
 	w.str(" LEN=")
 	w.uint(uint64(payloadLen) + 40)
 	w.str(" TC=")
-	w.uint(uint64(first>>20) & 0xff)
+	w.uint8(uint8(first >> 20))
 	w.str(" HOPLIMIT=")
-	w.uint(uint64(h[7]))
+	w.uint8(h[7])
 	w.str(" FLOWLBL=")
 	w.uint(uint64(first & 0xfffff))
 	w.str(" ")
@@ -585,7 +591,7 @@ func (w *lineWriter) ipv6(off int, recurse bool, mark uint32, uid bool, uidv, gi
 		}
 	default:
 		w.str("PROTO=")
-		w.uint(uint64(next))
+		w.uint8(next)
 		w.str(" ")
 		if recurse && next == protoSCTP && !fragment {
 			w.sctpPorts(ptr)
@@ -618,9 +624,9 @@ func (w *lineWriter) icmpv6(off int, fragment, outer bool) bool {
 	typ, code := w.p[off], w.p[off+1]
 	rest := w.p[off+4 : off+8]
 	w.str("TYPE=")
-	w.uint(uint64(typ))
+	w.uint8(typ)
 	w.str(" CODE=")
-	w.uint(uint64(code))
+	w.uint8(code)
 	w.str(" ")
 	if outer {
 		w.pk.hasICMP = true

@@ -17,37 +17,36 @@ type macHeader struct {
 	nvlans    int
 }
 
-// parseMACHeader reads an Ethernet header of 14 bytes, or of 18 or 22 bytes
-// when it carries one or two 802.1Q/802.1ad tags. Any other length, or tags
-// that do not fill the length exactly, is not read.
-func parseMACHeader(h []byte) (macHeader, bool) {
+// parse reads an Ethernet header of 14 bytes, or of 18 or 22 bytes when it
+// carries one or two 802.1Q/802.1ad tags, into m. Any other length, or tags
+// that do not fill the length exactly, is not read: parse reports false and
+// m is to be ignored. It fills m in place, as the encoder keeps it per
+// event.
+func (m *macHeader) parse(h []byte) bool {
 	if len(h) != 14 && len(h) != 18 && len(h) != 22 {
-		return macHeader{}, false
+		return false
 	}
-	m := macHeader{dst: h[0:6], src: h[6:12], etherType: binary.BigEndian.Uint16(h[12:14])}
+	m.dst, m.src, m.etherType, m.nvlans = h[0:6], h[6:12], binary.BigEndian.Uint16(h[12:14]), 0
 	for off := 12; off+4 < len(h); off += 4 {
 		if tpid := binary.BigEndian.Uint16(h[off:]); tpid != tpid8021Q && tpid != tpid8021AD {
-			return macHeader{}, false
+			return false
 		}
 		m.vlans[m.nvlans] = binary.BigEndian.Uint16(h[off+2:]) & 0xfff
 		m.nvlans++
 	}
-	return m, true
+	return true
 }
 
-// recordMAC returns the record's MAC header: the hard header of an Ethernet
-// device, else the bridge's L2 header.
-func recordMAC(r *Record) (macHeader, bool) {
-	if m, ok := parseMACHeader(r.HwHeader); ok {
-		return m, true
-	}
-	return parseMACHeader(r.L2Header)
+// parseRecord reads the record's MAC header into m: the hard header of an
+// Ethernet device, else the bridge's L2 header.
+func (m *macHeader) parseRecord(r *Record) bool {
+	return m.parse(r.HwHeader) || m.parse(r.L2Header)
 }
 
 // vlanIDs returns the outer and inner VLAN ids (-1 when absent). A tag
 // NFULA_VLAN reports was taken off the frame before the header was
 // captured, so it is the outer one and a tag in the header is inside it.
-func vlanIDs(r *Record, m macHeader, hasMAC bool) (outer, inner int) {
+func vlanIDs(r *Record, m *macHeader, hasMAC bool) (outer, inner int) {
 	outer, inner = -1, -1
 	var tags []uint16
 	if hasMAC {
