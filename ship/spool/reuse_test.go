@@ -185,3 +185,38 @@ func keptDropped(m *Memory) int {
 	}
 	return n
 }
+
+// A sink that catches up after a burst empties a full queue's blocks at
+// once: the Appender keeps them all, so the next burst fills the queue
+// again without a new block.
+func TestMemoryRefillReusesBlocks(t *testing.T) {
+	m := NewMemory(0, 0)
+	r := reader(t, m, "sink")
+	a := NewAppender(m, AppenderConfig{}, func(err error) { t.Error(err) })
+	f := newNumberedFlood(a)
+	full := DefaultMemoryBytes / memSize(&f.ev)
+	var buf []Event
+	burst := func() {
+		f.add(full)
+		for {
+			batch, pos, err := r.Read(buf[:0], 1000, 5<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(batch) == 0 {
+				break
+			}
+			if err := r.Commit(pos); err != nil {
+				t.Fatal(err)
+			}
+			buf = batch
+		}
+	}
+	burst() // warm up
+	if allocs := testing.AllocsPerRun(10, burst); allocs != 0 {
+		t.Fatalf("%.0f allocations per burst of %d events, want none", allocs, full)
+	}
+	if r.Stats().Dropped[DropMemory] != 0 {
+		t.Fatal("the queue dropped events of a burst it can hold")
+	}
+}
