@@ -105,22 +105,7 @@ func TestNDJSONSinksKeepLinesOnAFullDisk(t *testing.T) {
 				t.Fatal(err)
 			}
 			path := filepath.Join(dir, "events.ndjson")
-			var s sink
-			if kind == "stdout" {
-				f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer f.Close()
-				s = newWriterSink(f)
-			} else {
-				f, err := newFileSink(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer f.Close()
-				s = f
-			}
+			s := ndjsonSinkTo(t, kind, path)
 			ctx := context.Background()
 			_, err := s.Send(ctx, batch)
 			if !errors.Is(err, syscall.ENOSPC) {
@@ -185,4 +170,25 @@ func TestStdoutSinkBrokenPipe(t *testing.T) {
 	if !errors.Is(err, syscall.EPIPE) {
 		t.Fatalf("got %v, want EPIPE", err)
 	}
+}
+
+// ndjsonSinkTo returns a sink of kind writing to path: "stdout" is the
+// stdout sink with stdout redirected to the file (appending), "file" the
+// file sink. The file is closed at the end of the test.
+func ndjsonSinkTo(t testing.TB, kind, path string) sink {
+	t.Helper()
+	if kind == "file" {
+		s, err := newFileSink(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return newWriterSink(f)
 }

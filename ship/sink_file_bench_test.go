@@ -33,22 +33,7 @@ func BenchmarkNDJSONSink(b *testing.B) {
 	for _, kind := range []string{"stdout", "file"} {
 		b.Run(kind, func(b *testing.B) {
 			path := filepath.Join(testenv.Tmpfs(b, 128<<20), "events.ndjson")
-			var s sink
-			if kind == "stdout" {
-				f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer f.Close()
-				s = newWriterSink(f)
-			} else {
-				f, err := newFileSink(path)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer f.Close()
-				s = f
-			}
+			s := ndjsonSinkTo(b, kind, path)
 			b.SetBytes(int64(size / len(batch)))
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
