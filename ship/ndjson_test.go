@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/nflog-agent/nflog-agent/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 // checkNDJSON checks that out is exactly the documents of want, one line
@@ -155,6 +157,46 @@ func TestStdoutSinkThroughAPipe(t *testing.T) {
 	}
 	w.Close()
 	checkNDJSON(t, <-read, want)
+}
+
+// Stdout may be a terminal, which takes a little at a time: the output
+// arrives whole (the terminal turns each newline into CR LF).
+func TestStdoutSinkToATerminal(t *testing.T) {
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		testenv.Skipf(t, "no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_WRONLY|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	evs := benchEvents()[:50]
+	var want bytes.Buffer
+	for _, ev := range evs {
+		want.Write(ev.JSON)
+		want.WriteString("\r\n")
+	}
+	read := make(chan []byte)
+	go func() {
+		b := make([]byte, want.Len())
+		n, _ := io.ReadFull(ptmx, b)
+		read <- b[:n]
+	}()
+	if _, err := newWriterSink(tty).Send(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-read; !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("the terminal got %d bytes, want %d", len(got), want.Len())
+	}
 }
 
 // A pipe whose reader is gone fails the batch with EPIPE (the agent's own
