@@ -96,8 +96,8 @@ func (g *Group) startConntrack(open func() (*ctmirror.Mirror, error)) error {
 				"(`modprobe nf_conntrack_netlink`), run on a kernel with CONFIG_NETFILTER_NETLINK_GLUE_CT, "+
 				"or set conntrack: false for group %d", noKernelConntrackHint, g.cfg.Group)}
 	}
-	g.records = make(chan []decode.Record, enrichedBatches)
-	go m.Enrich(g.out, g.records, &g.c.ct)
+	g.records = make(chan *Batch, enrichedBatches)
+	go ctmirror.Enrich(m, g.out, g.records, &g.c.ct)
 	return nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/mdlayher/netlink"
 
 	"github.com/nflog-agent/nflog-agent/collector/ctmirror"
-	"github.com/nflog-agent/nflog-agent/decode"
 )
 
 // Backoff between attempts to re-open a broken socket.
@@ -48,11 +47,12 @@ type Group struct {
 	conntrackRetried bool            // the bind was retried after EAGAIN
 	opened           bool            // OpenGroup is done: the conntrack source is decided
 
-	out     chan []decode.Record // the reader's queue
-	records chan []decode.Record // Records: out, or the enrichment stage's output
-	spare   chan []decode.Record // recycled batches for the reader
-	done    chan struct{}        // closed by Close
-	stopped chan struct{}        // closed once the reader is gone and out is closed
+	out     chan *Batch   // the reader's queue
+	records chan *Batch   // Records: out, or the enrichment stage's output
+	spare   chan *Batch   // recycled batches for the reader
+	blocks  blockPool     // free blocks for the reader
+	done    chan struct{} // closed by Close
+	stopped chan struct{} // closed once the reader is gone and out is closed
 	once    sync.Once
 }
 
@@ -64,21 +64,7 @@ func OpenGroup(cfg GroupConfig, opts GroupOptions) (*Group, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, &GroupError{Group: cfg.Group, Op: "config", Err: err}
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	g := &Group{
-		cfg:     cfg,
-		netns:   opts.NetNS,
-		names:   opts.Names,
-		log:     log.With("group", cfg.Group),
-		out:     make(chan []decode.Record, cfg.queueBatches()),
-		spare:   make(chan []decode.Record, spareBatches),
-		done:    make(chan struct{}),
-		stopped: make(chan struct{}),
-	}
-	g.records = g.out
+	g := newGroup(cfg, opts)
 	if cfg.Conntrack {
 		g.conntrack = ConntrackKernel
 	}
@@ -97,42 +83,40 @@ func OpenGroup(cfg GroupConfig, opts GroupOptions) (*Group, error) {
 	return g, nil
 }
 
+// newGroup returns a group with its queues, not yet reading.
+func newGroup(cfg GroupConfig, opts GroupOptions) *Group {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g := &Group{
+		cfg:     cfg,
+		netns:   opts.NetNS,
+		names:   opts.Names,
+		log:     log.With("group", cfg.Group),
+		out:     make(chan *Batch, cfg.queueBatches()),
+		spare:   make(chan *Batch, cfg.spareBatches()),
+		blocks:  newBlockPool(),
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	g.records = g.out
+	return g
+}
+
 // Bound reports whether the group is being read right now: false while a
 // broken socket is being re-opened and after Close. Health checks use it.
 func (g *Group) Bound() bool { return g.bound.Load() }
 
-// Records is the group's output queue: the records of one datagram (one
-// kernel batch, up to QueueThreshold packets) at a time. It is closed after
-// Close, once the reader has stopped; what is still queued stays readable.
-func (g *Group) Records() <-chan []decode.Record { return g.records }
+// Records is the group's output queue: one Batch per datagram (one kernel
+// batch, up to QueueThreshold packets), which the consumer should Recycle
+// once done with it. It is closed after Close, once the reader has
+// stopped; what is still queued stays readable.
+func (g *Group) Records() <-chan *Batch { return g.records }
 
 // ConntrackSource says where the group's records get their conntrack
 // entries, as decided when it was opened.
 func (g *Group) ConntrackSource() ConntrackSource { return g.conntrack }
-
-// Recycle hands a batch from Records back to the reader for reuse, once
-// nothing refers to it or to the byte slices of its records any more.
-// Calling it is optional: it saves the reader an allocation per datagram.
-func (g *Group) Recycle(batch []decode.Record) {
-	clear(batch[:cap(batch)]) // release the datagrams the records point into
-	select {
-	case g.spare <- batch[:0]:
-	default:
-	}
-}
-
-// spareBatches is how many recycled batches a Group keeps.
-const spareBatches = 64
-
-// newBatch returns an empty batch with room for a kernel batch.
-func (g *Group) newBatch() []decode.Record {
-	select {
-	case b := <-g.spare:
-		return b
-	default:
-		return make([]decode.Record, 0, g.cfg.QueueThreshold)
-	}
-}
 
 // Config returns the effective configuration (defaults applied).
 func (g *Group) Config() GroupConfig { return g.cfg }
@@ -194,23 +178,26 @@ func (g *Group) reopen() *subscription {
 	}
 }
 
-// push hands a batch to the queue according to the overflow policy; the
-// records of a batch that does not fit are counted as dropped.
-func (g *Group) push(batch []decode.Record, stop <-chan struct{}) {
+// push hands a batch to the queue according to the overflow policy and
+// reports whether it is queued. The records of a batch that does not fit
+// are counted as dropped, and the batch is recycled.
+func (g *Group) push(batch *Batch, stop <-chan struct{}) bool {
 	if g.cfg.Overflow == Block {
 		select {
 		case g.out <- batch:
-		case <-stop:
-			g.c.queueDropped.Add(uint64(len(batch))) // shutting down with a full queue
+			return true
+		case <-stop: // shutting down with a full queue
 		}
-		return
+	} else {
+		select {
+		case g.out <- batch:
+			return true
+		default:
+		}
 	}
-	select {
-	case g.out <- batch:
-	default:
-		g.c.queueDropped.Add(uint64(len(batch)))
-		g.Recycle(batch)
-	}
+	g.c.queueDropped.Add(uint64(len(batch.records)))
+	g.Recycle(batch)
+	return false
 }
 
 // grow doubles the socket receive buffer after ENOBUFS, up to the cap, as

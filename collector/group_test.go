@@ -6,17 +6,17 @@ import (
 	"github.com/nflog-agent/nflog-agent/decode"
 )
 
-func batchOf(seqs ...uint32) []decode.Record {
+func batchOf(seqs ...uint32) *Batch {
 	b := make([]decode.Record, len(seqs))
 	for i, s := range seqs {
 		b[i].Seq = s
 	}
-	return b
+	return &Batch{records: b}
 }
 
 func TestPushOverflowPolicy(t *testing.T) {
 	newGroup := func(o Overflow, batches int) *Group {
-		return &Group{cfg: GroupConfig{Overflow: o}, out: make(chan []decode.Record, batches), spare: make(chan []decode.Record, 1)}
+		return &Group{cfg: GroupConfig{Overflow: o}, out: make(chan *Batch, batches), spare: make(chan *Batch, 1)}
 	}
 	drop := newGroup(DropNewest, 2)
 	stop := make(chan struct{})
@@ -26,8 +26,8 @@ func TestPushOverflowPolicy(t *testing.T) {
 	if got := drop.Stats().QueueDropped; got != 6 {
 		t.Errorf("drop newest: %d records dropped, want 6", got)
 	}
-	if a, b := <-drop.out, <-drop.out; a[0].Seq != 0 || b[0].Seq != 2 {
-		t.Errorf("drop newest kept batches %d, %d; want the oldest 0, 2", a[0].Seq, b[0].Seq)
+	if a, b := <-drop.out, <-drop.out; a.records[0].Seq != 0 || b.records[0].Seq != 2 {
+		t.Errorf("drop newest kept batches %d, %d; want the oldest 0, 2", a.records[0].Seq, b.records[0].Seq)
 	}
 
 	// Block waits for room, and gives up (counting the records) at shutdown.
@@ -37,8 +37,8 @@ func TestPushOverflowPolicy(t *testing.T) {
 	go func() { block.push(batchOf(1), stop); close(done) }()
 	<-block.out // room: the blocked push completes
 	<-done
-	if r := <-block.out; r[0].Seq != 1 || block.Stats().QueueDropped != 0 {
-		t.Errorf("block: got seq %d, dropped %d", r[0].Seq, block.Stats().QueueDropped)
+	if r := <-block.out; r.records[0].Seq != 1 || block.Stats().QueueDropped != 0 {
+		t.Errorf("block: got seq %d, dropped %d", r.records[0].Seq, block.Stats().QueueDropped)
 	}
 	block.push(batchOf(0), stop)
 	close(stop)
@@ -49,24 +49,58 @@ func TestPushOverflowPolicy(t *testing.T) {
 }
 
 // A recycled batch comes back empty, with its old records cleared so they
-// no longer hold the datagrams they pointed into.
+// no longer hold the block they pointed into, and its reference to the
+// block released.
 func TestRecycle(t *testing.T) {
-	g := &Group{cfg: GroupConfig{QueueThreshold: 4}, spare: make(chan []decode.Record, 1)}
+	g := &Group{cfg: GroupConfig{QueueThreshold: 4}, spare: make(chan *Batch, 1), blocks: newBlockPool()}
 	b := g.newBatch()
-	if len(b) != 0 || cap(b) != 4 {
-		t.Fatalf("new batch: len %d cap %d", len(b), cap(b))
+	if len(b.records) != 0 || cap(b.records) != 4 {
+		t.Fatalf("new batch: len %d cap %d", len(b.records), cap(b.records))
 	}
-	b = append(b, decode.Record{Payload: []byte{1}}, decode.Record{Payload: []byte{2}})
-	g.Recycle(b[:1])
+	blk := g.blocks.get()
+	b.block = blk
+	blk.hold()
+	b.records = append(b.records, decode.Record{Payload: blk.buf[:1]}, decode.Record{Payload: blk.buf[1:2]})
+	b.records = b.records[:1]
+	g.Recycle(b)
 	got := g.newBatch()
-	if len(got) != 0 || &got[:1][0] != &b[0] {
-		t.Fatal("the recycled batch was not reused")
+	if got != b || len(got.records) != 0 || got.block != nil {
+		t.Fatal("the recycled batch was not reused empty")
 	}
-	for i, r := range got[:2] {
+	for i, r := range got.records[:2] {
 		if r.Payload != nil {
 			t.Errorf("record %d still holds its payload", i)
 		}
 	}
+	if n := blk.refs.Load(); n != 1 {
+		t.Errorf("block has %d references after the recycle, want the reader's only", n)
+	}
 	g.Recycle(got)
-	g.Recycle(make([]decode.Record, 0, 4)) // the spare list is full: dropped, no hang
+	g.Recycle(&Batch{records: make([]decode.Record, 0, 4)}) // the spare list is full: dropped, no hang
+}
+
+// A block goes back to the pool when its last reference goes, whoever
+// holds it; a full pool leaves it to the garbage collector.
+func TestBlockPool(t *testing.T) {
+	p := newBlockPool()
+	b := p.get()
+	b.hold() // a batch
+	b.release()
+	if len(p) != 0 {
+		t.Fatal("a block went back while a batch was in it")
+	}
+	b.release() // the reader moves on
+	if got := p.get(); got != b || got.refs.Load() != 1 {
+		t.Fatal("a free block was not reused")
+	}
+	var many []*block
+	for range spareBlocks + 2 {
+		many = append(many, p.get())
+	}
+	for _, b := range many {
+		b.release()
+	}
+	if len(p) != spareBlocks {
+		t.Errorf("pool holds %d blocks, want at most %d", len(p), spareBlocks)
+	}
 }

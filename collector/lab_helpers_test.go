@@ -36,7 +36,7 @@ func drainGated(g *Group, open bool) *sink {
 		<-s.gate
 		for batch := range g.Records() {
 			s.mu.Lock()
-			s.recs = append(s.recs, batch...)
+			s.recs = append(s.recs, batch.Records()...)
 			s.mu.Unlock()
 		}
 	}()

@@ -24,14 +24,15 @@ import (
 // bound and read here: go-nflog's receive loop allocates a dozen objects per
 // message and two goroutines per datagram, which a profile at 100k events/s
 // showed to be 40 % of the agent's CPU and most of its garbage. This loop
-// reads each datagram once into a shared block and parses it in place.
+// reads each datagram once into a reused block and parses it in place.
 type subscription struct {
-	g    *Group
-	nf   *nflog.Nflog
-	conn *netlink.Conn
-	in   *datagramReader // used only by the read loop
-	seq  seqTracker      // likewise
-	msgs nflogmsg.Parser // likewise
+	g      *Group
+	nf     *nflog.Nflog
+	conn   *netlink.Conn
+	in     *datagramReader // used only by the read loop
+	cursor readCursor      // likewise
+	seq    seqTracker      // likewise
+	msgs   nflogmsg.Parser // likewise
 
 	bindSeq    uint32     // netlink sequence number of the bind request
 	bindResult chan error // its answer, from the read loop
@@ -43,18 +44,6 @@ type subscription struct {
 	deadErr  error         // why, a *GroupError; written before dead is closed
 	stopOnce sync.Once
 }
-
-// Datagrams are read into blocks. The kernel fills a datagram up to
-// nlBufSize bytes (asked for at bind), or with one message when a single one
-// is larger (the copy range is at most 64 KiB); each read goes into the free
-// tail of a block of blockSize bytes, which must have at least maxDatagram
-// left. Records point into the block, which the garbage collector frees once
-// they are all gone.
-const (
-	nlBufSize   = 64 << 10
-	maxDatagram = 128 << 10
-	blockSize   = 1 << 20
-)
 
 // subscribe opens a socket in the group's namespace, sizes its receive
 // buffer, binds the group and starts reading. On failure nothing is left
@@ -83,8 +72,8 @@ func (g *Group) subscribe() (*subscription, error) {
 		nf.Close()
 		return nil, err
 	}
-	s := &subscription{g: g, nf: nf, conn: nf.Con, in: newDatagramReader(raw), bindResult: make(chan error, 1),
-		stopCh: make(chan struct{}), done: make(chan struct{}), dead: make(chan struct{})}
+	s := &subscription{g: g, nf: nf, conn: nf.Con, in: newDatagramReader(raw), cursor: readCursor{pool: g.blocks},
+		bindResult: make(chan error, 1), stopCh: make(chan struct{}), done: make(chan struct{}), dead: make(chan struct{})}
 	// The group's packets may arrive before the kernel's answer to the bind
 	// request, so the read loop starts first and hands the answer over.
 	step := groupStep(cfg, g.conntrack == ConntrackKernel)
@@ -115,16 +104,15 @@ func (g *Group) subscribe() (*subscription, error) {
 // bindTimeout bounds the wait for the kernel's answer to the bind request.
 const bindTimeout = 5 * time.Second
 
-// read is the reader goroutine: one datagram at a time, each message parsed
-// in place and pushed to the queue.
+// read is the reader goroutine: one datagram at a time, read into the free
+// tail of the current block, each message parsed in place and the batch
+// pushed to the queue.
 func (s *subscription) read() {
 	defer close(s.done)
-	var block []byte
+	defer s.cursor.close()
 	for {
-		if len(block) < maxDatagram {
-			block = make([]byte, blockSize)
-		}
-		n, sender, err := s.in.read(block)
+		tail := s.cursor.tail()
+		n, sender, err := s.in.read(tail)
 		if sender != kernelPortID { // truncated or not, it is never parsed
 			s.forged(sender)
 			continue
@@ -149,9 +137,7 @@ func (s *subscription) read() {
 			close(s.dead)
 			return
 		}
-		datagram := block[:n:n]
-		block = block[(n+7)&^7:]
-		s.deliver(datagram, time.Now())
+		s.deliver(tail[:n:n], time.Now())
 	}
 }
 
@@ -171,24 +157,30 @@ func (s *subscription) forged(sender uint32) {
 	}
 }
 
-// deliver turns the packet messages of one datagram into a batch of
-// records and queues it.
+// deliver turns the packet messages of one datagram, read into the tail of
+// the cursor's block, into a batch of records and queues it. The block
+// keeps the datagram only when the batch is queued: the bytes of a
+// datagram with no packet, or whose batch is dropped, are read over.
 func (s *subscription) deliver(datagram []byte, now time.Time) {
 	g := s.g
 	batch := g.newBatch()
 	err := splitDatagram(datagram, datagramVisitor{
-		packet: func(msg []byte) { batch = s.packet(batch, msg, now) },
+		packet: func(msg []byte) { batch.records = s.packet(batch.records, msg, now) },
 		answer: s.answer,
 	})
 	if err != nil {
 		g.c.decodeErrors.Add(1)
 		g.log.Warn("malformed NFLOG datagram: the rest of it is skipped", "err", err)
 	}
-	if len(batch) == 0 {
+	if len(batch.records) == 0 {
 		g.Recycle(batch)
 		return
 	}
-	g.push(batch, s.stopCh)
+	batch.block = s.cursor.block
+	batch.block.hold()
+	if g.push(batch, s.stopCh) {
+		s.cursor.keep(len(datagram))
+	}
 }
 
 // packet parses one packet message in place and appends its record.

@@ -59,8 +59,9 @@ func listen(t *testing.T, n *netlab.NS, group uint16) *records {
 	go func() {
 		for batch := range g.Records() {
 			rs.mu.Lock()
-			for i := range batch {
-				rs.seen = append(rs.seen, summary(&batch[i]))
+			recs := batch.Records()
+			for i := range recs {
+				rs.seen = append(rs.seen, summary(&recs[i]))
 			}
 			rs.mu.Unlock()
 		}

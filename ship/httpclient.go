@@ -161,9 +161,30 @@ func (h *httpClient) attemptFailed(err error) {
 // post sends body to url. It returns the response body of a 2xx answer, or
 // a *statusError for any other status after the retries, or a transport
 // error (secrets removed). The retry state of the batch comes with ctx.
+// newBody returns an empty request body with room for n bytes, for post.
+// With gzip on, post compresses the body and reuses its buffer for the next
+// one: a batch's uncompressed body (about a megabyte) would otherwise be
+// allocated, zeroed and collected for every request.
+func (h *httpClient) newBody(n int) []byte {
+	if h.gzip {
+		if p, ok := bodyPool.Get().(*[]byte); ok && cap(*p) >= n {
+			return (*p)[:0]
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+// bodyPool holds uncompressed bodies that post has compressed: only those
+// can be reused, as the transport may still read a body it was given after
+// the request returned.
+var bodyPool sync.Pool
+
+// post sends body, which it owns from now on (see newBody).
 func (h *httpClient) post(ctx context.Context, url, contentType string, body []byte) ([]byte, error) {
 	if h.gzip {
-		body = gzipBody(body)
+		raw := body
+		body = gzipBody(raw)
+		bodyPool.Put(&raw)
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, url, body)
 	if err != nil {

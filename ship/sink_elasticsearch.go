@@ -88,7 +88,7 @@ func (s *elasticSink) Send(ctx context.Context, events []Event) (result, error) 
 	for _, ev := range events {
 		n += len(ev.JSON) + len(ev.ID) + 24
 	}
-	body := make([]byte, 0, n)
+	body := s.newBody(n)
 	for _, ev := range events {
 		body = append(body, `{"create":{"_id":`...)
 		body = jsonstring.Append(body, ev.ID)

@@ -33,7 +33,7 @@ func (s *httpSink) Send(ctx context.Context, events []Event) (result, error) {
 	for _, ev := range events {
 		n += len(ev.JSON)
 	}
-	body := make([]byte, 0, n)
+	body := s.newBody(n)
 	ct := "application/x-ndjson"
 	if s.array {
 		ct = "application/json"

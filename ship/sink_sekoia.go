@@ -74,7 +74,11 @@ func newSekoiaSink(c *SinkConfig, red *redact.Secrets, st *counters) (*sekoiaSin
 func (s *sekoiaSink) Send(ctx context.Context, events []Event) (result, error) {
 	var res result
 	idx := make([]int, 0, len(events)) // request element → batch index
-	body := []byte{'['}
+	n := 2
+	for _, ev := range events {
+		n += len(ev.Message) + len(s.key) + 64
+	}
+	body := append(s.newBody(n), '[')
 	for i, ev := range events {
 		if len(ev.Message) > sekoiaMaxEvent {
 			res.Rejected = append(res.Rejected, rejection{Index: i, Reason: FailTooLarge,

@@ -102,7 +102,7 @@ func TestRulesLoadAndLog(t *testing.T) {
 		t.Cleanup(func() { g.Close() })
 		go func() {
 			for batch := range g.Records() {
-				for _, r := range batch {
+				for _, r := range batch.Records() {
 					got <- r
 				}
 			}

@@ -310,8 +310,9 @@ func sum(m map[string]uint64) (n uint64) {
 // st, as are the records the encoder panicked on.
 func decodeLoop(g *collector.Group, enc *decode.Encoder, app *spool.Appender, st *telemetry.DecodeCounters, panics *panicLog) {
 	for batch := range g.Records() {
-		for i := range batch {
-			ev, ok := encode(enc, &batch[i], panics)
+		records := batch.Records()
+		for i := range records {
+			ev, ok := encode(enc, &records[i], panics)
 			if !ok {
 				st.EncoderPanics.Add(1)
 				continue

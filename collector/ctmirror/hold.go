@@ -26,22 +26,27 @@ type Counters struct {
 	HoldFull atomic.Uint64 // passed on without waiting, too many records were already waiting
 }
 
+// Batch is a batch of records as the reader queues them.
+type Batch interface {
+	Records() []decode.Record
+}
+
 // held is a batch waiting for entries.
-type held struct {
-	batch    []decode.Record
+type held[B Batch] struct {
+	batch    B
 	deadline time.Time
 	missing  int
 }
 
 // Enrich is the enrichment stage of one group: it takes the reader's
-// batches from in, gives each record its entry, and passes the batches on
-// to out in order, a batch with missing entries waiting up to MaxHold. It
-// runs until in is closed, then passes on what it holds and closes out.
-// It never makes the reader wait: the reader's queue is in.
-func (m *Mirror) Enrich(in <-chan []decode.Record, out chan<- []decode.Record, c *Counters) {
+// batches from in, gives each record its entry in m, and passes the
+// batches on to out in order, a batch with missing entries waiting up to
+// MaxHold. It runs until in is closed, then passes on what it holds and
+// closes out. It never makes the reader wait: the reader's queue is in.
+func Enrich[B Batch](m *Mirror, in <-chan B, out chan<- B, c *Counters) {
 	defer close(out)
 	var (
-		queue  []held
+		queue  []held[B]
 		nheld  int
 		ticker = time.NewTicker(retryEvery)
 	)
@@ -52,14 +57,14 @@ func (m *Mirror) Enrich(in <-chan []decode.Record, out chan<- []decode.Record, c
 		for len(queue) > 0 {
 			h := &queue[0]
 			if h.missing > 0 {
-				h.missing = m.lookUp(h.batch, c, false, flush || !now.Before(h.deadline))
+				h.missing = m.lookUp(h.batch.Records(), c, false, flush || !now.Before(h.deadline))
 			}
 			if h.missing > 0 {
 				return
 			}
-			nheld -= len(h.batch)
+			nheld -= len(h.batch.Records())
 			out <- h.batch
-			queue[0] = held{}
+			queue[0] = held[B]{}
 			queue = queue[1:]
 		}
 	}
@@ -71,20 +76,20 @@ func (m *Mirror) Enrich(in <-chan []decode.Record, out chan<- []decode.Record, c
 				return
 			}
 			now := m.now()
-			missing := m.lookUp(batch, c, true, false)
+			missing := m.lookUp(batch.Records(), c, true, false)
 			if missing == 0 && len(queue) == 0 {
 				out <- batch
 				continue
 			}
 			// Released at the first tick past its deadline: within MaxHold.
-			queue = append(queue, held{batch: batch, deadline: now.Add(MaxHold - retryEvery), missing: missing})
-			nheld += len(batch)
+			queue = append(queue, held[B]{batch: batch, deadline: now.Add(MaxHold - retryEvery), missing: missing})
+			nheld += len(batch.Records())
 			for nheld > maxHeld && len(queue) > 1 {
 				h := &queue[0]
 				if h.missing > 0 {
-					c.HoldFull.Add(uint64(m.lookUp(h.batch, c, false, false)))
+					c.HoldFull.Add(uint64(m.lookUp(h.batch.Records(), c, false, false)))
 				}
-				nheld -= len(h.batch)
+				nheld -= len(h.batch.Records())
 				out <- h.batch
 				queue = queue[1:]
 			}
@@ -98,9 +103,9 @@ func (m *Mirror) Enrich(in <-chan []decode.Record, out chan<- []decode.Record, c
 // returns how many still do. The first pass counts each record it settles:
 // given its entry (by the kernel or here) or without a flow; later passes
 // count those found at last and, when final, those never found.
-func (m *Mirror) lookUp(batch []decode.Record, c *Counters, first, final bool) (missing int) {
-	for i := range batch {
-		r := &batch[i]
+func (m *Mirror) lookUp(records []decode.Record, c *Counters, first, final bool) (missing int) {
+	for i := range records {
+		r := &records[i]
 		if r.Ct.Present {
 			if first {
 				c.Enriched.Add(1)

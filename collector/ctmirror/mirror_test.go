@@ -132,6 +132,11 @@ func TestUpdateKeepsLabels(t *testing.T) {
 	}
 }
 
+// records is the simplest batch.
+type records []decode.Record
+
+func (r records) Records() []decode.Record { return r }
+
 // TestEnrichHolds passes batches on in order: one whose entry arrives
 // while it waits gets it, one whose entry never comes goes on without it
 // when the stage stops, and packets without a flow are not waited for.
@@ -139,10 +144,10 @@ func TestEnrichHolds(t *testing.T) {
 	m := newTestMirror(16)
 	stopped := time.Now()
 	m.now = func() time.Time { return stopped } // no batch outlives its hold while the test runs
-	in, out := make(chan []decode.Record), make(chan []decode.Record, 4)
+	in, out := make(chan records), make(chan records, 4)
 	var c Counters
 	done := make(chan struct{})
-	go func() { m.Enrich(in, out, &c); close(done) }()
+	go func() { Enrich(m, in, out, &c); close(done) }()
 
 	early := snatConn(1, netip.MustParseAddrPort("192.168.1.10:1000"))
 	late := snatConn(2, netip.MustParseAddrPort("192.168.1.10:2000"))
@@ -151,8 +156,8 @@ func TestEnrichHolds(t *testing.T) {
 	rec := func(c conn) decode.Record {
 		return decode.Record{Family: decode.FamilyIPv4, Payload: ip4Packet(protoTCP, c.orig[0], c.orig[1], 0)}
 	}
-	in <- []decode.Record{rec(early), rec(late), {Payload: []byte{0x45}}}
-	in <- []decode.Record{rec(early)}
+	in <- records{rec(early), rec(late), {Payload: []byte{0x45}}}
+	in <- records{rec(early)}
 	m.feed(t, ctnlMessage(t, msgNew, newFlags, late)) // the entry the held batch waits for
 	first := <-out
 	if first[0].Ct.ID != 1 || first[1].Ct.ID != 2 || first[2].Ct.Present {
@@ -161,7 +166,7 @@ func TestEnrichHolds(t *testing.T) {
 	if second := <-out; second[0].Ct.ID != 1 {
 		t.Errorf("second batch: id %d", second[0].Ct.ID)
 	}
-	in <- []decode.Record{rec(never)}
+	in <- records{rec(never)}
 	close(in)
 	if last := <-out; last[0].Ct.Present {
 		t.Error("entry for a connection never seen")
@@ -219,17 +224,17 @@ func TestEnrichHoldFull(t *testing.T) {
 	m := newTestMirror(16)
 	stopped := time.Now()
 	m.now = func() time.Time { return stopped } // no batch outlives its hold while the test runs
-	in, out := make(chan []decode.Record), make(chan []decode.Record, 4)
+	in, out := make(chan records), make(chan records, 4)
 	var c Counters
-	go m.Enrich(in, out, &c)
+	go Enrich(m, in, out, &c)
 	unknown := snatConn(1, netip.MustParseAddrPort("192.168.1.10:1000"))
 	r := decode.Record{Family: decode.FamilyIPv4, Payload: ip4Packet(protoTCP, unknown.orig[0], unknown.orig[1], 0)}
-	big := make([]decode.Record, maxHeld)
+	big := make(records, maxHeld)
 	for i := range big {
 		big[i] = r
 	}
 	in <- big
-	in <- []decode.Record{r}
+	in <- records{r}
 	if first := <-out; len(first) != maxHeld {
 		t.Fatalf("first batch out has %d records", len(first))
 	}

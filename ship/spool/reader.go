@@ -34,6 +34,8 @@ type diskReader struct {
 	fmu  sync.Mutex
 	f    *os.File
 	fseg uint64
+
+	chunks chunkList // the buffers Read decodes events in
 }
 
 // ageMark remembers when the events from seq on were logged, for OldestAge.
@@ -291,7 +293,10 @@ func (r *diskReader) readSegment(dst []Event, pos Position, limit int64, maxEven
 	// may hold far more than one batch, and reading it all for each batch
 	// would read (and allocate) it many times over.
 	start, size := len(dst), 0
-	var buf []byte // the file from pos.off on
+	var chunk []byte // the buffer events are decoded in
+	var buf []byte   // the part of it not decoded yet: the file from pos.off on
+	from := pos.Seq  // the first event in chunk
+	defer func() { r.chunks.retire(chunk, from, pos.Seq) }()
 	for len(dst)-start < maxEvents && (size < maxBytes || len(dst) == start) && pos.off < limit {
 		ev, n, err := readRecord(buf)
 		if errors.Is(err, errShort) {
@@ -299,7 +304,9 @@ func (r *diskReader) readSegment(dst []Event, pos Position, limit int64, maxEven
 			if int64(len(buf)) >= want {
 				err = errShort // the record runs past the end of the written data
 			} else {
-				buf = make([]byte, want)
+				r.chunks.retire(chunk, from, pos.Seq)
+				chunk, from = r.chunks.get(int(want)), pos.Seq
+				buf = chunk
 				if _, err := r.f.ReadAt(buf, pos.off); err != nil {
 					if errors.Is(err, io.EOF) {
 						err = errShort // the file is shorter than it should be
@@ -348,6 +355,7 @@ func (r *diskReader) Commit(pos Position) error {
 	if err := r.save(pos); err != nil {
 		return err
 	}
+	r.chunks.release(pos.Seq)
 	s.mu.Lock()
 	r.ack = pos
 	i := 0
