@@ -1,7 +1,6 @@
 package ship
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -15,36 +14,21 @@ import (
 // writerSink writes the events' ECS documents as NDJSON to a writer
 // (stdout). Writes are serialised: batches never interleave.
 type writerSink struct {
-	mu  sync.Mutex
-	out io.Writer
-	w   *bufio.Writer
+	mu sync.Mutex
+	w  *lineWriter
 }
 
 func newWriterSink(w io.Writer) *writerSink {
-	return &writerSink{out: w, w: bufio.NewWriterSize(w, 64<<10)}
+	return &writerSink{w: newLineWriter(w)}
 }
 
 func (s *writerSink) Send(_ context.Context, events []Event) (result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := writeNDJSON(s.w, events); err != nil {
-		s.w.Reset(s.out)
-		return result{}, err
+	if err := s.w.write(events); err != nil {
+		return result{}, writeError{fmt.Errorf("write: %w", err)}
 	}
 	return result{}, nil
-}
-
-func writeNDJSON(w *bufio.Writer, events []Event) error {
-	for _, ev := range events {
-		w.Write(ev.JSON)
-		w.WriteByte('\n')
-	}
-	// A failed write sticks in the bufio.Writer; Reset drops the partial
-	// batch so that the retry starts on a line boundary.
-	if err := w.Flush(); err != nil {
-		return writeError{fmt.Errorf("write: %w", err)}
-	}
-	return nil
 }
 
 // writeError marks a local write failure, counted as a "write" send error.
@@ -60,7 +44,7 @@ type fileSink struct {
 	path   string
 	mu     sync.Mutex
 	f      *os.File
-	w      *bufio.Writer
+	w      *lineWriter
 	reopen atomic.Bool
 }
 
@@ -83,10 +67,11 @@ func (s *fileSink) open() error {
 		return err
 	}
 	if s.f != nil {
+		s.w.write(nil) // finish a line a failed write left, if it can
 		s.f.Close()
 	}
 	s.f = f
-	s.w = bufio.NewWriterSize(f, 64<<10)
+	s.w = newLineWriter(f)
 	return nil
 }
 
@@ -120,9 +105,8 @@ func (s *fileSink) Send(_ context.Context, events []Event) (result, error) {
 			return result{}, writeError{err}
 		}
 	}
-	if err := writeNDJSON(s.w, events); err != nil {
-		s.w.Reset(s.f)
-		return result{}, err
+	if err := s.w.write(events); err != nil {
+		return result{}, writeError{fmt.Errorf("write %s: %w", s.path, err)}
 	}
 	if err := s.f.Sync(); err != nil {
 		return result{}, writeError{fmt.Errorf("sync %s: %w", s.path, err)}

@@ -21,24 +21,9 @@ import (
 
 	"github.com/nflog-agent/nflog-agent/collector"
 	"github.com/nflog-agent/nflog-agent/internal/netlab"
+	"github.com/nflog-agent/nflog-agent/internal/testenv"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes for the test, unmounted at its
-// end, and returns its path.
-func mountTmpfs(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-		t.Fatalf("mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
 
 // gate is an HTTP collector that answers 503 while closed and records the
 // event.id of every event it accepts.
@@ -130,7 +115,7 @@ func scrape(t *testing.T, base string) map[string]float64 {
 // stored and delivered again. Nothing else is lost, nothing is sent twice.
 func TestRunSpoolFullDiskLab(t *testing.T) {
 	lab := netlab.NewFirewall(t, projectRules)
-	disk := mountTmpfs(t, 160<<10)
+	disk := testenv.Tmpfs(t, 160<<10)
 	g := &gate{ids: map[string]int{}}
 	srv := httptest.NewServer(g)
 	defer srv.Close()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 )
 
@@ -48,4 +49,21 @@ func NeedCommand(t testing.TB, name, pkg string) string {
 		Skipf(t, "%s not found (apt-get install %s)", name, pkg)
 	}
 	return path
+}
+
+// Tmpfs mounts a tmpfs of size bytes for the test (it needs root), unmounted
+// at its end, and returns its path.
+func Tmpfs(t testing.TB, size int) string {
+	t.Helper()
+	NeedRoot(t, "mounting a tmpfs")
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
+		t.Fatalf("mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
 }

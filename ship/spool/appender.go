@@ -11,13 +11,6 @@ import (
 // garbage collector would otherwise do at 100k events/s.
 const slabSize = 64 << 10
 
-// freeSlabs is how many emptied blocks an Appender keeps for reuse (4 MiB):
-// a sink's commit of one 1000-event batch empties some 20 at once, and each
-// one not kept is garbage, then a new block to allocate and zero, and under
-// the memory limit pages the runtime hands back to the kernel and faults
-// in again.
-const freeSlabs = 64
-
 // AppenderConfig bounds an Appender's buffer and the batches it appends.
 // Zero fields take the Default values.
 type AppenderConfig struct {
@@ -77,7 +70,7 @@ type Appender struct {
 	done  chan struct{}
 	bytes atomic.Int64 // event bytes in ch
 
-	free chan *slab // emptied blocks
+	free *slabPool // emptied blocks
 
 	mu   sync.Mutex
 	cur  *slab  // the block being filled
@@ -86,13 +79,13 @@ type Appender struct {
 
 // slab is a block events are copied into. refs counts the references to
 // it: one per event in it that the Appender holds, or the memory queue holds
-// (a disk Spool copies what it appends), plus one while it is the block
-// being filled. At zero nothing refers to it any more and it goes back to
-// its Appender's free list.
+// (a disk Spool copies what it appends), or a reader holds after the memory
+// queue dropped it, plus one while it is the block being filled. At zero
+// nothing refers to it any more and it goes back to its Appender's pool.
 type slab struct {
 	buf  []byte
 	refs atomic.Int32
-	free chan *slab
+	pool *slabPool
 }
 
 // release drops one reference to s (nil: an event with its own allocation).
@@ -100,10 +93,45 @@ func (s *slab) release() {
 	if s == nil || s.refs.Add(-1) != 0 {
 		return
 	}
-	select {
-	case s.free <- s:
-	default:
+	s.pool.put(s)
+}
+
+// slabPool keeps the emptied blocks of an Appender for reuse, as many as
+// the buffer or queue it feeds holds: a sink that catches up after a burst
+// empties a full queue's blocks at once, and each one not kept would be
+// garbage, then a new block to allocate and zero while the queue fills
+// again. Blocks are only made when the pool is empty, so the pool never
+// holds more than the queue held at its fullest.
+type slabPool struct {
+	mu   sync.Mutex
+	free []*slab
+	max  int
+}
+
+func newSlabPool(bytes int) *slabPool {
+	return &slabPool{max: max(bytes/slabSize, 1)}
+}
+
+func (p *slabPool) put(s *slab) {
+	p.mu.Lock()
+	if len(p.free) < p.max {
+		p.free = append(p.free, s)
 	}
+	p.mu.Unlock()
+}
+
+// get returns an emptied block, or a new one when there is none.
+func (p *slabPool) get() *slab {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		s := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		return s
+	}
+	p.mu.Unlock()
+	return &slab{buf: make([]byte, slabSize), pool: p}
 }
 
 // queued is an event in the Appender's buffer, and the block it lives in
@@ -118,7 +146,7 @@ type queued struct {
 // Append are counted by the queue (Stats.Lost).
 func NewAppender(q Queue, cfg AppenderConfig, onErr func(error)) *Appender {
 	cfg = cfg.withDefaults()
-	a := &Appender{q: q, cfg: cfg, onErr: onErr, done: make(chan struct{}), free: make(chan *slab, freeSlabs)}
+	a := &Appender{q: q, cfg: cfg, onErr: onErr, done: make(chan struct{})}
 	if m, ok := q.(*Memory); ok {
 		// Appending to memory is a short critical section, cheaper than a
 		// channel send. A buffer in front of it would only drop events
@@ -126,9 +154,11 @@ func NewAppender(q Queue, cfg AppenderConfig, onErr func(error)) *Appender {
 		// runs its whole time slice first), and hold memory the queue's
 		// budget already covers.
 		a.mem = m
+		a.free = newSlabPool(m.maxBytes)
 		close(a.done)
 		return a
 	}
+	a.free = newSlabPool(cfg.Bytes)
 	a.ch = make(chan queued, cfg.Events)
 	go a.loop()
 	return a
@@ -192,12 +222,7 @@ func (a *Appender) copy(ev *Event) queued {
 // newSlab returns an emptied block if there is one, else a new one, with the
 // reference of the block being filled.
 func (a *Appender) newSlab() *slab {
-	var s *slab
-	select {
-	case s = <-a.free:
-	default:
-		s = &slab{buf: make([]byte, slabSize), free: a.free}
-	}
+	s := a.free.get()
 	s.refs.Store(1)
 	return s
 }

@@ -170,7 +170,7 @@ func TestAppenderReusesBlocks(t *testing.T) {
 		t.Fatalf("%d events read + %d dropped, want %d", len(evs), dropped.Load(), producers*each)
 	}
 	checkIntact(t, evs)
-	if len(a.free) == 0 {
+	if freeBlocks(a) == 0 {
 		t.Error("no block was handed back for reuse")
 	}
 }
@@ -226,9 +226,16 @@ func TestAppenderMemoryReusesBlocks(t *testing.T) {
 	a.Close()
 	close(appended)
 	readers.Wait()
-	if len(a.free) == 0 {
+	if freeBlocks(a) == 0 {
 		t.Error("no block was handed back for reuse")
 	}
+}
+
+// freeBlocks is how many emptied blocks a keeps for reuse.
+func freeBlocks(a *Appender) int {
+	a.free.mu.Lock()
+	defer a.free.mu.Unlock()
+	return len(a.free.free)
 }
 
 // checkIntact checks that each event is the test event its ID names.

@@ -1,7 +1,11 @@
 package spool
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -104,4 +108,74 @@ func BenchmarkSpoolMemory(b *testing.B) {
 	m := NewMemory(b.N+1, 1<<40)
 	defer m.Close()
 	benchQueue(b, m, AppenderConfig{})
+}
+
+// BenchmarkSpoolMemoryFlood: the default memory queue under a flood its
+// sink cannot keep up with. The decoder adds without pause while the sink
+// writes each batch of 1000 to a file, as NDJSON through a 64 KiB buffer,
+// as the stdout sink does: during its writes the decoder runs, and the
+// full queue drops events, those of the batch the sink holds included.
+// B/op is the garbage per event added; it reports the share of the events
+// dropped.
+func BenchmarkSpoolMemoryFlood(b *testing.B) {
+	m := NewMemory(0, 0)
+	defer m.Close()
+	r, err := m.Reader("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := os.Create(filepath.Join(b.TempDir(), "out.ndjson"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer out.Close()
+	app := NewAppender(m, AppenderConfig{}, func(err error) { b.Error(err) })
+	ev := benchEvent()
+	flooded, sent := make(chan struct{}), make(chan int)
+	go func() {
+		var buf []Event
+		w := bufio.NewWriterSize(out, 64<<10)
+		n := 0
+		for {
+			batch, pos, err := r.Read(buf[:0], 1000, 5<<20)
+			if err != nil {
+				b.Error(err)
+				break
+			}
+			if len(batch) == 0 {
+				select {
+				case <-flooded:
+					sent <- n
+					return
+				case <-r.Ready():
+					continue
+				}
+			}
+			for _, e := range batch {
+				w.Write(e.JSON)
+				w.WriteByte('\n')
+			}
+			if err := w.Flush(); err != nil {
+				b.Error(err)
+			}
+			if off, _ := out.Seek(0, io.SeekCurrent); off > 16<<20 {
+				out.Truncate(0) // keep the file from filling the disk
+				out.Seek(0, io.SeekStart)
+			}
+			n += len(batch)
+			if err := r.Commit(pos); err != nil {
+				b.Error(err)
+			}
+			buf = batch
+		}
+		sent <- n
+	}()
+	b.SetBytes(int64(ev.size()))
+	b.ResetTimer()
+	for range b.N {
+		app.Add(ev)
+	}
+	close(flooded)
+	n := <-sent
+	b.ReportMetric(100*float64(b.N-n)/float64(b.N), "%dropped")
 }

@@ -13,22 +13,6 @@ import (
 	"github.com/nflog-agent/nflog-agent/internal/testenv"
 )
 
-// tmpfs mounts a tmpfs of size bytes for the test and returns its path.
-func tmpfs(t *testing.T, size int) string {
-	t.Helper()
-	testenv.NeedRoot(t, "mounting a tmpfs")
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
 // bigEvent is event i with a 1.5 KiB document, so that a small file
 // system fills after a few hundred.
 func bigEvent(i int) Event {
@@ -72,7 +56,7 @@ func freeBytes(t *testing.T, dir string) int64 {
 // far from full, appends work again as soon as there is room, and the
 // spool reports itself degraded meanwhile.
 func TestSpoolFullDiskNeverWedges(t *testing.T) {
-	dir := filepath.Join(tmpfs(t, 256<<10), "spool")
+	dir := filepath.Join(testenv.Tmpfs(t, 256<<10), "spool")
 	s := openSpool(t, dir, Options{}) // 64 MiB segments: never sealed here
 	r := reader(t, s, "r")
 	emptyFree := freeBytes(t, dir)

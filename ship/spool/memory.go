@@ -117,18 +117,12 @@ func copyEvent(ev *Event) Event {
 }
 
 // dropFirst removes the oldest event; readers that had not read it count it
-// under reason (empty: every reader had committed it). Its block is released
-// unless a reader has read it without committing it: that sink may still be
-// sending it, so the block is left to the garbage collector. m.mu is held.
+// under reason (empty: every reader had committed it). m.mu is held.
 func (m *Memory) dropFirst(reason string) {
 	e := m.events.at(0)
 	m.bytes -= memSize(&e.ev)
-	inFlight := false
-	for _, r := range m.readers {
-		inFlight = inFlight || (r.pos > m.base && r.ack <= m.base)
-	}
-	if !inFlight {
-		e.slab.release()
+	if e.slab != nil {
+		m.handOver(e.slab)
 	}
 	m.events.pop()
 	for _, r := range m.readers {
@@ -143,6 +137,28 @@ func (m *Memory) dropFirst(reason string) {
 		m.lost[reason]++
 	}
 	m.base++
+}
+
+// handOver passes the queue's reference to the block of the oldest event,
+// which it is dropping, to each reader that has the event in hand (read,
+// not committed): that sink may still be writing its bytes. The reader
+// releases it when it commits past the event. With no such reader, the
+// block is released at once. m.mu is held.
+func (m *Memory) handOver(s *slab) {
+	holders := int32(0)
+	for _, r := range m.readers {
+		// The reader has read the event: it passes queued events only
+		// by reading them.
+		if r.pos > m.base && r.ack <= m.base {
+			r.inHand = append(r.inHand, heldEvent{seq: m.base, slab: s})
+			holders++
+		}
+	}
+	if holders == 0 {
+		s.release()
+		return
+	}
+	s.refs.Add(holders - 1)
 }
 
 // memSize is what ev costs the queue.
@@ -206,6 +222,7 @@ func (m *Memory) Close() error {
 		if r.ack < end {
 			r.dropped[DropClosed] += end - r.ack
 		}
+		r.inHand = nil
 	}
 	m.events = ring{}
 	return nil
@@ -219,6 +236,31 @@ type memReader struct {
 	pos     uint64 // next Seq to read
 	ack     uint64
 	dropped map[string]uint64
+	// inHand are the blocks of the events the queue dropped while this
+	// reader had them in hand, oldest first: at most what it has read and
+	// not committed.
+	inHand []heldEvent
+}
+
+// heldEvent is a dropped event a reader may still use, and its block.
+type heldEvent struct {
+	seq  uint64
+	slab *slab
+}
+
+// releaseCommitted releases the blocks of the dropped events the reader
+// has committed. m.mu is held.
+func (r *memReader) releaseCommitted() {
+	n := 0
+	for n < len(r.inHand) && r.inHand[n].seq < r.ack {
+		r.inHand[n].slab.release()
+		n++
+	}
+	if n > 0 {
+		kept := copy(r.inHand, r.inHand[n:])
+		clear(r.inHand[kept:])
+		r.inHand = r.inHand[:kept]
+	}
 }
 
 func (r *memReader) notify() {
@@ -258,6 +300,7 @@ func (r *memReader) Commit(pos Position) error {
 	}
 	if pos.Seq > r.ack {
 		r.ack = pos.Seq
+		r.releaseCommitted()
 		m.collect()
 	}
 	return nil
