@@ -75,6 +75,9 @@ type httpClient struct {
 	headers http.Header
 	red     *redact.Secrets
 	st      *counters
+	// bodies holds uncompressed request bodies that post has compressed,
+	// for newBody to reuse: one per request in flight.
+	bodies chan []byte
 }
 
 func newHTTPClient(c *SinkConfig, red *redact.Secrets, st *counters) (*httpClient, error) {
@@ -94,7 +97,7 @@ func newHTTPClient(c *SinkConfig, red *redact.Secrets, st *counters) (*httpClien
 	hc := &http.Client{Transport: timedTransport{tr, st}, Timeout: c.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return &httpClient{hc: hc, tr: tr, policy: c.Retry, gzip: c.Compression == "gzip", headers: http.Header{},
-		red: red, st: st}, nil
+		red: red, st: st, bodies: make(chan []byte, c.Concurrency)}, nil
 }
 
 // retrying returns the go-retryablehttp client for one request of a batch:
@@ -158,33 +161,35 @@ func (h *httpClient) attemptFailed(err error) {
 	}
 }
 
-// post sends body to url. It returns the response body of a 2xx answer, or
-// a *statusError for any other status after the retries, or a transport
-// error (secrets removed). The retry state of the batch comes with ctx.
 // newBody returns an empty request body with room for n bytes, for post.
-// With gzip on, post compresses the body and reuses its buffer for the next
+// With gzip on, post compresses the body and keeps its buffer for the next
 // one: a batch's uncompressed body (about a megabyte) would otherwise be
-// allocated, zeroed and collected for every request.
+// allocated, zeroed and collected for every request. Only those can be
+// reused: the transport may still read a body it was given after the
+// request returned.
 func (h *httpClient) newBody(n int) []byte {
-	if h.gzip {
-		if p, ok := bodyPool.Get().(*[]byte); ok && cap(*p) >= n {
-			return (*p)[:0]
+	select {
+	case b := <-h.bodies:
+		if cap(b) >= n {
+			return b[:0]
 		}
+	default:
 	}
 	return make([]byte, 0, n)
 }
 
-// bodyPool holds uncompressed bodies that post has compressed: only those
-// can be reused, as the transport may still read a body it was given after
-// the request returned.
-var bodyPool sync.Pool
-
-// post sends body, which it owns from now on (see newBody).
+// post sends body to url, and owns body from then on (see newBody). It
+// returns the response body of a 2xx answer, or a *statusError for any
+// other status after the retries, or a transport error (secrets removed).
+// The retry state of the batch comes with ctx.
 func (h *httpClient) post(ctx context.Context, url, contentType string, body []byte) ([]byte, error) {
 	if h.gzip {
 		raw := body
 		body = gzipBody(raw)
-		bodyPool.Put(&raw)
+		select {
+		case h.bodies <- raw:
+		default:
+		}
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, url, body)
 	if err != nil {
