@@ -77,7 +77,7 @@ func TestReaderBacklogAllocatesNothing(t *testing.T) {
 // A datagram whose batch the full queue drops costs nothing: its records
 // are counted as dropped, and the next datagram is read over its bytes.
 func TestReaderDropReusesTheSpace(t *testing.T) {
-	g, s := newTestReader(GroupConfig{Group: 100, Queue: 2 * DefaultQueueThreshold})
+	g, s := newTestReader(GroupConfig{Group: 100, Queue: 2 * DefaultQueueThreshold, Overflow: DropNewest})
 	datagram := datagramOf(0, 64)
 	now := time.Now()
 	for range cap(g.out) {

@@ -11,23 +11,25 @@ import (
 type Overflow uint8
 
 const (
+	// Block makes the reader wait for room (the default). The socket then
+	// fills up, and the kernel drops only once it is full, which shows up
+	// as sequence-gap loss: the socket buffer, outside the agent's memory,
+	// extends the queue.
+	Block Overflow = iota
 	// DropNewest discards the batch of records that does not fit and counts
 	// them, so the reader never waits on anything downstream.
-	DropNewest Overflow = iota
-	// Block makes the reader wait for room. The socket then fills up and the
-	// kernel drops instead, which shows up as sequence-gap loss.
-	Block
+	DropNewest
 )
 
-// ParseOverflow reads "drop" or "block".
+// ParseOverflow reads "block" or "drop".
 func ParseOverflow(s string) (Overflow, error) {
 	switch s {
-	case "drop", "":
-		return DropNewest, nil
-	case "block":
+	case "block", "":
 		return Block, nil
+	case "drop":
+		return DropNewest, nil
 	}
-	return 0, fmt.Errorf("overflow %q: want drop or block", s)
+	return 0, fmt.Errorf("overflow %q: want block or drop", s)
 }
 
 func (o Overflow) String() string {
@@ -48,7 +50,7 @@ const (
 	DefaultFlushTimeout   = 50 * time.Millisecond
 	DefaultReadBuffer     = 8 << 20
 	DefaultReadBufferMax  = 64 << 20
-	DefaultQueue          = 16384
+	DefaultQueue          = 4096
 )
 
 // MaxQueueThreshold is the largest useful queue threshold. The kernel sends

@@ -8,7 +8,7 @@ import (
 func TestGroupConfigDefaults(t *testing.T) {
 	c := GroupConfig{Group: 1}.WithDefaults()
 	if c.SnapLen != DefaultSnapLen || c.QueueThreshold != DefaultQueueThreshold || c.FlushTimeout != DefaultFlushTimeout ||
-		c.ReadBuffer != DefaultReadBuffer || c.ReadBufferMax != DefaultReadBufferMax || c.Queue != DefaultQueue || c.Overflow != DropNewest {
+		c.ReadBuffer != DefaultReadBuffer || c.ReadBufferMax != DefaultReadBufferMax || c.Queue != DefaultQueue || c.Overflow != Block {
 		t.Errorf("defaults: %+v", c)
 	}
 	if c.FlushTimeout >= 100*time.Millisecond {
@@ -45,7 +45,7 @@ func TestGroupConfigValidate(t *testing.T) {
 }
 
 func TestParseOverflow(t *testing.T) {
-	for in, want := range map[string]Overflow{"drop": DropNewest, "block": Block, "": DropNewest} {
+	for in, want := range map[string]Overflow{"drop": DropNewest, "block": Block, "": Block} {
 		if got, err := ParseOverflow(in); err != nil || got != want {
 			t.Errorf("%q: %v %v", in, got, err)
 		}

@@ -22,7 +22,7 @@ func TestLabRecycledBlocksKeepRecords(t *testing.T) {
 		ip saddr 10.231.0.1 udp dport 6002 counter log group 48 comment "flood"
 	}
 }`)
-	g := openGroup(t, l.B, GroupConfig{Group: 48, Queue: 4 * DefaultQueueThreshold, ReadBuffer: 32 << 20}, nil)
+	g := openGroup(t, l.B, GroupConfig{Group: 48, Queue: 4 * DefaultQueueThreshold, ReadBuffer: 32 << 20, Overflow: DropNewest}, nil)
 	var (
 		consumed atomic.Uint64
 		hs       []heldBatch

@@ -21,7 +21,7 @@ func TestCheckOpensNoFile(t *testing.T) {
 	if _, err := os.Stat(filepath.Dir(path)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Check created the folder: %v", err)
 	}
-	q := spool.NewMemory(0, 0)
+	q := spool.NewMemory(0, 0, spool.Drop)
 	defer q.Close()
 	s, err := New(q, sinks, Options{})
 	if err != nil {
@@ -55,7 +55,7 @@ func TestSinkErrorNamesSinkAndKey(t *testing.T) {
 			"name", `ship: sink a b: name: spool: sink name "a b": want 1-64 letters, digits, '_', '.' or '-'`},
 	}
 	for _, c := range cases {
-		q := spool.NewMemory(0, 0)
+		q := spool.NewMemory(0, 0, spool.Drop)
 		_, err := New(q, []SinkConfig{{Type: TypeStdout, Name: "first"}, c.sink}, Options{})
 		q.Close()
 		var se *SinkError

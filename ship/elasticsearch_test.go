@@ -171,7 +171,7 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("%+v accepted", c)
 		}
 	}
-	if _, err := New(spool.NewMemory(0, 0), []SinkConfig{{Type: TypeStdout}, {Type: TypeStdout}}, Options{}); err == nil ||
+	if _, err := New(spool.NewMemory(0, 0, spool.Drop), []SinkConfig{{Type: TypeStdout}, {Type: TypeStdout}}, Options{}); err == nil ||
 		!strings.Contains(err.Error(), "two sinks") {
 		t.Errorf("duplicate names: %v", err)
 	}

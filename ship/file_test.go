@@ -87,7 +87,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 
 func TestStdoutSinkRetriesWriteErrors(t *testing.T) {
 	out := &failingWriter{n: 2}
-	q := spool.NewMemory(0, 0)
+	q := spool.NewMemory(0, 0, spool.Drop)
 	h := &harness{t: t, q: q, logs: &logBuffer{}}
 	var err error
 	h.s, err = New(q, []SinkConfig{{Type: TypeStdout, Batch: BatchConfig{MaxEvents: 100, MaxAge: 1}, Retry: fastRetry}},

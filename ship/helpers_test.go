@@ -76,7 +76,7 @@ type harness struct {
 func startShipper(t *testing.T, q spool.Queue, cfgs ...SinkConfig) *harness {
 	t.Helper()
 	if q == nil {
-		q = spool.NewMemory(0, 0)
+		q = spool.NewMemory(0, 0, spool.Drop)
 	}
 	h := &harness{t: t, q: q, logs: &logBuffer{}}
 	var err error

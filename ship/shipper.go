@@ -50,7 +50,7 @@ func New(q spool.Queue, sinks []SinkConfig, opts Options) (*Shipper, error) {
 // nothing: New then fails only on what changed in between, or on a file
 // sink's file that cannot be opened.
 func Check(sinks []SinkConfig) error {
-	s, err := build(spool.NewMemory(0, 0), sinks, Options{}, false)
+	s, err := build(spool.NewMemory(0, 0, spool.Drop), sinks, Options{}, false)
 	if err != nil {
 		return err
 	}

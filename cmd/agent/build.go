@@ -102,7 +102,7 @@ func (a *agent) buildQueue(mode buildMode, log *slog.Logger) error {
 		return nil
 	}
 	if c.Dir == "" {
-		a.queue = spool.NewMemory(c.MemoryEvents, int(c.MaxBytes))
+		a.queue = spool.NewMemory(c.MemoryEvents, int(c.MaxBytes), c.WhenFull)
 		return nil
 	}
 	s, err := spool.Open(c.Dir, spool.Options{MaxBytes: c.MaxBytes, Logger: log})

@@ -9,7 +9,7 @@ import (
 
 // memoryReserve is what the agent holds besides the events waiting for the
 // sinks: the runtime, the decoders' tables, the reader's blocks of records
-// (a 16384-record group queue), the sinks' batches being written.
+// (a 4096-record group queue), the sinks' batches being written.
 const memoryReserve = 24 << 20
 
 // minMemoryLimit keeps the limit well above what is live, so that the

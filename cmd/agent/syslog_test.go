@@ -96,7 +96,7 @@ func TestSyslogReplayedCaptureToRsyslog(t *testing.T) {
 		t.Fatalf("replay gave %d events, want %d", len(evs), len(pkts))
 	}
 
-	q := spool.NewMemory(0, 0)
+	q := spool.NewMemory(0, 0, spool.Drop)
 	s, err := ship.New(q, []ship.SinkConfig{
 		{Type: ship.TypeSyslog, Name: "tcp", Address: srv.Addr[rsyslogtest.TCP], TLS: ship.TLSConfig{CAFile: srv.CAFile},
 			AppName: "nflog", ProcID: "100", MsgID: "NETFILTER",

@@ -100,7 +100,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"groups:\n  - group: 1\n    snaplenn: 5\n", "a.yaml:3: groups[0].snaplenn: unknown key"},
 		{"groups:\n  - group: 70000\n", `a.yaml:2: groups[0].group: "70000": want an integer from 0 to 65535`},
 		{"groups:\n  - group: -1\n", `a.yaml:2: groups[0].group`},
-		{"groups:\n  - group: 1\n  - group: 2\n    overflow: newest\n", `a.yaml:4: groups[1].overflow: overflow "newest": want drop or block`},
+		{"groups:\n  - group: 1\n  - group: 2\n    overflow: newest\n", `a.yaml:4: groups[1].overflow: overflow "newest": want block or drop`},
 		{"groups:\n  - group: 1\n    flush_timeout: 5\n", `a.yaml:3: groups[0].flush_timeout: "5": want a positive duration`},
 		{"groups:\n  - group: 1\n    read_buffer: lots\n", `a.yaml:3: groups[0].read_buffer: "lots": want a size`},
 		{"groups:\n  - group: 1\n    message_flags: tcpseq,bogus\n", `a.yaml:3: groups[0].message_flags: log flags`},

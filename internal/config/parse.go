@@ -135,6 +135,7 @@ func (p *parser) spool(v *yaml.Node, path string) error {
 		})},
 		{"max_bytes", size(p, &s.MaxBytes, spool.MaxMaxBytes, "1024GiB", "1GiB or 1073741824")},
 		{"memory_events", integerIn(p, &s.MemoryEvents, 1, spool.MaxMemoryEvents)},
+		{"overflow", scalar(p, &s.WhenFull, "a string", spool.ParseWhenFull)},
 		{"sync_interval", positive(p, &s.SyncInterval)},
 		{"sync_bytes", size(p, &s.SyncBytes, spool.MaxSyncBytes, "64MiB", "2MiB or 2097152")},
 	})

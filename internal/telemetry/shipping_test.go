@@ -71,7 +71,7 @@ func TestBlockedSinkMetricsAndHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tel.Close(context.Background())
-	q := spool.NewMemory(0, 0)
+	q := spool.NewMemory(0, 0, spool.Drop)
 	defer q.Close()
 	sh, err := ship.New(q, []ship.SinkConfig{{Type: ship.TypeHTTP, Name: "siem", URL: srv.URL, TLS: ship.TLSConfig{CAFile: serverCA(t, srv)},
 		Retry: ship.RetryConfig{InitialBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},

@@ -23,6 +23,7 @@ type AppenderConfig struct {
 	BatchEvents int
 	BatchBytes  int
 	BatchWait   time.Duration
+	WhenFull    WhenFull // a full buffer makes Add wait (the default) or drop
 }
 
 // Defaults for AppenderConfig. The buffer, in front of a disk spool only,
@@ -58,9 +59,10 @@ func orDefault(v, def int) int {
 // without making them wait: Add copies the event into a bounded buffer and
 // returns at once, and one goroutine drains the buffer into batched Append
 // calls, so a Spool pays one fsync per batch rather than per event. When
-// the buffer is full (in events or bytes), Add drops the event and says so:
-// the caller counts the drops, per producer. A Memory queue gets each event
-// from Add directly instead.
+// the buffer is full (in events or bytes), Add waits for room (Wait) or
+// drops the event and says so (Drop): the caller counts the drops, per
+// producer. A Memory queue gets each event from Add directly instead, and
+// waits or drops as it was made to.
 type Appender struct {
 	q     Queue
 	mem   *Memory // q, when it is a Memory queue
@@ -69,6 +71,11 @@ type Appender struct {
 	onErr func(error)
 	done  chan struct{}
 	bytes atomic.Int64 // event bytes in ch
+
+	// With WhenFull Wait, Add waits on room for the bytes to fit; waiting
+	// counts the Adds waiting, so that the loop only signals when one does.
+	room    *sync.Cond
+	waiting atomic.Int32
 
 	free *slabPool // emptied blocks
 
@@ -146,7 +153,7 @@ type queued struct {
 // Append are counted by the queue (Stats.Lost).
 func NewAppender(q Queue, cfg AppenderConfig, onErr func(error)) *Appender {
 	cfg = cfg.withDefaults()
-	a := &Appender{q: q, cfg: cfg, onErr: onErr, done: make(chan struct{})}
+	a := &Appender{q: q, cfg: cfg, onErr: onErr, done: make(chan struct{}), room: sync.NewCond(&sync.Mutex{})}
 	if m, ok := q.(*Memory); ok {
 		// Appending to memory is a short critical section, cheaper than a
 		// channel send. A buffer in front of it would only drop events
@@ -181,6 +188,11 @@ func (a *Appender) Add(ev Event) bool {
 		return true
 	}
 	n := int64(ev.size())
+	if a.cfg.WhenFull == Wait {
+		a.reserve(n)
+		a.ch <- a.copy(&ev) // waits while the buffer is full in events
+		return true
+	}
 	if a.bytes.Add(n) > int64(a.cfg.Bytes) {
 		a.bytes.Add(-n)
 		return false
@@ -193,6 +205,29 @@ func (a *Appender) Add(ev Event) bool {
 		a.bytes.Add(-n)
 		qe.s.release()
 		return false
+	}
+}
+
+// reserve waits until n more bytes fit in the buffer, then counts them. An
+// event always fits an empty buffer.
+func (a *Appender) reserve(n int64) {
+	a.room.L.Lock()
+	defer a.room.L.Unlock()
+	a.waiting.Add(1)
+	for cur := a.bytes.Load(); cur > 0 && cur+n > int64(a.cfg.Bytes); cur = a.bytes.Load() {
+		a.room.Wait()
+	}
+	a.waiting.Add(-1)
+	a.bytes.Add(n)
+}
+
+// freed tells the Adds waiting in reserve that the loop took events out of
+// the buffer.
+func (a *Appender) freed() {
+	if a.waiting.Load() > 0 {
+		a.room.L.Lock()
+		a.room.Broadcast()
+		a.room.L.Unlock()
 	}
 }
 
@@ -298,6 +333,7 @@ type appenderBatch struct {
 func (b *appenderBatch) add(a *Appender, qe queued) {
 	n := qe.ev.size()
 	a.bytes.Add(-int64(n))
+	a.freed()
 	b.evs, b.slabs, b.bytes = append(b.evs, qe.ev), append(b.slabs, qe.s), b.bytes+n
 }
 

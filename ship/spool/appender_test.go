@@ -64,10 +64,10 @@ func (q *blockedQueue) Append(evs ...Event) error {
 }
 
 func TestAppenderCountsWhatDoesNotFit(t *testing.T) {
-	m := NewMemory(0, 0)
+	m := NewMemory(0, 0, Drop)
 	r, _ := m.Reader("r")
 	q := &blockedQueue{Queue: m, entered: make(chan struct{}, 10), release: make(chan struct{})}
-	a := NewAppender(q, AppenderConfig{Events: 3, BatchEvents: 100}, nil)
+	a := NewAppender(q, AppenderConfig{Events: 3, BatchEvents: 100, WhenFull: Drop}, nil)
 	a.Add(testEvent(0))
 	<-q.entered // the loop holds event 0 in a blocked Append
 	dropped := 0
@@ -89,11 +89,11 @@ func TestAppenderCountsWhatDoesNotFit(t *testing.T) {
 // 3 events' bytes, the 4th and 5th queued behind a blocked Append are
 // dropped and counted.
 func TestAppenderBoundedInBytes(t *testing.T) {
-	m := NewMemory(0, 0)
+	m := NewMemory(0, 0, Drop)
 	r, _ := m.Reader("r")
 	q := &blockedQueue{Queue: m, entered: make(chan struct{}, 10), release: make(chan struct{})}
 	first := testEvent(0)
-	a := NewAppender(q, AppenderConfig{Events: 1000, Bytes: 3 * first.size()}, nil)
+	a := NewAppender(q, AppenderConfig{Events: 1000, Bytes: 3 * first.size(), WhenFull: Drop}, nil)
 	a.Add(first)
 	<-q.entered // the loop holds event 0 in a blocked Append
 	dropped := 0
@@ -115,7 +115,7 @@ func TestAppenderBoundedInBytes(t *testing.T) {
 // memory with the caller's reused buffers nor with each other, and a large
 // event gets its own allocation.
 func TestAppenderCopiesIntoMemory(t *testing.T) {
-	q := NewMemory(0, 0)
+	q := NewMemory(0, 0, Drop)
 	r := reader(t, q, "r")
 	a := NewAppender(q, AppenderConfig{Events: 10000, BatchEvents: 64}, func(err error) { t.Error(err) })
 	buf := testEvent(0)
@@ -182,7 +182,7 @@ func TestAppenderMemoryReusesBlocks(t *testing.T) {
 	// Small, so that the producer overflows it, but larger than a block:
 	// once the readers have committed everything, the blocks of all but
 	// the newest events go back to the Appender.
-	m := NewMemory(2000, 0)
+	m := NewMemory(2000, 0, Drop)
 	a := NewAppender(m, AppenderConfig{Events: 64, BatchEvents: 16}, func(err error) { t.Error(err) })
 	var readers sync.WaitGroup
 	appended := make(chan struct{}) // closed once every event is in the queue
@@ -279,7 +279,7 @@ func (q *batchLog) Append(evs ...Event) error {
 func TestAppenderGroupCommit(t *testing.T) {
 	first := testEvent(0)
 	size := first.size()
-	q := &batchLog{Queue: NewMemory(0, 0), entered: make(chan struct{}, 100), release: make(chan struct{})}
+	q := &batchLog{Queue: NewMemory(0, 0, Drop), entered: make(chan struct{}, 100), release: make(chan struct{})}
 	r := reader(t, q.Queue, "r")
 	a := NewAppender(q, AppenderConfig{BatchEvents: 1000, BatchBytes: 40 * size}, func(err error) { t.Error(err) })
 	a.Add(testEvent(0))
@@ -302,7 +302,7 @@ func TestAppenderGroupCommit(t *testing.T) {
 // instead of syncing at once: here the wait never ends by itself, so every
 // event goes into the one batch that Close ends.
 func TestAppenderBatchWait(t *testing.T) {
-	q := &batchLog{Queue: NewMemory(0, 0)}
+	q := &batchLog{Queue: NewMemory(0, 0, Drop)}
 	r := reader(t, q.Queue, "r")
 	a := NewAppender(q, AppenderConfig{BatchWait: time.Hour}, func(err error) { t.Error(err) })
 	for i := range 50 {

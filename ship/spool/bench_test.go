@@ -105,7 +105,7 @@ func BenchmarkSpoolDisk(b *testing.B) {
 // BenchmarkSpoolMemory: the in-memory queue of an agent without spool.dir,
 // large enough never to drop (the reader must see every event).
 func BenchmarkSpoolMemory(b *testing.B) {
-	m := NewMemory(b.N+1, 1<<40)
+	m := NewMemory(b.N+1, 1<<40, Drop)
 	defer m.Close()
 	benchQueue(b, m, AppenderConfig{})
 }
@@ -118,7 +118,7 @@ func BenchmarkSpoolMemory(b *testing.B) {
 // B/op is the garbage per event added; it reports the share of the events
 // dropped.
 func BenchmarkSpoolMemoryFlood(b *testing.B) {
-	m := NewMemory(0, 0)
+	m := NewMemory(0, 0, Drop)
 	defer m.Close()
 	r, err := m.Reader("bench")
 	if err != nil {

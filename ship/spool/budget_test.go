@@ -17,7 +17,7 @@ func TestMemoryBudgetUnderFlood(t *testing.T) {
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 
-	m := NewMemory(0, 0)
+	m := NewMemory(0, 0, Drop)
 	r := reader(t, m, "stalled")
 	a := NewAppender(m, AppenderConfig{}, func(err error) { t.Error(err) })
 	ev := benchEvent()

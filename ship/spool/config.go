@@ -10,9 +10,10 @@ import (
 // Config is where events wait for the sinks: a Spool in Dir, or without
 // one a Memory queue, lost at stop. Zero values take the defaults.
 type Config struct {
-	Dir          string // spool directory; "" = a Memory queue
-	MaxBytes     int64  // size cap of either queue
-	MemoryEvents int    // Memory queue only: event cap
+	Dir          string   // spool directory; "" = a Memory queue
+	MaxBytes     int64    // size cap of either queue
+	MemoryEvents int      // Memory queue only: event cap
+	WhenFull     WhenFull // a full queue (or buffer before a disk spool) makes the decoders wait (default) or drop
 	// The group commits of a Spool: how long a batch waits for more events
 	// before its fsync (0: not at all), and how much it takes at most.
 	SyncInterval time.Duration
@@ -31,7 +32,7 @@ const (
 
 // Appender is the configuration of the Appender in front of the queue.
 func (c Config) Appender() AppenderConfig {
-	return AppenderConfig{BatchWait: c.SyncInterval, BatchBytes: c.SyncBytes}
+	return AppenderConfig{BatchWait: c.SyncInterval, BatchBytes: c.SyncBytes, WhenFull: c.WhenFull}
 }
 
 // Validate reports a setting the queue cannot use, as a *setting.Error.

@@ -22,12 +22,16 @@ const memEntrySize = int(unsafe.Sizeof(memEvent{}))
 
 // Memory is the in-memory Queue, for agents without a spool directory. It
 // holds at most MaxEvents events and at most MaxBytes bytes (each event's
-// bytes and its queue entry); when full, the oldest events are dropped and
-// counted for each reader that had not read them. Nothing survives a
+// bytes and its queue entry). When it is full, an append either waits for
+// the readers to commit (Wait), or drops the oldest events, counted for
+// each reader that had not read them (Drop). Nothing survives a
 // restart. It is safe for concurrent use.
 type Memory struct {
 	maxEvents int
 	maxBytes  int
+	whenFull  WhenFull
+	space     sync.Cond // signalled when a commit or Close makes room; L is &mu
+	waiting   int       // appends waiting for room
 
 	mu       sync.Mutex
 	events   ring // events.at(0) has Seq base
@@ -45,28 +49,60 @@ type memEvent struct {
 	slab  *slab // the Appender block ev lives in, if any
 }
 
+// WhenFull is what an append to a full queue does: to the Memory queue, or
+// to the Appender's buffer in front of a disk Spool.
+type WhenFull uint8
+
+const (
+	// Wait makes the append wait until the sinks have committed enough
+	// events (Memory) or the spool has taken them (Appender): the decoder
+	// then waits, the NFLOG reader after it, and the kernel's socket buffer
+	// takes the backlog (tens of megabytes, outside the agent's memory);
+	// the kernel drops only once that is full too, counted as sequence
+	// gaps. A Memory queue without readers never waits.
+	Wait WhenFull = iota
+	// Drop makes room at once: the Memory queue drops its oldest events,
+	// counted per reader (DropMemory), so that a stalled sink never holds
+	// up the others; the Appender refuses the new event, which the caller
+	// counts.
+	Drop
+)
+
+// ParseWhenFull reads "block" (Wait) or "drop" (Drop).
+func ParseWhenFull(s string) (WhenFull, error) {
+	switch s {
+	case "block":
+		return Wait, nil
+	case "drop":
+		return Drop, nil
+	}
+	return 0, fmt.Errorf("overflow %q: want block or drop", s)
+}
+
 // NewMemory returns an empty Memory queue; zero limits take the defaults.
-func NewMemory(maxEvents, maxBytes int) *Memory {
+func NewMemory(maxEvents, maxBytes int, whenFull WhenFull) *Memory {
 	if maxEvents <= 0 {
 		maxEvents = DefaultMemoryEvents
 	}
 	if maxBytes <= 0 {
 		maxBytes = DefaultMemoryBytes
 	}
-	return &Memory{maxEvents: maxEvents, maxBytes: maxBytes, readers: map[string]*memReader{}, lost: map[string]uint64{}}
+	m := &Memory{maxEvents: maxEvents, maxBytes: maxBytes, whenFull: whenFull, readers: map[string]*memReader{},
+		lost: map[string]uint64{}}
+	m.space.L = &m.mu
+	return m
 }
 
-// Append implements Queue: it copies evs into the queue, dropping the oldest
-// events when it is full.
+// Append implements Queue: it copies evs into the queue, waiting for room
+// or dropping the oldest events when it is full.
 func (m *Memory) Append(evs ...Event) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return ErrClosed
-	}
 	now := time.Now()
 	for i := range evs {
-		m.push(copyEvent(&evs[i]), nil, now)
+		if err := m.push(copyEvent(&evs[i]), nil, now); err != nil {
+			return err
+		}
 	}
 	m.notifyAll()
 	return nil
@@ -79,24 +115,40 @@ func (m *Memory) Append(evs ...Event) error {
 func (m *Memory) appendOwned(ev Event, s *slab) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
+	if err := m.push(ev, s, time.Now()); err != nil {
 		s.release()
-		return ErrClosed
+		return err
 	}
-	m.push(ev, s, time.Now())
 	m.notifyAll()
 	return nil
 }
 
-// push appends one event, dropping the oldest ones while the queue is over
-// its caps. m.mu is held.
-func (m *Memory) push(ev Event, s *slab, now time.Time) {
+// push appends one event, first waiting for room or dropping the oldest
+// ones while the queue would be over its caps. It fails only once the
+// queue is closed. m.mu is held.
+func (m *Memory) push(ev Event, s *slab, now time.Time) error {
+	for !m.closed && m.whenFull == Wait && len(m.readers) > 0 && m.full(memSize(&ev)) {
+		m.notifyAll() // the readers may not know of the events queued so far
+		m.waiting++
+		m.space.Wait()
+		m.waiting--
+	}
+	if m.closed {
+		return ErrClosed
+	}
 	m.events.push(memEvent{ev: ev, added: now, slab: s})
 	m.bytes += memSize(&ev)
 	m.appended++
 	for m.events.len() > m.maxEvents || (m.bytes > m.maxBytes && m.events.len() > 1) {
 		m.dropFirst(DropMemory)
 	}
+	return nil
+}
+
+// full reports whether an event costing n more bytes would put the queue
+// over its caps (a lone event is always let in). m.mu is held.
+func (m *Memory) full(n int) bool {
+	return m.events.len() >= m.maxEvents || (m.bytes+n > m.maxBytes && m.events.len() > 0)
 }
 
 // notifyAll wakes the readers; it never blocks. m.mu is held.
@@ -173,6 +225,9 @@ func (m *Memory) collect() {
 	for _, r := range m.readers {
 		low = min(low, r.ack)
 	}
+	if m.base < low {
+		m.space.Broadcast()
+	}
 	for m.base < low {
 		m.dropFirst("")
 	}
@@ -217,6 +272,7 @@ func (m *Memory) Close() error {
 		return nil
 	}
 	m.closed = true
+	m.space.Broadcast()
 	end := m.base + uint64(m.events.len())
 	for _, r := range m.readers {
 		if r.ack < end {

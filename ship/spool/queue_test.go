@@ -85,7 +85,7 @@ func queueKinds(t *testing.T, test func(t *testing.T, open func() Queue)) {
 		})
 	})
 	t.Run("memory", func(t *testing.T) {
-		test(t, func() Queue { return NewMemory(0, 0) })
+		test(t, func() Queue { return NewMemory(0, 0, Drop) })
 	})
 }
 
@@ -196,7 +196,7 @@ func TestQueueAppendCopies(t *testing.T) {
 }
 
 func TestMemoryDropsOldestPerReader(t *testing.T) {
-	m := NewMemory(10, 0)
+	m := NewMemory(10, 0, Drop)
 	a, _ := m.Reader("a")
 	b, _ := m.Reader("b")
 	appendRange(t, m, 0, 10)
@@ -220,7 +220,7 @@ func TestMemoryDropsOldestPerReader(t *testing.T) {
 }
 
 func TestMemoryCloseCountsQueued(t *testing.T) {
-	m := NewMemory(0, 0)
+	m := NewMemory(0, 0, Drop)
 	r, _ := m.Reader("a")
 	appendRange(t, m, 0, 10)
 	_, pos, _ := r.Read(nil, 4, 1<<20)
@@ -235,7 +235,7 @@ func TestMemoryCloseCountsQueued(t *testing.T) {
 }
 
 func TestMemoryReleasesCommitted(t *testing.T) {
-	m := NewMemory(0, 0)
+	m := NewMemory(0, 0, Drop)
 	a, _ := m.Reader("a")
 	b, _ := m.Reader("b")
 	appendRange(t, m, 0, 20)
@@ -262,7 +262,7 @@ func TestQueueConcurrentAccounting(t *testing.T) {
 			}
 			return s
 		},
-		"memory": func(*testing.T) Queue { return NewMemory(500, 0) },
+		"memory": func(*testing.T) Queue { return NewMemory(500, 0, Drop) },
 	}
 	for kind, open := range kinds {
 		t.Run(kind, func(t *testing.T) {

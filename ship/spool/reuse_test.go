@@ -54,7 +54,7 @@ func (f *numberedFlood) intact(evs []Event) bool {
 // that drops all of it, commit) allocates nothing at all: not one new
 // block.
 func TestMemoryFloodReusesHeldBlocks(t *testing.T) {
-	m := NewMemory(0, 0)
+	m := NewMemory(0, 0, Drop)
 	r := reader(t, m, "sink")
 	a := NewAppender(m, AppenderConfig{}, func(err error) { t.Error(err) })
 	f := newNumberedFlood(a)
@@ -98,7 +98,7 @@ func TestMemoryHeldEventsSurviveFlood(t *testing.T) {
 		producers, each = 4, 50_000
 		batchSize       = 500
 	)
-	m := NewMemory(0, 1<<20) // some 6,000 test events
+	m := NewMemory(0, 1<<20, Drop) // some 6,000 test events
 	a := NewAppender(m, AppenderConfig{}, func(err error) { t.Error(err) })
 	flooded := make(chan struct{})
 	var readers sync.WaitGroup
@@ -199,7 +199,7 @@ func keptDropped(m *Memory) int {
 // once: the Appender keeps them all, so the next burst fills the queue
 // again without a new block.
 func TestMemoryRefillReusesBlocks(t *testing.T) {
-	m := NewMemory(0, 0)
+	m := NewMemory(0, 0, Drop)
 	r := reader(t, m, "sink")
 	a := NewAppender(m, AppenderConfig{}, func(err error) { t.Error(err) })
 	f := newNumberedFlood(a)
