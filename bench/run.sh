@@ -20,7 +20,7 @@
 # Environment (all optional):
 #   BENCH_INSTALL=1       install the missing Debian packages (see above)
 #   BENCH_QUICK=1         smoke run: 3 steps of 3 s, one repetition
-#   BENCH_STEPS=25k,50k   offered rates (default 25k,50k,75k,100k,150k,200k,300k,400k)
+#   BENCH_STEPS=25k,50k   offered rates (default 25k,50k,75k,100k,150k,200k,250k,400k)
 #   BENCH_DURATION=8s     flood duration per step
 #   BENCH_REPEAT=2        repetitions of the whole sweep (results show median and min–max)
 #   BENCH_SETUPS=ulogd2,agent,agent-file,both,agent-https   (agent-file: a file sink; agent-https: the agent shipping to an HTTPS receiver on loopback)
@@ -52,7 +52,7 @@ if [ -n "${BENCH_QUICK:-}" ]; then
 	maxdrain=8s
 	note="Smoke run (BENCH_QUICK=1): short floods, few steps; not for comparison."
 else
-	steps=${BENCH_STEPS:-25k,50k,75k,100k,150k,200k,300k,400k}
+	steps=${BENCH_STEPS:-25k,50k,75k,100k,150k,200k,250k,400k}
 	duration=${BENCH_DURATION:-8s}
 	repeat=${BENCH_REPEAT:-2}
 	maxdrain=20s

@@ -75,7 +75,7 @@ func run() int {
 	}
 	var o options
 	var steps, setups string
-	flag.StringVar(&steps, "steps", "25k,50k,75k,100k,150k,200k,300k,400k", "offered rates, packets per second")
+	flag.StringVar(&steps, "steps", "25k,50k,75k,100k,150k,200k,250k,400k", "offered rates, packets per second")
 	flag.DurationVar(&o.duration, "duration", 8*time.Second, "flood duration of each step")
 	flag.IntVar(&o.repeat, "repeat", 1, "repetitions of the whole sweep")
 	flag.StringVar(&setups, "setups", "ulogd2,agent,agent-file,both,agent-https", "setups to run: ulogd2 (alone), agent (alone, stdout), agent-file (alone, file sink), both, agent-https (alone, shipping over HTTPS)")

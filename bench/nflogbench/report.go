@@ -264,7 +264,45 @@ func budgets(rows []*row, ls []lossless) []budget {
 		b.Detail = fmt.Sprintf("%.1f MiB (highest of %d runs)", peak, r.N)
 	}
 	out = append(out, b)
+	out = append(out, atGeneratorMax(ls)...)
+	out = append(out, cpuAt100k(rows, setupAgent, kindAgent, 3), cpuAt100k(rows, setupAgentHTTPS, kindAgentHTTPS, 4.5))
 	return append(out, rssEverywhere(rows))
+}
+
+// atGeneratorMax is the lossless budget of each nflog-agent setup run alone:
+// lossless at every step, the top one included, where the generator offers
+// all it can.
+func atGeneratorMax(ls []lossless) []budget {
+	var out []budget
+	for _, setup := range []string{setupAgent, setupAgentFile, setupAgentHTTPS} {
+		l, ok := findLossless(ls, setup, readersOf(setup)[0])
+		if !ok {
+			continue
+		}
+		b := budget{Name: fmt.Sprintf("%s lossless at the generator's highest rate", l.Reader), Verdict: verdict(l.Top)}
+		switch {
+		case l.Top:
+			b.Detail = fmt.Sprintf("lossless at every step, the top one included (%s step, %.0f ev/s offered)", kpps(l.Target), l.Sent)
+		case l.Target == 0:
+			b.Detail = "lost events at every step"
+		default:
+			b.Detail = fmt.Sprintf("lossless up to the %s step (%.0f ev/s offered), not above", kpps(l.Target), l.Sent)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// cpuAt100k is the budget of CPU per event at the 100k step for one setup.
+func cpuAt100k(rows []*row, setup, reader string, limitUS float64) budget {
+	b := budget{Name: fmt.Sprintf("CPU per event at 100k ≤ %g µs (%s alone)", limitUS, reader), Verdict: "n/a",
+		Detail: "no such run"}
+	if r := findRow(rows, setup, reader, 100000); r != nil {
+		cpu := median(r.CPU)
+		b.Verdict = verdict(cpu <= limitUS)
+		b.Detail = fmt.Sprintf("%.2f µs (median of %d runs; %.2f–%.2f)", cpu, r.N, slices.Min(r.CPU), slices.Max(r.CPU))
+	}
+	return b
 }
 
 // rssEverywhere is the memory budget over every nflog-agent run: floods
