@@ -2,73 +2,89 @@ package spool
 
 import "sync"
 
-// chunkList recycles the buffers a diskReader reads segment data into. The
-// events a Read returns point into them, and stay valid until the reader
-// commits past them; only then can a buffer be read into again. Reusing
-// them saves allocating and zeroing a quarter of a megabyte for every few
-// hundred events a sink sends.
+// chunkList hands out the buffers a diskReader reads segment data into. The
+// events a Read returns point into them and stay valid until the reader
+// commits past them; only then may their bytes be read over. Reads fill a
+// chunk from its start on, one after the other (a sink at a low rate reads
+// a few events at a time), and a chunk is reused once every event read
+// into it is committed: reading allocates nothing in the steady state.
 type chunkList struct {
-	mu    sync.Mutex
-	inUse []usedChunk // in the order they were read
-	free  [][]byte    // at most maxFreeChunks, each readChunk long
+	mu        sync.Mutex
+	cur       *chunk   // the chunk reads go into
+	inUse     []*chunk // earlier chunks with events not yet committed
+	free      [][]byte // at most maxFreeChunks, each readChunk long
+	committed uint64   // the reader committed the events before this Seq
 }
 
-// usedChunk is a buffer holding the events before Seq end (and after the
-// last Commit).
-type usedChunk struct {
-	buf []byte
-	end uint64
+// chunk is a buffer, how much of it reads have taken, and the Seq after the
+// last event read from it.
+type chunk struct {
+	buf  []byte
+	used int
+	end  uint64
 }
 
-// maxFreeChunks bounds the buffers kept for reuse (2 MiB): enough for a
-// sink's batch of a few thousand events.
+// maxFreeChunks bounds the buffers kept for reuse (2 MiB): enough for the
+// batches a sink has in flight.
 const maxFreeChunks = 8
 
-// get returns a buffer of n bytes, its content undefined.
+// get returns n bytes to read into, after those of the earlier reads. The
+// events read into the buffer get returned before it (taken).
 func (c *chunkList) get(n int) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if cur := c.cur; cur != nil {
+		if cur.end <= c.committed {
+			cur.used = 0 // every event read into it is committed
+		}
+		if len(cur.buf)-cur.used >= n {
+			b := cur.buf[cur.used : cur.used+n : cur.used+n]
+			cur.used += n
+			return b
+		}
+		c.inUse = append(c.inUse, cur)
+	}
+	c.cur = &chunk{buf: c.newBuffer(n), used: n}
+	return c.cur.buf[:n:n]
+}
+
+// newBuffer returns a free chunk, or a new one (larger for a record that
+// does not fit one). c.mu is held.
+func (c *chunkList) newBuffer(n int) []byte {
 	if n <= readChunk && len(c.free) > 0 {
 		b := c.free[len(c.free)-1]
 		c.free = c.free[:len(c.free)-1]
-		return b[:n]
+		return b
 	}
-	return make([]byte, n, max(n, readChunk))
+	return make([]byte, max(n, readChunk))
 }
 
-// retire notes that buf holds the events from Seq from to end (exclusive);
-// a buffer no event came from can be read into at once.
-func (c *chunkList) retire(buf []byte, from, end uint64) {
-	if buf == nil {
-		return
-	}
+// taken notes that the events before Seq end may have been read into the
+// buffer get returned last.
+func (c *chunkList) taken(end uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if end > from {
-		c.inUse = append(c.inUse, usedChunk{buf: buf, end: end})
-		return
+	if c.cur != nil {
+		c.cur.end = max(c.cur.end, end)
 	}
-	c.put(buf)
 }
 
-// release frees the buffers whose events all come before Seq seq: the
-// reader committed them.
+// release notes that the reader committed the events before Seq seq, and
+// frees the chunks that held only such events.
 func (c *chunkList) release(seq uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	i := 0
-	for i < len(c.inUse) && c.inUse[i].end <= seq {
-		c.put(c.inUse[i].buf)
-		c.inUse[i] = usedChunk{}
-		i++
+	c.committed = max(c.committed, seq)
+	kept := c.inUse[:0]
+	for _, ch := range c.inUse {
+		if ch.end > seq {
+			kept = append(kept, ch)
+			continue
+		}
+		if len(ch.buf) == readChunk && len(c.free) < maxFreeChunks {
+			c.free = append(c.free, ch.buf)
+		}
 	}
-	c.inUse = append(c.inUse[:0], c.inUse[i:]...)
-}
-
-// put keeps buf for reuse if it is a whole chunk and there is room; c.mu is
-// held.
-func (c *chunkList) put(buf []byte) {
-	if cap(buf) == readChunk && len(c.free) < maxFreeChunks {
-		c.free = append(c.free, buf[:cap(buf)])
-	}
+	clear(c.inUse[len(kept):])
+	c.inUse = kept
 }

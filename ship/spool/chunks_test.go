@@ -107,3 +107,46 @@ func appendBatches(t *testing.T, q Queue, n int) {
 		}
 	}
 }
+
+// A sink at a low rate reads a few events at a time, many times between
+// commits: the reads share chunks instead of taking a new one each.
+func TestDiskSmallReadsShareChunks(t *testing.T) {
+	s := openSpool(t, t.TempDir(), Options{})
+	r := reader(t, s, "es")
+	next := 0
+	cycle := func() {
+		var pos Position
+		for range 20 {
+			evs := make([]Event, 0, 8)
+			for j := range 5 {
+				evs = append(evs, testEvent(next+j))
+			}
+			if err := s.Append(evs...); err != nil {
+				t.Fatal(err)
+			}
+			got, p, err := r.Read(nil, 100, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkEvents(t, got, next, next+5)
+			next += 5
+			pos = p
+		}
+		if err := r.Commit(pos); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		cycle()
+	}
+	var before, after runtimeBytes
+	before.read()
+	for range 10 {
+		cycle()
+	}
+	after.read()
+	// 200 reads taking a 256 KiB chunk each would be 50 MB.
+	if grown := after.total - before.total; grown > 2<<20 {
+		t.Fatalf("200 small reads allocated %d bytes", grown)
+	}
+}

@@ -293,10 +293,8 @@ func (r *diskReader) readSegment(dst []Event, pos Position, limit int64, maxEven
 	// may hold far more than one batch, and reading it all for each batch
 	// would read (and allocate) it many times over.
 	start, size := len(dst), 0
-	var chunk []byte // the buffer events are decoded in
-	var buf []byte   // the part of it not decoded yet: the file from pos.off on
-	from := pos.Seq  // the first event in chunk
-	defer func() { r.chunks.retire(chunk, from, pos.Seq) }()
+	var buf []byte // what was read and not decoded yet: the file from pos.off on
+	defer func() { r.chunks.taken(pos.Seq) }()
 	for len(dst)-start < maxEvents && (size < maxBytes || len(dst) == start) && pos.off < limit {
 		ev, n, err := readRecord(buf)
 		if errors.Is(err, errShort) {
@@ -304,9 +302,8 @@ func (r *diskReader) readSegment(dst []Event, pos Position, limit int64, maxEven
 			if int64(len(buf)) >= want {
 				err = errShort // the record runs past the end of the written data
 			} else {
-				r.chunks.retire(chunk, from, pos.Seq)
-				chunk, from = r.chunks.get(int(want)), pos.Seq
-				buf = chunk
+				r.chunks.taken(pos.Seq)
+				buf = r.chunks.get(int(want))
 				if _, err := r.f.ReadAt(buf, pos.off); err != nil {
 					if errors.Is(err, io.EOF) {
 						err = errShort // the file is shorter than it should be
