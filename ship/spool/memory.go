@@ -31,9 +31,9 @@ type Memory struct {
 	maxBytes  int
 	whenFull  WhenFull
 	space     sync.Cond // signalled when a commit or Close makes room; L is &mu
-	waiting   int       // appends waiting for room
 
 	mu       sync.Mutex
+	waiting  int  // appends waiting for room
 	events   ring // events.at(0) has Seq base
 	base     uint64
 	bytes    int
