@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -136,7 +137,7 @@ func (p *parser) spool(v *yaml.Node, path string) error {
 		{"max_bytes", size(p, &s.MaxBytes, spool.MaxMaxBytes, "1024GiB", "1GiB or 1073741824")},
 		{"memory_events", integerIn(p, &s.MemoryEvents, 1, spool.MaxMemoryEvents)},
 		{"overflow", scalar(p, &s.WhenFull, "a string", spool.ParseWhenFull)},
-		{"sync_interval", positive(p, &s.SyncInterval)},
+		{"sync_interval", scalar(p, &s.SyncInterval, "a duration", parseSyncInterval)},
 		{"sync_bytes", size(p, &s.SyncBytes, spool.MaxSyncBytes, "64MiB", "2MiB or 2097152")},
 	})
 	if err != nil {
@@ -224,4 +225,17 @@ func (p *parser) sinkFields(c *ship.SinkConfig) []field {
 			field{"max_age", duration(p, &c.Batch.MaxAge)},
 		)},
 	}
+}
+
+// parseSyncInterval reads spool.sync_interval, where 0 means no wait at all
+// (the key's absence means the default).
+func parseSyncInterval(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil || d < 0:
+		return 0, want(v, "a duration from 0 (no wait) to 1s, such as 5ms")
+	case d == 0:
+		return spool.NoSyncInterval, nil
+	}
+	return d, nil
 }

@@ -97,6 +97,22 @@ sinks:
 	if want := (spool.Config{Dir: "/var/spool/x", SyncInterval: 5 * time.Millisecond, SyncBytes: 2 << 20}); disk.Spool != want {
 		t.Errorf("disk spool %+v, want %+v", disk.Spool, want)
 	}
+
+	// A batch waits DefaultSyncInterval for more events unless told
+	// otherwise; 0 means it does not wait at all.
+	for yaml, wait := range map[string]time.Duration{
+		"spool: {dir: /x}\n":                      spool.DefaultSyncInterval,
+		"spool: {dir: /x, sync_interval: 0}\n":    0,
+		"spool: {dir: /x, sync_interval: 20ms}\n": 20 * time.Millisecond,
+	} {
+		c, err := Parse("agent.yaml", []byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Spool.Appender().BatchWait; got != wait {
+			t.Errorf("%q: batches wait %v, want %v", yaml, got, wait)
+		}
+	}
 }
 
 func TestParseConfigShippingErrors(t *testing.T) {
@@ -129,7 +145,7 @@ func TestParseConfigShippingErrors(t *testing.T) {
 		{"spool:\n  max_bytes: lots\n", `agent.yaml:2: spool.max_bytes: "lots": want a size`},
 		{"spool:\n  dir: /x\n  memory_events: 10\n", "agent.yaml:3: spool.memory_events: applies to the in-memory queue only"},
 		{"spool:\n  sync_interval: 2s\n", "agent.yaml:2: spool.sync_interval: want 0 to 1s"},
-		{"spool:\n  sync_interval: 0s\n", `agent.yaml:2: spool.sync_interval: "0s": want a positive duration`},
+		{"spool:\n  sync_interval: -1ms\n", `agent.yaml:2: spool.sync_interval: "-1ms": want a duration from 0 (no wait) to 1s`},
 		{"spool:\n  sync_bytes: 1GiB\n", `agent.yaml:2: spool.sync_bytes: "1GiB": want a size from 1 byte to 64MiB`},
 	}
 	for _, c := range cases {
