@@ -89,13 +89,7 @@ func TestAppenderCountsWhatDoesNotFit(t *testing.T) {
 // 3 events' bytes, the 4th and 5th queued behind a blocked Append are
 // dropped and counted.
 func TestAppenderBoundedInBytes(t *testing.T) {
-	m := NewMemory(0, 0, Drop)
-	r, _ := m.Reader("r")
-	q := &blockedQueue{Queue: m, entered: make(chan struct{}, 10), release: make(chan struct{})}
-	first := testEvent(0)
-	a := NewAppender(q, AppenderConfig{Events: 1000, Bytes: 3 * first.size(), WhenFull: Drop}, nil)
-	a.Add(first)
-	<-q.entered // the loop holds event 0 in a blocked Append
+	a, q, r := appenderBehindBlockedAppend(Drop)
 	dropped := 0
 	for i := 1; i <= 5; i++ {
 		if !a.Add(testEvent(i)) { // as large as event 0: 1..3 fit, 4 and 5 do not
@@ -315,4 +309,18 @@ func TestAppenderBatchWait(t *testing.T) {
 	if len(q.sizes) != 1 {
 		t.Fatalf("batches %v, want one of 50", q.sizes)
 	}
+}
+
+// appenderBehindBlockedAppend is an Appender with room for 1000 events but
+// only 3 events' bytes, in front of a memory queue read by r, whose loop
+// holds event 0 in an Append blocked until q.release is closed.
+func appenderBehindBlockedAppend(whenFull WhenFull) (*Appender, *blockedQueue, Reader) {
+	m := NewMemory(0, 0, Drop)
+	r, _ := m.Reader("r")
+	q := &blockedQueue{Queue: m, entered: make(chan struct{}, 10), release: make(chan struct{})}
+	first := testEvent(0)
+	a := NewAppender(q, AppenderConfig{Events: 1000, Bytes: 3 * first.size(), WhenFull: whenFull}, nil)
+	a.Add(first)
+	<-q.entered
+	return a, q, r
 }

@@ -68,29 +68,26 @@ func TestDiskReadBuffersSteadyStateAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for range 20 {
-		step()
-	}
-	var before, after runtimeBytes
-	before.read()
-	for range 50 {
-		step()
-	}
-	after.read()
 	// 50 batches of ~100 KB would be ~5 MB of fresh buffers; what is left
 	// is the cursor writes' and the commit bookkeeping's small change.
-	if grown := after.total - before.total; grown > 512<<10 {
+	if grown := allocatedOnceWarm(20, 50, step); grown > 512<<10 {
 		t.Fatalf("50 read+commit cycles allocated %d bytes; read buffers are not reused", grown)
 	}
 }
 
-// runtimeBytes is the process's cumulative heap allocation.
-type runtimeBytes struct{ total uint64 }
-
-func (b *runtimeBytes) read() {
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	b.total = m.TotalAlloc
+// allocatedOnceWarm runs f warm times, then runs more times and returns the
+// heap bytes those allocated.
+func allocatedOnceWarm(warm, runs int, f func()) uint64 {
+	for range warm {
+		f()
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }
 
 // appendBatches appends events 0..n-1 in batches of 1000: one fsync each.
@@ -136,17 +133,8 @@ func TestDiskSmallReadsShareChunks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for range 3 {
-		cycle()
-	}
-	var before, after runtimeBytes
-	before.read()
-	for range 10 {
-		cycle()
-	}
-	after.read()
 	// 200 reads taking a 256 KiB chunk each would be 50 MB.
-	if grown := after.total - before.total; grown > 2<<20 {
+	if grown := allocatedOnceWarm(3, 10, cycle); grown > 2<<20 {
 		t.Fatalf("200 small reads allocated %d bytes", grown)
 	}
 }

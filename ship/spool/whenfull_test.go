@@ -69,13 +69,7 @@ func TestMemoryWithoutReadersNeverWaits(t *testing.T) {
 // In front of a disk spool, a full buffer makes Add wait rather than drop:
 // behind a blocked Append, every event is still appended once it returns.
 func TestAppenderWaitsWhenFull(t *testing.T) {
-	m := NewMemory(0, 0, Drop)
-	r, _ := m.Reader("r")
-	q := &blockedQueue{Queue: m, entered: make(chan struct{}, 10), release: make(chan struct{})}
-	first := testEvent(0)
-	a := NewAppender(q, AppenderConfig{Events: 1000, Bytes: 3 * first.size(), WhenFull: Wait}, nil)
-	a.Add(first)
-	<-q.entered // the loop holds event 0 in a blocked Append
+	a, q, r := appenderBehindBlockedAppend(Wait)
 	for i := 1; i <= 3; i++ {
 		if !a.Add(testEvent(i)) { // as large as event 0: 1..3 fit
 			t.Fatalf("event %d refused", i)

@@ -1,0 +1,62 @@
+//go:build !race
+
+// The race detector changes what the runtime allocates: the tests that count
+// allocated bytes are built without it.
+
+package ship
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"runtime"
+	"testing"
+
+	"github.com/nflog-agent/nflog-agent/internal/redact"
+)
+
+// With gzip, a batch's uncompressed body is built in a buffer reused from
+// one request to the next: what a request allocates is about the room its
+// compressed copy is given, not the batch's size.
+func TestGzipBodyBufferIsReused(t *testing.T) {
+	// The server discards what it gets: its own allocations count too.
+	srv, ca := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		io.Copy(io.Discard, req.Body)
+	}))
+	c, err := SinkConfig{Type: TypeHTTP, Name: "h", URL: srv.URL, TLS: TLSConfig{CAFile: ca}}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newHTTPSink(&c, &redact.Secrets{}, newCounters())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var events []Event
+	for range 4 {
+		events = append(events, benchEvents()...)
+	}
+	raw := 0
+	for _, ev := range events {
+		raw += len(ev.JSON) + 1
+	}
+	send := func() {
+		if _, err := s.Send(context.Background(), events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		send()
+	}
+	const requests = 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range requests {
+		send()
+	}
+	runtime.ReadMemStats(&after)
+	perRequest := int(after.TotalAlloc-before.TotalAlloc) / requests
+	if perRequest > raw/2 {
+		t.Fatalf("each request of a %d-byte batch allocated %d bytes: the bodies are not reused", raw, perRequest)
+	}
+}

@@ -1,5 +1,0 @@
-//go:build !race
-
-package ship
-
-const raceDetector = false
