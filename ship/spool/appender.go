@@ -209,8 +209,12 @@ func (a *Appender) Add(ev Event) bool {
 }
 
 // reserve waits until n more bytes fit in the buffer, then counts them. An
-// event always fits an empty buffer.
+// event always fits an empty buffer. While there is room it takes no lock.
 func (a *Appender) reserve(n int64) {
+	if a.bytes.Add(n) <= int64(a.cfg.Bytes) {
+		return
+	}
+	a.bytes.Add(-n)
 	a.room.L.Lock()
 	defer a.room.L.Unlock()
 	a.waiting.Add(1)
