@@ -1,6 +1,9 @@
 package collector
 
-import "github.com/nflog-agent/nflog-agent/decode"
+import (
+	"github.com/nflog-agent/nflog-agent/decode"
+	"github.com/nflog-agent/nflog-agent/internal/refbuf"
+)
 
 // Batch is the records of one datagram: one kernel batch, up to
 // QueueThreshold packets. The records' byte slices point into the block
@@ -8,7 +11,7 @@ import "github.com/nflog-agent/nflog-agent/decode"
 // it is recycled.
 type Batch struct {
 	records []decode.Record
-	block   *block // nil while the batch is empty or spare
+	block   *refbuf.Buffer // nil while the batch is empty or spare
 }
 
 // Records returns the batch's records. They, and the bytes they point
@@ -26,7 +29,7 @@ func (g *Group) Recycle(b *Batch) {
 	clear(b.records[:cap(b.records)])
 	b.records = b.records[:0]
 	if b.block != nil {
-		b.block.release()
+		b.block.Release()
 		b.block = nil
 	}
 	select {

@@ -94,7 +94,7 @@ func TestReaderDropReusesTheSpace(t *testing.T) {
 	if got := g.Stats().QueueDropped; got != 101*64 {
 		t.Errorf("%d records dropped, want %d", got, 101*64)
 	}
-	if got := blk.refs.Load(); got != 1+int32(cap(g.out)) {
+	if got := blk.Refs(); got != 1+int32(cap(g.out)) {
 		t.Errorf("block has %d references, want the reader's and one per queued batch: %d", got, 1+cap(g.out))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/mdlayher/netlink"
 
 	"github.com/nflog-agent/nflog-agent/collector/ctmirror"
+	"github.com/nflog-agent/nflog-agent/internal/refbuf"
 )
 
 // Backoff between attempts to re-open a broken socket.
@@ -50,7 +51,7 @@ type Group struct {
 	out     chan *Batch   // the reader's queue
 	records chan *Batch   // Records: out, or the enrichment stage's output
 	spare   chan *Batch   // recycled batches for the reader
-	blocks  blockPool     // free blocks for the reader
+	blocks  *refbuf.Pool  // free blocks for the reader
 	done    chan struct{} // closed by Close
 	stopped chan struct{} // closed once the reader is gone and out is closed
 	once    sync.Once

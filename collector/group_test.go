@@ -57,10 +57,10 @@ func TestRecycle(t *testing.T) {
 	if len(b.records) != 0 || cap(b.records) != 4 {
 		t.Fatalf("new batch: len %d cap %d", len(b.records), cap(b.records))
 	}
-	blk := g.blocks.get()
+	blk := g.blocks.Get()
 	b.block = blk
-	blk.hold()
-	b.records = append(b.records, decode.Record{Payload: blk.buf[:1]}, decode.Record{Payload: blk.buf[1:2]})
+	blk.Hold(1)
+	b.records = append(b.records, decode.Record{Payload: blk.Bytes[:1]}, decode.Record{Payload: blk.Bytes[1:2]})
 	b.records = b.records[:1]
 	g.Recycle(b)
 	got := g.newBatch()
@@ -72,35 +72,9 @@ func TestRecycle(t *testing.T) {
 			t.Errorf("record %d still holds its payload", i)
 		}
 	}
-	if n := blk.refs.Load(); n != 1 {
+	if n := blk.Refs(); n != 1 {
 		t.Errorf("block has %d references after the recycle, want the reader's only", n)
 	}
 	g.Recycle(got)
 	g.Recycle(&Batch{records: make([]decode.Record, 0, 4)}) // the spare list is full: dropped, no hang
-}
-
-// A block goes back to the pool when its last reference goes, whoever
-// holds it; a full pool leaves it to the garbage collector.
-func TestBlockPool(t *testing.T) {
-	p := newBlockPool()
-	b := p.get()
-	b.hold() // a batch
-	b.release()
-	if len(p) != 0 {
-		t.Fatal("a block went back while a batch was in it")
-	}
-	b.release() // the reader moves on
-	if got := p.get(); got != b || got.refs.Load() != 1 {
-		t.Fatal("a free block was not reused")
-	}
-	var many []*block
-	for range spareBlocks + 2 {
-		many = append(many, p.get())
-	}
-	for _, b := range many {
-		b.release()
-	}
-	if len(p) != spareBlocks {
-		t.Errorf("pool holds %d blocks, want at most %d", len(p), spareBlocks)
-	}
 }

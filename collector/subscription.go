@@ -177,7 +177,7 @@ func (s *subscription) deliver(datagram []byte, now time.Time) {
 		return
 	}
 	batch.block = s.cursor.block
-	batch.block.hold()
+	batch.block.Hold(1)
 	if g.push(batch, s.stopCh) {
 		s.cursor.keep(len(datagram))
 	}

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nflog-agent/nflog-agent/internal/refbuf"
 )
 
 // slabSize is the size of the blocks Add copies events into: one allocation
@@ -77,69 +79,27 @@ type Appender struct {
 	room    *sync.Cond
 	waiting atomic.Int32
 
-	free *slabPool // emptied blocks
+	free *refbuf.Pool // emptied blocks
 
 	mu   sync.Mutex
 	cur  *slab  // the block being filled
 	rest []byte // its unused tail
 }
 
-// slab is a block events are copied into. refs counts the references to
-// it: one per event in it that the Appender holds, or the memory queue holds
-// (a disk Spool copies what it appends), or a reader holds after the memory
-// queue dropped it, plus one while it is the block being filled. At zero
-// nothing refers to it any more and it goes back to its Appender's pool.
-type slab struct {
-	buf  []byte
-	refs atomic.Int32
-	pool *slabPool
-}
+// slab is a block events are copied into. Its references: one per event in
+// it that the Appender holds, or the memory queue holds (a disk Spool copies
+// what it appends), or a reader holds after the memory queue dropped it,
+// plus one while it is the block being filled. With the last one it goes
+// back to its Appender's pool.
+type slab = refbuf.Buffer
 
-// release drops one reference to s (nil: an event with its own allocation).
-func (s *slab) release() {
-	if s == nil || s.refs.Add(-1) != 0 {
-		return
-	}
-	s.pool.put(s)
-}
-
-// slabPool keeps the emptied blocks of an Appender for reuse, as many as
-// the buffer or queue it feeds holds: a sink that catches up after a burst
-// empties a full queue's blocks at once, and each one not kept would be
-// garbage, then a new block to allocate and zero while the queue fills
-// again. Blocks are only made when the pool is empty, so the pool never
-// holds more than the queue held at its fullest.
-type slabPool struct {
-	mu   sync.Mutex
-	free []*slab
-	max  int
-}
-
-func newSlabPool(bytes int) *slabPool {
-	return &slabPool{max: max(bytes/slabSize, 1)}
-}
-
-func (p *slabPool) put(s *slab) {
-	p.mu.Lock()
-	if len(p.free) < p.max {
-		p.free = append(p.free, s)
-	}
-	p.mu.Unlock()
-}
-
-// get returns an emptied block, or a new one when there is none.
-func (p *slabPool) get() *slab {
-	p.mu.Lock()
-	if n := len(p.free); n > 0 {
-		s := p.free[n-1]
-		p.free[n-1] = nil
-		p.free = p.free[:n-1]
-		p.mu.Unlock()
-		return s
-	}
-	p.mu.Unlock()
-	return &slab{buf: make([]byte, slabSize), pool: p}
-}
+// newSlabPool returns the pool of an Appender's emptied blocks, which keeps
+// as many as the buffer or queue it feeds holds: a sink that catches up
+// after a burst empties a full queue's blocks at once, and each one not kept
+// would be garbage, then a new block to allocate and zero while the queue
+// fills again. Blocks are only made when the pool is empty, so the pool
+// never holds more than the queue held at its fullest.
+func newSlabPool(bytes int) *refbuf.Pool { return refbuf.NewPool(slabSize, max(bytes/slabSize, 1)) }
 
 // queued is an event in the Appender's buffer, and the block it lives in
 // (nil when it has an allocation of its own).
@@ -203,7 +163,7 @@ func (a *Appender) Add(ev Event) bool {
 		return true
 	default:
 		a.bytes.Add(-n)
-		qe.s.release()
+		qe.s.Release()
 		return false
 	}
 }
@@ -243,12 +203,12 @@ func (a *Appender) copy(ev *Event) queued {
 	}
 	a.mu.Lock()
 	if len(a.rest) < n {
-		a.cur.release()
-		a.cur = a.newSlab()
-		a.rest = a.cur.buf
+		a.cur.Release()
+		a.cur = a.free.Get() // its reference: the block being filled
+		a.rest = a.cur.Bytes
 	}
 	s := a.cur
-	s.refs.Add(1)
+	s.Hold(1)
 	b := a.rest[:n:n]
 	a.rest = a.rest[n:]
 	a.mu.Unlock()
@@ -256,14 +216,6 @@ func (a *Appender) copy(ev *Event) queued {
 	m := i + copy(b[i:], ev.Message)
 	copy(b[m:], ev.JSON)
 	return queued{ev: Event{ID: b[:i:i], Time: ev.Time, Message: b[i:m:m], JSON: b[m:]}, s: s}
-}
-
-// newSlab returns an emptied block if there is one, else a new one, with the
-// reference of the block being filled.
-func (a *Appender) newSlab() *slab {
-	s := a.free.get()
-	s.refs.Store(1)
-	return s
 }
 
 // Close appends what is buffered and stops the Appender.
@@ -352,7 +304,7 @@ func (b *appenderBatch) reset() {
 func (a *Appender) append(batch []Event, slabs []*slab) error {
 	err := a.q.Append(batch...)
 	for _, s := range slabs {
-		s.release()
+		s.Release()
 	}
 	return err
 }

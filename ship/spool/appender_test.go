@@ -226,11 +226,7 @@ func TestAppenderMemoryReusesBlocks(t *testing.T) {
 }
 
 // freeBlocks is how many emptied blocks a keeps for reuse.
-func freeBlocks(a *Appender) int {
-	a.free.mu.Lock()
-	defer a.free.mu.Unlock()
-	return len(a.free.free)
-}
+func freeBlocks(a *Appender) int { return a.free.Free() }
 
 // checkIntact checks that each event is the test event its ID names.
 func checkIntact(t *testing.T, evs []Event) {

@@ -116,7 +116,7 @@ func (m *Memory) appendOwned(ev Event, s *slab) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.push(ev, s, time.Now()); err != nil {
-		s.release()
+		s.Release()
 		return err
 	}
 	m.notifyAll()
@@ -207,10 +207,10 @@ func (m *Memory) handOver(s *slab) {
 		}
 	}
 	if holders == 0 {
-		s.release()
+		s.Release()
 		return
 	}
-	s.refs.Add(holders - 1)
+	s.Hold(holders - 1)
 }
 
 // memSize is what ev costs the queue.
@@ -309,7 +309,7 @@ type heldEvent struct {
 func (r *memReader) releaseCommitted() {
 	n := 0
 	for n < len(r.inHand) && r.inHand[n].seq < r.ack {
-		r.inHand[n].slab.release()
+		r.inHand[n].slab.Release()
 		n++
 	}
 	if n > 0 {
