@@ -95,6 +95,55 @@ func TestLabOverloadExactAccounting(t *testing.T) {
 	}
 }
 
+// A burst that fills more than half the socket buffer while the reader is
+// held: the reader grows the buffer as soon as it reads again, before the
+// kernel has dropped anything.
+func TestLabReadBufferGrowsBeforeTheKernelDrops(t *testing.T) {
+	l := netlab.New(t)
+	l.B.Nft(t, `table inet lab {
+	chain pre {
+		type filter hook prerouting priority -450; policy accept;
+		ip saddr 10.231.0.1 udp dport 6002 counter log group 48 comment "burst"
+	}
+}`)
+	cfg := GroupConfig{Group: 48, ReadBuffer: 64 << 10, ReadBufferMax: 1 << 20, Queue: 8, QueueThreshold: 1, Overflow: Block}
+	g := openGroup(t, l.B, cfg, nil)
+	initialBuf := g.Stats().ReadBuffer
+	s := drainGated(g, false)
+	tx := l.Sender(t)
+	waitFor(t, "the group's reader", labWait, func() bool { return g.current.Load() != nil })
+	raw, err := g.current.Load().conn.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := newDatagramReader(raw)
+	var sent uint32
+	for {
+		held, limit, err := probe.fill()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held > limit*3/5 {
+			break
+		}
+		if sent == 100_000 {
+			t.Fatalf("the socket holds %d of %d bytes after %d packets: the reader is not held", held, limit, sent)
+		}
+		mustSend(t, tx, udp4(l, 6002, sent, 64))
+		sent++
+	}
+	s.release()
+	waitFor(t, "every packet read", labWait, func() bool { return g.Stats().Received == uint64(sent) })
+	st := g.Stats()
+	t.Logf("sent %d; stats %+v (buffer %d → %d)", sent, st, initialBuf, st.ReadBuffer)
+	if st.ENOBUFS != 0 || st.KernelLost != 0 {
+		t.Errorf("the kernel dropped (ENOBUFS %d, lost %d) though the socket never held more than its buffer", st.ENOBUFS, st.KernelLost)
+	}
+	if st.ReadBuffer <= initialBuf {
+		t.Errorf("read buffer %d, want grown from %d once the socket was more than half full", st.ReadBuffer, initialBuf)
+	}
+}
+
 // The drop-newest policy never blocks the reader: every record that does not
 // fit the queue is counted, and received == consumed + dropped.
 func TestLabOverflowDropNewest(t *testing.T) {
