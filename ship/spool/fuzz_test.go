@@ -122,7 +122,7 @@ func TestRecordStoresTheLineOnce(t *testing.T) {
 	doc := []byte(`{"message":"x"}`)
 	for _, ref := range [][2]uint64{{0, 1}, {16, 0}, {12, 4}, {1 << 62, 1}, {12, 1 << 62}} {
 		payload := binary.LittleEndian.AppendUint64(nil, 0) // time: the epoch
-		payload = append(payload, 0) // no ID
+		payload = append(payload, 0)                        // no ID
 		payload = binary.AppendUvarint(payload, maxPayload+1+ref[0])
 		payload = binary.AppendUvarint(payload, ref[1])
 		payload = append(payload, doc...)
