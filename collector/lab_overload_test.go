@@ -12,13 +12,7 @@ import (
 // must keep receiving after ENOBUFS, grow its buffer, and account for every
 // logged packet exactly: received + lost in the kernel == the rule's counter.
 func TestLabOverloadExactAccounting(t *testing.T) {
-	l := netlab.New(t)
-	l.B.Nft(t, `table inet lab {
-	chain pre {
-		type filter hook prerouting priority -450; policy accept;
-		ip saddr 10.231.0.1 udp dport 6000 counter log group 46 comment "flood"
-	}
-}`)
+	l := labCountedRule(t, 6000, 46, "flood")
 	cfg := GroupConfig{
 		Group:         46,
 		ReadBuffer:    16 << 10, // the kernel grants twice this
@@ -99,13 +93,7 @@ func TestLabOverloadExactAccounting(t *testing.T) {
 // held: the reader grows the buffer as soon as it reads again, before the
 // kernel has dropped anything.
 func TestLabReadBufferGrowsBeforeTheKernelDrops(t *testing.T) {
-	l := netlab.New(t)
-	l.B.Nft(t, `table inet lab {
-	chain pre {
-		type filter hook prerouting priority -450; policy accept;
-		ip saddr 10.231.0.1 udp dport 6002 counter log group 48 comment "burst"
-	}
-}`)
+	l := labCountedRule(t, 6002, 48, "burst")
 	cfg := GroupConfig{Group: 48, ReadBuffer: 64 << 10, ReadBufferMax: 1 << 20, Queue: 8, QueueThreshold: 1, Overflow: Block}
 	g := openGroup(t, l.B, cfg, nil)
 	initialBuf := g.Stats().ReadBuffer
@@ -147,13 +135,7 @@ func TestLabReadBufferGrowsBeforeTheKernelDrops(t *testing.T) {
 // The drop-newest policy never blocks the reader: every record that does not
 // fit the queue is counted, and received == consumed + dropped.
 func TestLabOverflowDropNewest(t *testing.T) {
-	l := netlab.New(t)
-	l.B.Nft(t, `table inet lab {
-	chain pre {
-		type filter hook prerouting priority -450; policy accept;
-		ip saddr 10.231.0.1 udp dport 6001 counter log group 47 comment "drop"
-	}
-}`)
+	l := labCountedRule(t, 6001, 47, "drop")
 	// A queue of one kernel batch of at most ten records.
 	g := openGroup(t, l.B, GroupConfig{Group: 47, Queue: 10, QueueThreshold: 10, Overflow: DropNewest}, nil)
 	s := drainGated(g, false)
