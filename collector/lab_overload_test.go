@@ -3,8 +3,6 @@ package collector
 import (
 	"testing"
 	"time"
-
-	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // A flood into a deliberately small socket buffer. The reader is
