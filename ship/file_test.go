@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/nflog-agent/nflog-agent/ship/spool"
@@ -104,5 +106,37 @@ func TestStdoutSinkRetriesWriteErrors(t *testing.T) {
 	}
 	if got := strings.Count(out.String(), "\n"); got != 3 {
 		t.Fatalf("%d lines written:\n%s", got, out.String())
+	}
+}
+
+// A file sink on a named pipe starts without waiting for the pipe's
+// reader; until a process reads the pipe each batch fails (and is sent
+// again), then its lines arrive, and a pipe is not synced.
+func TestFileSinkOnANamedPipe(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.pipe")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := newFileSink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	evs := []Event{{JSON: []byte(`{"n":1}`)}, {JSON: []byte(`{"n":2}`)}}
+	if _, err := s.Send(context.Background(), evs); !errors.Is(err, errNoReader) {
+		t.Fatalf("send with no reader: %v, want %v", err, errNoReader)
+	}
+	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := s.Send(context.Background(), evs); err != nil {
+		t.Fatalf("send once the pipe has a reader: %v", err)
+	}
+	got := make([]byte, 64)
+	n, err := io.ReadAtLeast(r, got, len("{\"n\":1}\n{\"n\":2}\n"))
+	if err != nil || string(got[:n]) != "{\"n\":1}\n{\"n\":2}\n" {
+		t.Fatalf("read %q, %v", got[:n], err)
 	}
 }
