@@ -143,6 +143,20 @@ func TestLosslessAndBudgets(t *testing.T) {
 	if b.Verdict != "missed" || !strings.Contains(b.Detail, "70.0 MiB: nflog-agent-https alone at 400k") {
 		t.Errorf("RSS everywhere: %+v", b)
 	}
+
+	// A setup lossy at the top step: the detail says what one CPU takes at
+	// the CPU per event it needed there (per event written: 8 µs of CPU for
+	// each of 10 logged, half of them written).
+	res = append(res, mk(setupAgentHTTPS, kindAgentHTTPS, 100000, true, 4, 50))
+	rows = aggregate(res)
+	for _, b := range atGeneratorMax(rows, losslessRates(rows)) {
+		if strings.HasPrefix(b.Name, kindAgentHTTPS) {
+			if b.Verdict != "missed" || !strings.Contains(b.Detail, "up to the 100k step") ||
+				!strings.Contains(b.Detail, "at the 400k step it needed 16.00 µs of CPU per event: its one CPU takes at most ~62k events/s") {
+				t.Errorf("HTTPS at the generator's highest rate: %+v", b)
+			}
+		}
+	}
 }
 
 func TestLosslessNeedsCatchUp(t *testing.T) {

@@ -200,6 +200,17 @@ func findLossless(ls []lossless, setup, reader string) (lossless, bool) {
 	return lossless{}, false
 }
 
+// topRow is the row of the highest step of one setup's reader.
+func topRow(rows []*row, setup, reader string) *row {
+	var top *row
+	for _, r := range rows {
+		if r.Setup == setup && r.Reader == reader && (top == nil || r.Target > top.Target) {
+			top = r
+		}
+	}
+	return top
+}
+
 func findRow(rows []*row, setup, reader string, target float64) *row {
 	for _, r := range rows {
 		if r.Setup == setup && r.Reader == reader && r.Target == target {
@@ -264,15 +275,17 @@ func budgets(rows []*row, ls []lossless) []budget {
 		b.Detail = fmt.Sprintf("%.1f MiB (highest of %d runs)", peak, r.N)
 	}
 	out = append(out, b)
-	out = append(out, atGeneratorMax(ls)...)
+	out = append(out, atGeneratorMax(rows, ls)...)
 	out = append(out, cpuAt100k(rows, setupAgent, kindAgent, 3), cpuAt100k(rows, setupAgentHTTPS, kindAgentHTTPS, 4.5))
 	return append(out, rssEverywhere(rows))
 }
 
 // atGeneratorMax is the lossless budget of each nflog-agent setup run alone:
 // lossless at every step, the top one included, where the generator offers
-// all it can.
-func atGeneratorMax(ls []lossless) []budget {
+// all it can. Where it is missed, the detail says how many events per
+// second the reader's one CPU could take at the CPU per event it needed at
+// the top step.
+func atGeneratorMax(rows []*row, ls []lossless) []budget {
 	var out []budget
 	for _, setup := range []string{setupAgent, setupAgentFile, setupAgentHTTPS} {
 		l, ok := findLossless(ls, setup, readersOf(setup)[0])
@@ -287,6 +300,11 @@ func atGeneratorMax(ls []lossless) []budget {
 			b.Detail = "lost events at every step"
 		default:
 			b.Detail = fmt.Sprintf("lossless up to the %s step (%.0f ev/s offered), not above", kpps(l.Target), l.Sent)
+		}
+		if top := topRow(rows, l.Setup, l.Reader); !l.Top && top != nil {
+			cpu := median(top.CPU)
+			b.Detail += fmt.Sprintf("; at the %s step it needed %.2f µs of CPU per event: its one CPU takes at most ~%.0fk events/s at that cost",
+				kpps(top.Target), cpu, 1e3/cpu)
 		}
 		out = append(out, b)
 	}
