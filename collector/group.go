@@ -204,21 +204,21 @@ func (g *Group) push(batch *Batch, stop <-chan struct{}) bool {
 // canGrow reports whether the socket buffer is below its cap.
 func (g *Group) canGrow() bool { return int(g.bufRequested.Load()) < g.cfg.ReadBufferMax }
 
-// grow doubles the socket receive buffer, up to the cap, and logs why: after
-// ENOBUFS, as ulogd2 does, or when a burst fills it. It runs on the receive
-// goroutine.
-func (g *Group) grow(c *netlink.Conn, why string) {
+// grow doubles the socket receive buffer, up to the cap: after ENOBUFS, as
+// ulogd2 does, or when a burst fills it. It reports whether it grew, and
+// runs on the receive goroutine.
+func (g *Group) grow(c *netlink.Conn) bool {
 	if !g.canGrow() {
-		return
+		return false
 	}
 	next := min(2*int(g.bufRequested.Load()), g.cfg.ReadBufferMax)
 	if err := c.SetReadBuffer(next); err != nil {
 		g.log.Warn("growing NFLOG socket buffer failed", "bytes", next, "err", err)
-		return
+		return false
 	}
 	g.bufRequested.Store(int64(next))
 	g.noteReadBuffer(c)
-	g.log.Warn(why, "read_buffer", g.c.readBuffer.Load(), "read_buffer_max", g.cfg.ReadBufferMax)
+	return true
 }
 
 // noteReadBuffer records the buffer size the kernel actually granted (it

@@ -130,7 +130,10 @@ func (s *subscription) read() {
 				// The kernel dropped messages; the socket still works. The
 				// sequence gap counts them when the next message arrives.
 				s.g.c.enobufs.Add(1)
-				s.g.grow(s.conn, "kernel dropped NFLOG messages (ENOBUFS), socket buffer grown")
+				if s.g.grow(s.conn) {
+					s.g.log.Warn("kernel dropped NFLOG messages (ENOBUFS), socket buffer grown",
+						"read_buffer", s.g.c.readBuffer.Load(), "read_buffer_max", s.g.cfg.ReadBufferMax)
+				}
 				continue
 			}
 			s.deadErr = &GroupError{Group: s.g.cfg.Group, Op: "receive", Err: err}
@@ -153,7 +156,10 @@ func (s *subscription) growIfFilling() {
 	if err != nil || held <= limit/2 {
 		return
 	}
-	s.g.grow(s.conn, "NFLOG socket buffer more than half full, grown")
+	if s.g.grow(s.conn) {
+		s.g.log.Info("NFLOG socket buffer more than half full (a burst), grown before the kernel drops",
+			"read_buffer", s.g.c.readBuffer.Load(), "read_buffer_max", s.g.cfg.ReadBufferMax)
+	}
 }
 
 // kernelPortID is the netlink port ID of the kernel, the only sender an

@@ -73,8 +73,8 @@ type httpClient struct {
 	headers http.Header
 	red     *redact.Secrets
 	st      *counters
-	// bodies are the request bodies as the sink builds them, gzipped the
-	// same compressed, kept for reuse (see bodyLease).
+	// bodies are request bodies as the sink builds them, gzipped their
+	// compressed copies: both are kept for reuse (see bodyLease).
 	bodies, gzipped bodyPool
 	compressors     gzipWriters
 }
@@ -171,14 +171,14 @@ func (h *httpClient) newBody(n int) []byte { return h.bodies.get(n) }
 // other status after the retries, or a transport error (secrets removed).
 // The retry state of the batch comes with ctx.
 func (h *httpClient) post(ctx context.Context, url, contentType string, body []byte) ([]byte, error) {
-	sent := &h.bodies
+	pool := h.bodies
 	if h.gzip {
 		raw := body
 		body = h.compressors.compress(h.gzipped.get(len(raw)/4+64), raw)
 		h.bodies.put(raw)
-		sent = &h.gzipped
+		pool = h.gzipped
 	}
-	lease := &bodyLease{body: body, pool: *sent}
+	lease := &bodyLease{body: body, pool: pool}
 	defer lease.requestReturned()
 	ctx = httptrace.WithClientTrace(ctx, lease.trace())
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, url, body)
