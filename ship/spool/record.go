@@ -128,7 +128,7 @@ func decodePayload(p []byte) (Event, error) {
 		return Event{}, fmt.Errorf("%w: bad message length", errCorrupt)
 	}
 	if l > maxPayload {
-		return messageInJSON(ev, id, l-maxPayload-1, p[n:])
+		return messageFromJSON(ev, id, l-maxPayload-1, p[n:])
 	}
 	msg, p, ok := lengthPrefixed(p)
 	if !ok {
@@ -140,10 +140,10 @@ func decodePayload(p []byte) (Event, error) {
 	return ev, nil
 }
 
-// messageInJSON completes ev from a payload whose message is the part of
+// messageFromJSON completes ev from a payload whose message is the part of
 // the JSON document at offset at: p holds the message length, then the
 // document.
-func messageInJSON(ev Event, id []byte, at uint64, p []byte) (Event, error) {
+func messageFromJSON(ev Event, id []byte, at uint64, p []byte) (Event, error) {
 	l, n := binary.Uvarint(p)
 	if n <= 0 {
 		return Event{}, fmt.Errorf("%w: bad message length", errCorrupt)
