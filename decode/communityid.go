@@ -3,6 +3,7 @@ package decode
 import (
 	"cmp"
 	"crypto/sha1"
+	"encoding"
 	"encoding/base64"
 	"encoding/binary"
 	"slices"
@@ -29,12 +30,12 @@ func (k flowKey) valid() bool {
 
 // appendCommunityID appends "1:" + standard base64 (with padding) of the
 // SHA-1 digest to dst. It appends nothing if k's addresses are not both 4 or
-// both 16 bytes long.
+// both 16 bytes long, or if SHA-1 is not available.
 func appendCommunityID(dst []byte, seed uint16, k flowKey) []byte {
-	if !k.valid() {
+	sum, ok := communityIDSum(seed, k)
+	if !ok {
 		return dst
 	}
-	sum := communityIDDigest(seed, k)
 	const n = 2 + 28 // 20 digest bytes are 28 base64 chars with padding
 	dst = slices.Grow(dst, n)
 	out := dst[len(dst) : len(dst)+n]
@@ -43,11 +44,11 @@ func appendCommunityID(dst []byte, seed uint16, k flowKey) []byte {
 	return dst[:len(dst)+n]
 }
 
-// communityIDDigest returns the raw SHA-1 digest (so tests can check the hex
-// encoding too). It returns the zero digest for a key that is not valid.
-func communityIDDigest(seed uint16, k flowKey) [20]byte {
+// communityIDSum returns the raw SHA-1 digest, or false for a key that is
+// not valid or when SHA-1 is not available.
+func communityIDSum(seed uint16, k flowKey) ([sha1.Size]byte, bool) {
 	if !k.valid() {
-		return [20]byte{}
+		return [sha1.Size]byte{}, false
 	}
 	src, dst, sport, dport := k.Src, k.Dst, k.SrcPort, k.DstPort
 	ports := k.HasPorts && hasPortProto(k.Proto)
@@ -67,12 +68,13 @@ func communityIDDigest(seed uint16, k flowKey) [20]byte {
 		src, dst, sport, dport = dst, src, dport, sport
 	}
 
-	// seed · saddr · daddr · proto · 0 · [sport · dport]; at most 40 bytes
-	// (IPv6 with ports), kept on the stack.
+	// seed · saddr · daddr · proto · 0 · [sport · dport], at most 40 bytes
+	// (IPv6 with ports), always fits one SHA-1 block with its padding, so
+	// the block is built here, padded, and compressed once.
 	// The addresses are copied as arrays of their two possible sizes: a
 	// copy of a length that changes from packet to packet would branch on
 	// it inside runtime.memmove.
-	var in [2 + 16 + 16 + 2 + 4]byte
+	var in [sha1.BlockSize]byte
 	binary.BigEndian.PutUint16(in[0:], seed)
 	if len(src) == 4 {
 		*(*[4]byte)(in[2:6]) = [4]byte(src)
@@ -89,7 +91,35 @@ func communityIDDigest(seed uint16, k flowKey) [20]byte {
 		binary.BigEndian.PutUint16(in[n+2:], dport)
 		n += 4
 	}
-	return sha1.Sum(in[:n])
+	return sha1OneBlock(&in, n)
+}
+
+// sha1OneBlock returns the SHA-1 digest of the first n < 56 bytes of in,
+// which must be zero past them. It pads the message itself and feeds the
+// single block to a crypto/sha1 hash, whose state after that block is the
+// digest: read through the hash's documented state encoding (magic, then
+// the five state words big-endian), this skips sha1.Sum's buffering and
+// second copy of the padding, which cost as much as the compression. The
+// hash stays on the stack. It reports false if the hash refuses
+// (SHA-1 disabled by FIPS 140-only mode) or keeps its state otherwise.
+func sha1OneBlock(in *[sha1.BlockSize]byte, n int) ([sha1.Size]byte, bool) {
+	in[n] = 0x80
+	binary.BigEndian.PutUint64(in[sha1.BlockSize-8:], uint64(n)*8)
+	h := sha1.New()
+	st, ok := h.(encoding.BinaryAppender)
+	if !ok {
+		return [sha1.Size]byte{}, false
+	}
+	if _, err := h.Write(in[:]); err != nil {
+		return [sha1.Size]byte{}, false
+	}
+	var buf [128]byte
+	state, err := st.AppendBinary(buf[:0])
+	const magic = "sha\x01"
+	if err != nil || len(state) < len(magic)+sha1.Size || string(state[:len(magic)]) != magic {
+		return [sha1.Size]byte{}, false
+	}
+	return [sha1.Size]byte(state[len(magic):]), true
 }
 
 // compareAddrs is bytes.Compare for two addresses of the same size, 4 or
