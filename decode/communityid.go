@@ -32,7 +32,8 @@ func (k flowKey) valid() bool {
 // SHA-1 digest to dst. It appends nothing if k's addresses are not both 4 or
 // both 16 bytes long, or if SHA-1 is not available.
 func appendCommunityID(dst []byte, seed uint16, k flowKey) []byte {
-	sum, ok := communityIDSum(seed, k)
+	var state [sha1StateSize]byte
+	sum, ok := communityIDSum(state[:0], seed, &k)
 	if !ok {
 		return dst
 	}
@@ -40,15 +41,17 @@ func appendCommunityID(dst []byte, seed uint16, k flowKey) []byte {
 	dst = slices.Grow(dst, n)
 	out := dst[len(dst) : len(dst)+n]
 	out[0], out[1] = '1', ':'
-	base64.StdEncoding.Encode(out[2:], sum[:])
+	base64.StdEncoding.Encode(out[2:], sum)
 	return dst[:len(dst)+n]
 }
 
-// communityIDSum returns the raw SHA-1 digest, or false for a key that is
-// not valid or when SHA-1 is not available.
-func communityIDSum(seed uint16, k flowKey) ([sha1.Size]byte, bool) {
+// communityIDSum returns the raw SHA-1 digest, held in state's array, or
+// false for a key that is not valid or when SHA-1 is not available. The key
+// and the digest are passed by reference: a copy of either reads bytes just
+// stored in smaller pieces, which stalls the CPU until the stores complete.
+func communityIDSum(state []byte, seed uint16, k *flowKey) ([]byte, bool) {
 	if !k.valid() {
-		return [sha1.Size]byte{}, false
+		return nil, false
 	}
 	src, dst, sport, dport := k.Src, k.Dst, k.SrcPort, k.DstPort
 	ports := k.HasPorts && hasPortProto(k.Proto)
@@ -91,35 +94,39 @@ func communityIDSum(seed uint16, k flowKey) ([sha1.Size]byte, bool) {
 		binary.BigEndian.PutUint16(in[n+2:], dport)
 		n += 4
 	}
-	return sha1OneBlock(&in, n)
+	return sha1OneBlock(state, &in, n)
 }
+
+// sha1StateSize is the length of crypto/sha1's state encoding: magic, the
+// five state words big-endian, the pending block and the length.
+const sha1StateSize = len(sha1StateMagic) + sha1.Size + sha1.BlockSize + 8
+
+const sha1StateMagic = "sha\x01"
 
 // sha1OneBlock returns the SHA-1 digest of the first n < 56 bytes of in,
 // which must be zero past them. It pads the message itself and feeds the
 // single block to a crypto/sha1 hash, whose state after that block is the
-// digest: read through the hash's documented state encoding (magic, then
-// the five state words big-endian), this skips sha1.Sum's buffering and
-// second copy of the padding, which cost as much as the compression. The
-// hash stays on the stack. It reports false if the hash refuses
+// digest: read through the hash's documented state encoding, appended to
+// state, this skips sha1.Sum's buffering and second copy of the padding,
+// which cost as much as the compression. The hash stays on the stack. The
+// digest is a view of state's array. It reports false if the hash refuses
 // (SHA-1 disabled by FIPS 140-only mode) or keeps its state otherwise.
-func sha1OneBlock(in *[sha1.BlockSize]byte, n int) ([sha1.Size]byte, bool) {
+func sha1OneBlock(state []byte, in *[sha1.BlockSize]byte, n int) ([]byte, bool) {
 	in[n] = 0x80
 	binary.BigEndian.PutUint64(in[sha1.BlockSize-8:], uint64(n)*8)
 	h := sha1.New()
 	st, ok := h.(encoding.BinaryAppender)
 	if !ok {
-		return [sha1.Size]byte{}, false
+		return nil, false
 	}
 	if _, err := h.Write(in[:]); err != nil {
-		return [sha1.Size]byte{}, false
+		return nil, false
 	}
-	var buf [128]byte
-	state, err := st.AppendBinary(buf[:0])
-	const magic = "sha\x01"
-	if err != nil || len(state) < len(magic)+sha1.Size || string(state[:len(magic)]) != magic {
-		return [sha1.Size]byte{}, false
+	state, err := st.AppendBinary(state)
+	if err != nil || len(state) != sha1StateSize || string(state[:len(sha1StateMagic)]) != sha1StateMagic {
+		return nil, false
 	}
-	return [sha1.Size]byte(state[len(magic):]), true
+	return state[len(sha1StateMagic) : len(sha1StateMagic)+sha1.Size], true
 }
 
 // compareAddrs is bytes.Compare for two addresses of the same size, 4 or
