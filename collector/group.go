@@ -40,7 +40,7 @@ type Group struct {
 	log   *slog.Logger
 
 	c            counters
-	bufRequested atomic.Int64                 // last size asked of SO_RCVBUFFORCE; grows on ENOBUFS
+	bufRequested atomic.Int64                 // last size asked of SO_RCVBUFFORCE; grows on ENOBUFS or half full
 	current      atomic.Pointer[subscription] // for tests that break the socket
 	bound        atomic.Bool                  // a socket is bound to the group and being read
 
@@ -201,22 +201,24 @@ func (g *Group) push(batch *Batch, stop <-chan struct{}) bool {
 	return false
 }
 
-// grow doubles the socket receive buffer after ENOBUFS, up to the cap, as
-// ulogd2 does; it runs on the receive goroutine.
-func (g *Group) grow(c *netlink.Conn) {
-	cur := int(g.bufRequested.Load())
-	if cur >= g.cfg.ReadBufferMax {
+// canGrow reports whether the socket buffer is below its cap.
+func (g *Group) canGrow() bool { return int(g.bufRequested.Load()) < g.cfg.ReadBufferMax }
+
+// grow doubles the socket receive buffer, up to the cap, and logs why: after
+// ENOBUFS, as ulogd2 does, or when a burst fills it. It runs on the receive
+// goroutine.
+func (g *Group) grow(c *netlink.Conn, why string) {
+	if !g.canGrow() {
 		return
 	}
-	next := min(2*cur, g.cfg.ReadBufferMax)
+	next := min(2*int(g.bufRequested.Load()), g.cfg.ReadBufferMax)
 	if err := c.SetReadBuffer(next); err != nil {
 		g.log.Warn("growing NFLOG socket buffer failed", "bytes", next, "err", err)
 		return
 	}
 	g.bufRequested.Store(int64(next))
 	g.noteReadBuffer(c)
-	g.log.Warn("kernel dropped NFLOG messages (ENOBUFS), socket buffer grown",
-		"read_buffer", g.c.readBuffer.Load(), "read_buffer_max", g.cfg.ReadBufferMax)
+	g.log.Warn(why, "read_buffer", g.c.readBuffer.Load(), "read_buffer_max", g.cfg.ReadBufferMax)
 }
 
 // noteReadBuffer records the buffer size the kernel actually granted (it

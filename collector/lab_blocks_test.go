@@ -3,8 +3,6 @@ package collector
 import (
 	"sync/atomic"
 	"testing"
-
-	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // The real reader under a flood of 1 KiB packets, many times what its
@@ -15,13 +13,7 @@ import (
 // consumed or counted. The queue holds four batches and the consumer waits
 // at first, so the reader also drops batches and reads over their bytes.
 func TestLabRecycledBlocksKeepRecords(t *testing.T) {
-	l := netlab.New(t)
-	l.B.Nft(t, `table inet lab {
-	chain pre {
-		type filter hook prerouting priority -450; policy accept;
-		ip saddr 10.231.0.1 udp dport 6002 counter log group 48 comment "flood"
-	}
-}`)
+	l := labCountedRule(t, 6002, 48, "flood")
 	g := openGroup(t, l.B, GroupConfig{Group: 48, Queue: 4 * DefaultQueueThreshold, ReadBuffer: 32 << 20, Overflow: DropNewest}, nil)
 	var (
 		consumed atomic.Uint64

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"encoding/binary"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -183,4 +184,17 @@ func (p *pacer) count() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.sent)
+}
+
+// labCountedRule makes a lab whose namespace B logs every UDP packet from A
+// to port to group, with a counter named comment, before routing.
+func labCountedRule(t *testing.T, port, group int, comment string) *netlab.Lab {
+	l := netlab.New(t)
+	l.B.Nft(t, fmt.Sprintf(`table inet lab {
+	chain pre {
+		type filter hook prerouting priority -450; policy accept;
+		ip saddr 10.231.0.1 udp dport %d counter log group %d comment %q
+	}
+}`, port, group, comment))
+	return l
 }

@@ -3,8 +3,6 @@ package collector
 import (
 	"testing"
 	"time"
-
-	"github.com/nflog-agent/nflog-agent/internal/netlab"
 )
 
 // A flood into a deliberately small socket buffer. The reader is
@@ -12,13 +10,7 @@ import (
 // must keep receiving after ENOBUFS, grow its buffer, and account for every
 // logged packet exactly: received + lost in the kernel == the rule's counter.
 func TestLabOverloadExactAccounting(t *testing.T) {
-	l := netlab.New(t)
-	l.B.Nft(t, `table inet lab {
-	chain pre {
-		type filter hook prerouting priority -450; policy accept;
-		ip saddr 10.231.0.1 udp dport 6000 counter log group 46 comment "flood"
-	}
-}`)
+	l := labCountedRule(t, 6000, 46, "flood")
 	cfg := GroupConfig{
 		Group:         46,
 		ReadBuffer:    16 << 10, // the kernel grants twice this
@@ -95,16 +87,53 @@ func TestLabOverloadExactAccounting(t *testing.T) {
 	}
 }
 
+// A burst that fills more than half the socket buffer while the reader is
+// held: the reader grows the buffer as soon as it reads again, before the
+// kernel has dropped anything.
+func TestLabReadBufferGrowsBeforeTheKernelDrops(t *testing.T) {
+	l := labCountedRule(t, 6002, 48, "burst")
+	cfg := GroupConfig{Group: 48, ReadBuffer: 64 << 10, ReadBufferMax: 1 << 20, Queue: 8, QueueThreshold: 1, Overflow: Block}
+	g := openGroup(t, l.B, cfg, nil)
+	initialBuf := g.Stats().ReadBuffer
+	s := drainGated(g, false)
+	tx := l.Sender(t)
+	waitFor(t, "the group's reader", labWait, func() bool { return g.current.Load() != nil })
+	raw, err := g.current.Load().conn.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := newDatagramReader(raw)
+	var sent uint32
+	for {
+		held, limit, err := probe.fill()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held > limit*3/5 {
+			break
+		}
+		if sent == 100_000 {
+			t.Fatalf("the socket holds %d of %d bytes after %d packets: the reader is not held", held, limit, sent)
+		}
+		mustSend(t, tx, udp4(l, 6002, sent, 64))
+		sent++
+	}
+	s.release()
+	waitFor(t, "every packet read", labWait, func() bool { return g.Stats().Received == uint64(sent) })
+	st := g.Stats()
+	t.Logf("sent %d; stats %+v (buffer %d → %d)", sent, st, initialBuf, st.ReadBuffer)
+	if st.ENOBUFS != 0 || st.KernelLost != 0 {
+		t.Errorf("the kernel dropped (ENOBUFS %d, lost %d) though the socket never held more than its buffer", st.ENOBUFS, st.KernelLost)
+	}
+	if st.ReadBuffer <= initialBuf {
+		t.Errorf("read buffer %d, want grown from %d once the socket was more than half full", st.ReadBuffer, initialBuf)
+	}
+}
+
 // The drop-newest policy never blocks the reader: every record that does not
 // fit the queue is counted, and received == consumed + dropped.
 func TestLabOverflowDropNewest(t *testing.T) {
-	l := netlab.New(t)
-	l.B.Nft(t, `table inet lab {
-	chain pre {
-		type filter hook prerouting priority -450; policy accept;
-		ip saddr 10.231.0.1 udp dport 6001 counter log group 47 comment "drop"
-	}
-}`)
+	l := labCountedRule(t, 6001, 47, "drop")
 	// A queue of one kernel batch of at most ten records.
 	g := openGroup(t, l.B, GroupConfig{Group: 47, Queue: 10, QueueThreshold: 10, Overflow: DropNewest}, nil)
 	s := drainGated(g, false)

@@ -23,11 +23,16 @@ type datagramReader struct {
 	from unix.RawSockaddrNetlink
 	n    int
 	err  syscall.Errno
+
+	// SO_MEMINFO's first two values: sk_rmem_alloc, sk_rcvbuf.
+	meminfo    [2]uint32
+	getMeminfo func(fd uintptr) // r.sockMeminfo, bound once
 }
 
 func newDatagramReader(raw syscall.RawConn) *datagramReader {
 	r := &datagramReader{raw: raw}
 	r.try = r.recvmsg
+	r.getMeminfo = r.sockMeminfo
 	r.hdr.Name = (*byte)(unsafe.Pointer(&r.from))
 	r.hdr.Iov = &r.iov
 	r.hdr.SetIovlen(1)
@@ -65,4 +70,23 @@ func (r *datagramReader) recvmsg(fd uintptr) bool {
 	n, _, errno := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.hdr)), 0)
 	r.n, r.err = int(n), errno
 	return errno != unix.EAGAIN
+}
+
+// fill returns how many bytes of datagrams the kernel holds for the socket
+// and how many it may hold before it drops (the granted receive buffer).
+func (r *datagramReader) fill() (held, limit int, err error) {
+	r.err = 0
+	if err := r.raw.Control(r.getMeminfo); err != nil {
+		return 0, 0, err
+	}
+	if r.err != 0 {
+		return 0, 0, fmt.Errorf("getsockopt SO_MEMINFO: %w", r.err)
+	}
+	return int(r.meminfo[0]), int(r.meminfo[1]), nil
+}
+
+func (r *datagramReader) sockMeminfo(fd uintptr) {
+	size := uint32(unsafe.Sizeof(r.meminfo))
+	_, _, r.err = unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO,
+		uintptr(unsafe.Pointer(&r.meminfo[0])), uintptr(unsafe.Pointer(&size)), 0)
 }

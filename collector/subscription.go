@@ -130,7 +130,7 @@ func (s *subscription) read() {
 				// The kernel dropped messages; the socket still works. The
 				// sequence gap counts them when the next message arrives.
 				s.g.c.enobufs.Add(1)
-				s.g.grow(s.conn)
+				s.g.grow(s.conn, "kernel dropped NFLOG messages (ENOBUFS), socket buffer grown")
 				continue
 			}
 			s.deadErr = &GroupError{Group: s.g.cfg.Group, Op: "receive", Err: err}
@@ -138,7 +138,22 @@ func (s *subscription) read() {
 			return
 		}
 		s.deliver(tail[:n:n], time.Now())
+		if s.g.canGrow() {
+			s.growIfFilling()
+		}
 	}
+}
+
+// growIfFilling grows the socket buffer when the kernel holds more than
+// half of what it allows: a burst is outrunning the reader, and the larger
+// buffer is better had before the kernel drops than after. (The limit only
+// caps what a backlog may take; an empty socket holds nothing.)
+func (s *subscription) growIfFilling() {
+	held, limit, err := s.in.fill()
+	if err != nil || held <= limit/2 {
+		return
+	}
+	s.g.grow(s.conn, "NFLOG socket buffer more than half full, grown")
 }
 
 // kernelPortID is the netlink port ID of the kernel, the only sender an

@@ -98,7 +98,7 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 		b = append(b, '"')
 		start := len(b)
 		b = appendKernelLine(b, r, e.opts.Flags, pk)
-		ev.Message = b[start:len(b):len(b)]
+		ev.Message, ev.MessageAt = b[start:len(b):len(b)], start
 		head = eventHeads[boolByte(pk.version != 0)][p.verdict]
 	} else {
 		e.line = appendKernelLine(e.line[:0], r, e.opts.Flags, pk)

@@ -1,11 +1,15 @@
 package decode
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nflog-agent/nflog-agent/ship/spool"
 )
 
 func TestActionFromPrefix(t *testing.T) {
@@ -42,7 +46,45 @@ func encodeMap(t *testing.T, opts Options, r *Record) map[string]any {
 	if m["message"] != asJSONString(ev.Message) {
 		t.Errorf("message field %q differs from the event's Message %q", m["message"], ev.Message)
 	}
+	if err := checkMessageAt(&ev); err != nil {
+		t.Error(err)
+	}
 	return m
+}
+
+// checkMessageAt checks that an event whose MessageAt is set has its
+// Message there in its JSON, between the quotes of the message field.
+func checkMessageAt(ev *spool.Event) error {
+	at, end := ev.MessageAt, ev.MessageAt+len(ev.Message)
+	switch {
+	case at == 0:
+		return nil
+	case end >= len(ev.JSON) || ev.JSON[at-1] != '"' || ev.JSON[end] != '"':
+		return fmt.Errorf("MessageAt %d: not a whole string of the %d-byte document", at, len(ev.JSON))
+	case !bytes.Equal(ev.JSON[at:end], ev.Message):
+		return fmt.Errorf("MessageAt %d: %q in the document, Message %q", at, ev.JSON[at:end], ev.Message)
+	}
+	return nil
+}
+
+// Events of the usual kind (a prefix and interface names that need no
+// escaping) hold their kernel line once: Message is a part of the JSON.
+func TestMessageIsAPartOfTheDocument(t *testing.T) {
+	enc := NewEncoder(Options{Hostname: "fw1"})
+	for _, r := range append(benchRecords(t), conntrackRecords(t)...) {
+		ev := enc.Encode(&r)
+		if ev.MessageAt == 0 {
+			t.Fatalf("Message of %q is not located in the document", ev.Message)
+		}
+		if err := checkMessageAt(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := benchRecords(t)[0]
+	r.Prefix = `say "hi" `
+	if ev := enc.Encode(&r); ev.MessageAt != 0 {
+		t.Fatalf("MessageAt %d for a line the document escapes", ev.MessageAt)
+	}
 }
 
 // asJSONString is what encoding/json makes of b as a string: invalid UTF-8

@@ -36,5 +36,8 @@ func FuzzEncode(f *testing.F) {
 		if m["message"] != asJSONString(ev.Message) {
 			t.Fatalf("message %q is not the line %q", m["message"], ev.Message)
 		}
+		if err := checkMessageAt(&ev); err != nil {
+			t.Fatal(err)
+		}
 	})
 }

@@ -1,16 +1,14 @@
 package ship
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
+	"net/http/httptrace"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/nflog-agent/nflog-agent/internal/redact"
 )
@@ -75,9 +73,10 @@ type httpClient struct {
 	headers http.Header
 	red     *redact.Secrets
 	st      *counters
-	// bodies holds uncompressed request bodies that post has compressed,
-	// for newBody to reuse: one per request in flight.
-	bodies chan []byte
+	// bodies are the request bodies as the sink builds them, gzipped the
+	// same compressed, kept for reuse (see bodyLease).
+	bodies, gzipped bodyPool
+	compressors     gzipWriters
 }
 
 func newHTTPClient(c *SinkConfig, red *redact.Secrets, st *counters) (*httpClient, error) {
@@ -97,7 +96,8 @@ func newHTTPClient(c *SinkConfig, red *redact.Secrets, st *counters) (*httpClien
 	hc := &http.Client{Transport: timedTransport{tr, st}, Timeout: c.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return &httpClient{hc: hc, tr: tr, policy: c.Retry, gzip: c.Compression == "gzip", headers: http.Header{},
-		red: red, st: st, bodies: make(chan []byte, c.Concurrency)}, nil
+		red: red, st: st, bodies: make(bodyPool, c.Concurrency), gzipped: make(bodyPool, c.Concurrency),
+		compressors: make(gzipWriters, c.Concurrency)}, nil
 }
 
 // retrying returns the go-retryablehttp client for one request of a batch:
@@ -161,36 +161,26 @@ func (h *httpClient) attemptFailed(err error) {
 	}
 }
 
-// newBody returns an empty request body with room for n bytes, for post.
-// With gzip on, post compresses the body and keeps its buffer for the next
-// one: a batch's uncompressed body (about a megabyte) would otherwise be
-// allocated, zeroed and collected for every request. Only those can be
-// reused: the transport may still read a body it was given after the
-// request returned.
-func (h *httpClient) newBody(n int) []byte {
-	select {
-	case b := <-h.bodies:
-		if cap(b) >= n {
-			return b[:0]
-		}
-	default:
-	}
-	return make([]byte, 0, n)
-}
+// newBody returns an empty request body with room for n bytes, for post,
+// which owns it from then on and returns it to the sink's pool when the
+// transport is done with it.
+func (h *httpClient) newBody(n int) []byte { return h.bodies.get(n) }
 
 // post sends body to url, and owns body from then on (see newBody). It
 // returns the response body of a 2xx answer, or a *statusError for any
 // other status after the retries, or a transport error (secrets removed).
 // The retry state of the batch comes with ctx.
 func (h *httpClient) post(ctx context.Context, url, contentType string, body []byte) ([]byte, error) {
+	sent := &h.bodies
 	if h.gzip {
 		raw := body
-		body = gzipBody(raw)
-		select {
-		case h.bodies <- raw:
-		default:
-		}
+		body = h.compressors.compress(h.gzipped.get(len(raw)/4+64), raw)
+		h.bodies.put(raw)
+		sent = &h.gzipped
 	}
+	lease := &bodyLease{body: body, pool: *sent}
+	defer lease.requestReturned()
+	ctx = httptrace.WithClientTrace(ctx, lease.trace())
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, url, body)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %s", h.red.Redact(err.Error()))
@@ -223,22 +213,6 @@ func (h *httpClient) post(ctx context.Context, url, contentType string, body []b
 		serr.Location = h.red.Redact(RedirectLocation(resp))
 	}
 	return nil, serr
-}
-
-var gzipPool = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	return w
-}}
-
-func gzipBody(b []byte) []byte {
-	var buf bytes.Buffer
-	buf.Grow(len(b)/4 + 64)
-	w := gzipPool.Get().(*gzip.Writer)
-	w.Reset(&buf)
-	w.Write(b) // writes to a bytes.Buffer do not fail
-	w.Close()
-	gzipPool.Put(w)
-	return buf.Bytes()
 }
 
 // timedTransport counts attempts and their durations.

@@ -197,7 +197,7 @@ func (a *Appender) freed() {
 
 // copy copies ev into the current block.
 func (a *Appender) copy(ev *Event) queued {
-	n := len(ev.ID) + len(ev.Message) + len(ev.JSON)
+	n := ev.stored()
 	if n > slabSize/4 {
 		return queued{ev: copyEvent(ev)} // a large event gets its own allocation
 	}
@@ -212,10 +212,7 @@ func (a *Appender) copy(ev *Event) queued {
 	b := a.rest[:n:n]
 	a.rest = a.rest[n:]
 	a.mu.Unlock()
-	i := copy(b, ev.ID)
-	m := i + copy(b[i:], ev.Message)
-	copy(b[m:], ev.JSON)
-	return queued{ev: Event{ID: b[:i:i], Time: ev.Time, Message: b[i:m:m], JSON: b[m:]}, s: s}
+	return queued{ev: ev.copyTo(b), s: s}
 }
 
 // Close appends what is buffered and stops the Appender.

@@ -18,10 +18,47 @@ type Event struct {
 	Time    time.Time // @timestamp; zero when unknown
 	Message []byte    // the kernel's log line
 	JSON    []byte    // the encoded ECS document, one line, no newline
+	// MessageAt is where Message starts in JSON when Message is a part of
+	// it (the document's message field, where it needs no escaping), so
+	// that copies and the spool hold the line once; 0 when it is not (a
+	// document starts with '{', never with its message).
+	MessageAt int
+}
+
+// messageInJSON reports whether Message is the part of JSON at MessageAt.
+func (e *Event) messageInJSON() bool {
+	return e.MessageAt > 0 && e.MessageAt+len(e.Message) <= len(e.JSON)
+}
+
+// stored is the number of bytes a copy of e holds: the line once.
+func (e *Event) stored() int {
+	n := len(e.ID) + len(e.JSON)
+	if !e.messageInJSON() {
+		n += len(e.Message)
+	}
+	return n
 }
 
 // size is what the event weighs in batch and queue limits.
-func (e *Event) size() int { return len(e.ID) + len(e.Message) + len(e.JSON) + 8 }
+func (e *Event) size() int { return e.stored() + 8 }
+
+// copyTo copies e into b, which has room for e.stored() bytes, and returns
+// the copy, whose slices are parts of b that appending to one cannot
+// overwrite the next.
+func (e *Event) copyTo(b []byte) Event {
+	i := copy(b, e.ID)
+	m := i
+	if !e.messageInJSON() {
+		m += copy(b[i:], e.Message)
+	}
+	n := m + copy(b[m:], e.JSON)
+	c := Event{ID: b[:i:i], Time: e.Time, Message: b[i:m:m], JSON: b[m:n:n]}
+	if e.messageInJSON() {
+		end := e.MessageAt + len(e.Message)
+		c.Message, c.MessageAt = c.JSON[e.MessageAt:end:end], e.MessageAt
+	}
+	return c
+}
 
 // Position is a place in a Queue: everything before it. The zero Position is
 // the start of the queue. Positions are ordered by Seq.

@@ -2,6 +2,9 @@ package spool
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
 	"os"
 	"testing"
 	"time"
@@ -83,6 +86,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Time: time.Unix(0, 0).UTC(), JSON: []byte("{}")},
 		{Time: time.Date(1900, 1, 1, 0, 0, 0, 1, time.UTC), Message: bytes.Repeat([]byte("m"), 300)},
 		testEvent(7),
+		testEvent(8), // its line in its document
 	} {
 		b := appendRecord(nil, &ev)
 		if len(b) != recordSize(&ev) {
@@ -94,6 +98,38 @@ func TestRecordRoundTrip(t *testing.T) {
 		}
 		if !bytes.Equal(appendRecord(nil, &got), b) || !got.Time.Equal(ev.Time) || got.Time.IsZero() != ev.Time.IsZero() {
 			t.Fatalf("round trip of %+v gave %+v", ev, got)
+		}
+	}
+}
+
+// A line that is a part of the document is stored once, as where it is
+// there; a reference outside the document is corruption.
+func TestRecordStoresTheLineOnce(t *testing.T) {
+	ev := testEvent(8)
+	inline := ev
+	inline.MessageAt = 0
+	if saved := recordSize(&inline) - recordSize(&ev); saved < len(ev.Message)-4 {
+		t.Fatalf("the record of an event whose line is in its document is %d bytes smaller, want about %d", saved, len(ev.Message))
+	}
+	got, _, err := readRecord(appendRecord(nil, &ev))
+	if err != nil || got.MessageAt != ev.MessageAt || !bytes.Equal(got.Message, ev.Message) {
+		t.Fatalf("read back MessageAt %d, Message %q, %v", got.MessageAt, got.Message, err)
+	}
+	if got.Message = append(got.Message, 'x'); bytes.Contains(got.JSON, []byte("x")) {
+		t.Fatal("appending to the Message read back overwrote its document")
+	}
+
+	doc := []byte(`{"message":"x"}`)
+	for _, ref := range [][2]uint64{{0, 1}, {16, 0}, {12, 4}, {1 << 62, 1}, {12, 1 << 62}} {
+		payload := binary.LittleEndian.AppendUint64(nil, 0) // time: the epoch
+		payload = append(payload, 0)                        // no ID
+		payload = binary.AppendUvarint(payload, maxPayload+1+ref[0])
+		payload = binary.AppendUvarint(payload, ref[1])
+		payload = append(payload, doc...)
+		frame := binary.LittleEndian.AppendUint32(nil, uint32(len(payload)))
+		frame = binary.LittleEndian.AppendUint32(frame, crc32.Checksum(payload, castagnoli))
+		if _, _, err := readRecord(append(frame, payload...)); !errors.Is(err, errCorrupt) {
+			t.Errorf("line at %d+%d of a %d-byte document: %v, want corrupt", ref[0], ref[1], len(doc), err)
 		}
 	}
 }

@@ -159,14 +159,7 @@ func (m *Memory) notifyAll() {
 }
 
 // copyEvent copies ev into one allocation.
-func copyEvent(ev *Event) Event {
-	b := make([]byte, 0, len(ev.ID)+len(ev.Message)+len(ev.JSON))
-	b = append(b, ev.ID...)
-	b = append(b, ev.Message...)
-	b = append(b, ev.JSON...)
-	i, m := len(ev.ID), len(ev.ID)+len(ev.Message)
-	return Event{ID: b[:i:i], Time: ev.Time, Message: b[i:m:m], JSON: b[m:]}
-}
+func copyEvent(ev *Event) Event { return ev.copyTo(make([]byte, ev.stored())) }
 
 // dropFirst removes the oldest event; readers that had not read it count it
 // under reason (empty: every reader had committed it). m.mu is held.

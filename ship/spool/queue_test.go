@@ -7,13 +7,19 @@ import (
 	"time"
 )
 
-// testEvent is event i of a test stream: every field depends on i, and
-// every third event has no time.
+// testEvent is event i of a test stream: every field depends on i, every
+// third event has no time, and every other one holds its Message in its
+// JSON, as the encoder makes most events.
 func testEvent(i int) Event {
 	ev := Event{
 		ID:      fmt.Appendf(nil, "id-%06d", i),
 		Message: fmt.Appendf(nil, "IN=eth0 OUT= SRC=10.0.0.%d DST=10.0.0.1 LEN=60 N=%d", i%250, i),
 		JSON:    fmt.Appendf(nil, `{"event":{"id":"id-%06d"},"n":%d}`, i, i),
+	}
+	if i%2 == 0 {
+		ev.JSON = fmt.Appendf(nil, `{"message":"%s","event":{"id":"id-%06d"},"n":%d}`, ev.Message, i, i)
+		ev.MessageAt = len(`{"message":"`)
+		ev.Message = ev.JSON[ev.MessageAt : ev.MessageAt+len(ev.Message)]
 	}
 	if i%3 != 0 {
 		ev.Time = time.Date(2026, 11, 30, 1, 2, 3, i*1000, time.UTC)
@@ -65,7 +71,8 @@ func checkEvents(t testing.TB, evs []Event, from, to int) {
 	for k, got := range evs {
 		want := testEvent(from + k)
 		if !bytes.Equal(got.ID, want.ID) || !bytes.Equal(got.Message, want.Message) ||
-			!bytes.Equal(got.JSON, want.JSON) || !got.Time.Equal(want.Time) || got.Time.IsZero() != want.Time.IsZero() {
+			!bytes.Equal(got.JSON, want.JSON) || got.MessageAt != want.MessageAt ||
+			!got.Time.Equal(want.Time) || got.Time.IsZero() != want.Time.IsZero() {
 			t.Fatalf("event %d: got %+v, want %+v", from+k, got, want)
 		}
 	}

@@ -16,7 +16,14 @@ import (
 // and the payload is
 //
 //	i64 LE Unix nanoseconds (math.MinInt64: no time) |
-//	uvarint len(ID) | ID | uvarint len(Message) | Message | JSON
+//	uvarint len(ID) | ID | message | JSON
+//
+// where the message is stored in one of two ways: in full, or, when it is
+// a part of the JSON document (Event.MessageAt), as where it is there,
+// which saves writing, reading and checksumming the line twice:
+//
+//	uvarint len(Message) | Message          (a length ≤ maxPayload)
+//	uvarint maxPayload+1+MessageAt | uvarint len(Message)
 //
 // The length comes first so a reader knows how much to read; the checksum
 // covers the payload only, so a torn length is caught by the bound check or
@@ -49,8 +56,13 @@ func appendRecord(dst []byte, ev *Event) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(t))
 	dst = binary.AppendUvarint(dst, uint64(len(ev.ID)))
 	dst = append(dst, ev.ID...)
-	dst = binary.AppendUvarint(dst, uint64(len(ev.Message)))
-	dst = append(dst, ev.Message...)
+	if ev.messageInJSON() {
+		dst = binary.AppendUvarint(dst, maxPayload+1+uint64(ev.MessageAt))
+		dst = binary.AppendUvarint(dst, uint64(len(ev.Message)))
+	} else {
+		dst = binary.AppendUvarint(dst, uint64(len(ev.Message)))
+		dst = append(dst, ev.Message...)
+	}
 	dst = append(dst, ev.JSON...)
 	payload := dst[start+frameHeader:]
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
@@ -60,8 +72,11 @@ func appendRecord(dst []byte, ev *Event) []byte {
 
 // recordSize is the size of the frame appendRecord writes for ev.
 func recordSize(ev *Event) int {
-	return frameHeader + 8 + uvarintLen(len(ev.ID)) + len(ev.ID) +
-		uvarintLen(len(ev.Message)) + len(ev.Message) + len(ev.JSON)
+	n := frameHeader + 8 + uvarintLen(len(ev.ID)) + len(ev.ID) + len(ev.JSON)
+	if ev.messageInJSON() {
+		return n + uvarintLen(maxPayload+1+ev.MessageAt) + uvarintLen(len(ev.Message))
+	}
+	return n + uvarintLen(len(ev.Message)) + len(ev.Message)
 }
 
 func uvarintLen(n int) int {
@@ -108,6 +123,13 @@ func decodePayload(p []byte) (Event, error) {
 	if !ok {
 		return Event{}, fmt.Errorf("%w: bad id length", errCorrupt)
 	}
+	l, n := binary.Uvarint(p)
+	if n <= 0 {
+		return Event{}, fmt.Errorf("%w: bad message length", errCorrupt)
+	}
+	if l > maxPayload {
+		return messageInJSON(ev, id, l-maxPayload-1, p[n:])
+	}
 	msg, p, ok := lengthPrefixed(p)
 	if !ok {
 		return Event{}, fmt.Errorf("%w: bad message length", errCorrupt)
@@ -115,6 +137,24 @@ func decodePayload(p []byte) (Event, error) {
 	// Full slice expressions: a caller appending to one field must not
 	// overwrite the next.
 	ev.ID, ev.Message, ev.JSON = id[:len(id):len(id)], msg[:len(msg):len(msg)], p[:len(p):len(p)]
+	return ev, nil
+}
+
+// messageInJSON completes ev from a payload whose message is the part of
+// the JSON document at offset at: p holds the message length, then the
+// document.
+func messageInJSON(ev Event, id []byte, at uint64, p []byte) (Event, error) {
+	l, n := binary.Uvarint(p)
+	if n <= 0 {
+		return Event{}, fmt.Errorf("%w: bad message length", errCorrupt)
+	}
+	doc := p[n:]
+	if at == 0 || at > uint64(len(doc)) || l > uint64(len(doc))-at {
+		return Event{}, fmt.Errorf("%w: message at %d+%d outside a %d-byte document", errCorrupt, at, l, len(doc))
+	}
+	end := int(at + l)
+	ev.ID, ev.JSON = id[:len(id):len(id)], doc[:len(doc):len(doc)]
+	ev.Message, ev.MessageAt = doc[at:end:end], int(at)
 	return ev, nil
 }
 

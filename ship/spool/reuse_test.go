@@ -142,7 +142,7 @@ func TestMemoryHeldEventsSurviveFlood(t *testing.T) {
 	var wg sync.WaitGroup
 	for g := range producers {
 		wg.Go(func() {
-			buf := testEvent(0)
+			var buf reusable
 			for i := range each {
 				addReused(a, &buf, testEvent(g*each+i))
 			}
