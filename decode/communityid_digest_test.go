@@ -1,8 +1,11 @@
 package decode
 
 import (
+	"crypto/fips140"
 	"crypto/sha1"
 	"math/rand"
+	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -29,5 +32,27 @@ func TestSHA1OneBlock(t *testing.T) {
 				t.Fatalf("%d bytes %x: got %x %v, want %x", n, in[:n], got, ok, want)
 			}
 		}
+	}
+}
+
+// TestCommunityIDRefusedSHA1 hashes where SHA-1 is refused (FIPS 140-only
+// mode, fixed when a process starts, hence the child process): the ID is
+// left out, without a panic or an allocation.
+func TestCommunityIDRefusedSHA1(t *testing.T) {
+	if os.Getenv("DECODE_TEST_FIPS_ONLY") == "1" {
+		if !fips140.Enforced() {
+			t.Fatal("the child is not in FIPS 140-only mode")
+		}
+		k := cidKey(t, 6, "1.2.3.4", "5.6.7.8", 1122, 3344, true)
+		buf := make([]byte, 0, 64)
+		if n := testing.AllocsPerRun(10, func() { buf = appendCommunityID(buf[:0], 0, k) }); n != 0 || len(buf) != 0 {
+			t.Fatalf("appendCommunityID gave %q with %v allocations, want nothing and none", buf, n)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCommunityIDRefusedSHA1$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GODEBUG=fips140=only", "DECODE_TEST_FIPS_ONLY=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child in FIPS 140-only mode: %v\n%s", err, out)
 	}
 }
