@@ -36,8 +36,8 @@ func TestSHA1OneBlock(t *testing.T) {
 }
 
 // TestCommunityIDRefusedSHA1 hashes where SHA-1 is refused (FIPS 140-only
-// mode, fixed when a process starts, hence the child process): the ID is
-// left out, without a panic or an allocation.
+// mode, fixed when a process starts, hence the child process): events
+// leave network.community_id out, without a panic or an allocation.
 func TestCommunityIDRefusedSHA1(t *testing.T) {
 	if os.Getenv("DECODE_TEST_FIPS_ONLY") == "1" {
 		if !fips140.Enforced() {
@@ -47,6 +47,11 @@ func TestCommunityIDRefusedSHA1(t *testing.T) {
 		buf := make([]byte, 0, 64)
 		if n := testing.AllocsPerRun(10, func() { buf = appendCommunityID(buf[:0], 0, k) }); n != 0 || len(buf) != 0 {
 			t.Fatalf("appendCommunityID gave %q with %v allocations, want nothing and none", buf, n)
+		}
+		for _, r := range benchRecords(t) {
+			if m := encodeMap(t, Options{}, &r); field(m, "network.community_id") != nil {
+				t.Fatalf("event has network.community_id %v", field(m, "network.community_id"))
+			}
 		}
 		return
 	}

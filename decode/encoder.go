@@ -361,9 +361,14 @@ func (e *Encoder) appendNetwork(b []byte, r *Record) []byte {
 	if pk.hasProto {
 		b = transportMembers[pk.proto].appendTo(b)
 		if k, ok := pk.flowKey(); ok {
-			b = append(b, `,"community_id":"`...)
-			b = appendCommunityID(b, 0, k)
-			b = append(b, '"')
+			// The member is taken back when there is no ID after all.
+			const key = `,"community_id":"`
+			b = append(b, key...)
+			if id := appendCommunityID(b, 0, k); len(id) > len(b) {
+				b = append(id, '"')
+			} else {
+				b = b[:len(b)-len(key)]
+			}
 		}
 	}
 	b = appendVLAN(b, ",", outer, inner)
