@@ -2,7 +2,9 @@ package decode
 
 import (
 	"cmp"
+	"crypto/fips140"
 	"crypto/sha1"
+	"encoding"
 	"encoding/base64"
 	"encoding/binary"
 	"slices"
@@ -29,25 +31,28 @@ func (k flowKey) valid() bool {
 
 // appendCommunityID appends "1:" + standard base64 (with padding) of the
 // SHA-1 digest to dst. It appends nothing if k's addresses are not both 4 or
-// both 16 bytes long.
+// both 16 bytes long, or if SHA-1 is not available.
 func appendCommunityID(dst []byte, seed uint16, k flowKey) []byte {
-	if !k.valid() {
+	var state [sha1StateSize]byte
+	sum, ok := communityIDSum(state[:0], seed, &k)
+	if !ok {
 		return dst
 	}
-	sum := communityIDDigest(seed, k)
 	const n = 2 + 28 // 20 digest bytes are 28 base64 chars with padding
 	dst = slices.Grow(dst, n)
 	out := dst[len(dst) : len(dst)+n]
 	out[0], out[1] = '1', ':'
-	base64.StdEncoding.Encode(out[2:], sum[:])
+	base64.StdEncoding.Encode(out[2:], sum)
 	return dst[:len(dst)+n]
 }
 
-// communityIDDigest returns the raw SHA-1 digest (so tests can check the hex
-// encoding too). It returns the zero digest for a key that is not valid.
-func communityIDDigest(seed uint16, k flowKey) [20]byte {
+// communityIDSum returns the raw SHA-1 digest, held in state's array, or
+// false for a key that is not valid or when SHA-1 is not available. The key
+// and the digest are passed by reference: a copy of either reads bytes just
+// stored in smaller pieces, which stalls the CPU until the stores complete.
+func communityIDSum(state []byte, seed uint16, k *flowKey) ([]byte, bool) {
 	if !k.valid() {
-		return [20]byte{}
+		return nil, false
 	}
 	src, dst, sport, dport := k.Src, k.Dst, k.SrcPort, k.DstPort
 	ports := k.HasPorts && hasPortProto(k.Proto)
@@ -67,12 +72,13 @@ func communityIDDigest(seed uint16, k flowKey) [20]byte {
 		src, dst, sport, dport = dst, src, dport, sport
 	}
 
-	// seed · saddr · daddr · proto · 0 · [sport · dport]; at most 40 bytes
-	// (IPv6 with ports), kept on the stack.
+	// seed · saddr · daddr · proto · 0 · [sport · dport], at most 40 bytes
+	// (IPv6 with ports), always fits one SHA-1 block with its padding, so
+	// the block is built here, padded, and compressed once.
 	// The addresses are copied as arrays of their two possible sizes: a
 	// copy of a length that changes from packet to packet would branch on
 	// it inside runtime.memmove.
-	var in [2 + 16 + 16 + 2 + 4]byte
+	var in [sha1.BlockSize]byte
 	binary.BigEndian.PutUint16(in[0:], seed)
 	if len(src) == 4 {
 		*(*[4]byte)(in[2:6]) = [4]byte(src)
@@ -89,7 +95,42 @@ func communityIDDigest(seed uint16, k flowKey) [20]byte {
 		binary.BigEndian.PutUint16(in[n+2:], dport)
 		n += 4
 	}
-	return sha1.Sum(in[:n])
+	return sha1OneBlock(state, &in, n)
+}
+
+// sha1StateSize is the length of crypto/sha1's state encoding: magic, the
+// five state words big-endian, the pending block and the length.
+const sha1StateSize = len(sha1StateMagic) + sha1.Size + sha1.BlockSize + 8
+
+const sha1StateMagic = "sha\x01"
+
+// sha1OneBlock returns the SHA-1 digest of the first n < 56 bytes of in,
+// which must be zero past them. It pads the message itself and feeds the
+// single block to a crypto/sha1 hash, whose state after that block is the
+// digest: read through the hash's documented state encoding, appended to
+// state, this skips sha1.Sum's buffering and second copy of the padding,
+// which cost as much as the compression. The hash stays on the stack. The
+// digest is a view of state's array. It reports false if the hash refuses
+// (SHA-1 disabled by FIPS 140-only mode) or keeps its state otherwise.
+func sha1OneBlock(state []byte, in *[sha1.BlockSize]byte, n int) ([]byte, bool) {
+	if fips140.Enforced() {
+		return nil, false // SHA-1 is refused: not tried, as each refusal allocates its error
+	}
+	in[n] = 0x80
+	binary.BigEndian.PutUint64(in[sha1.BlockSize-8:], uint64(n)*8)
+	h := sha1.New()
+	st, ok := h.(encoding.BinaryAppender)
+	if !ok {
+		return nil, false
+	}
+	if _, err := h.Write(in[:]); err != nil {
+		return nil, false
+	}
+	state, err := st.AppendBinary(state)
+	if err != nil || len(state) != sha1StateSize || string(state[:len(sha1StateMagic)]) != sha1StateMagic {
+		return nil, false
+	}
+	return state[len(sha1StateMagic) : len(sha1StateMagic)+sha1.Size], true
 }
 
 // compareAddrs is bytes.Compare for two addresses of the same size, 4 or

@@ -106,6 +106,7 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 		b = jsonstring.Append(b, e.line)
 		head = eventHeads[boolByte(pk.version != 0)][p.verdict][1:]
 	}
+	line := ev.Message
 	b = append(b, head...)
 	b = e.id.appendTo(b)
 	if r.HasSeq {
@@ -118,7 +119,7 @@ func (e *Encoder) Encode(r *Record) spool.Event {
 	b = e.appendInterface(b, `,"ingress":{"interface":{"name":`, r.InName)
 	b = e.appendInterface(b, `,"egress":{"interface":{"name":`, r.OutName)
 	b = append(b, '}')
-	b = e.appendEndpoints(b, r)
+	b = e.appendEndpoints(b, r, line)
 	b = e.appendNetwork(b, r)
 	if r.HasUID {
 		b = appendUintString(b, `,"user":{"id":"`, uint64(r.UID))
@@ -233,15 +234,16 @@ func (e *Encoder) appendName(b []byte, name string) []byte {
 // appendEndpoints writes source.*, destination.* and related.ip. The
 // endpoints are the packet's own; the NAT members are the connection's
 // translated source and destination, from its conntrack entry.
-func (e *Encoder) appendEndpoints(b []byte, r *Record) []byte {
+func (e *Encoder) appendEndpoints(b []byte, r *Record, line []byte) []byte {
 	pk := &e.pk
-	var srcMAC, dstMAC []byte
+	var srcMAC, dstMAC macText
 	if e.hasMAC {
-		srcMAC, dstMAC = e.mac.src, e.mac.dst
+		srcMAC = macText{e.mac.src, e.macInLine(line, pk.srcMACAt)}
+		dstMAC = macText{e.mac.dst, e.macInLine(line, pk.dstMACAt)}
 	}
 	if pk.version == 0 {
 		// Without an IP header only the MACs are known, if at all.
-		if srcMAC != nil {
+		if e.hasMAC {
 			b = e.appendMACMember(b, `,"source":{"mac":"`, srcMAC)
 			b = e.appendMACMember(b, `"},"destination":{"mac":"`, dstMAC)
 			b = append(b, '"', '}')
@@ -293,7 +295,7 @@ func sameAddr(a netip.Addr, p []byte) bool {
 // appendEndpoint writes the members of source or destination that have an
 // IP header; head opens the object up to the value of ip, addr is quoted.
 // The object is left open.
-func (e *Encoder) appendEndpoint(b []byte, head string, addr *fixedText, port uint16, mac []byte) []byte {
+func (e *Encoder) appendEndpoint(b []byte, head string, addr *fixedText, port uint16, mac macText) []byte {
 	b = append(b, head...)
 	b = addr.appendTo(b)
 	b = append(b, `,"address":`...)
@@ -301,21 +303,41 @@ func (e *Encoder) appendEndpoint(b []byte, head string, addr *fixedText, port ui
 	if e.pk.hasPorts {
 		b = appendUintMember(b, `,"port":`, uint64(port))
 	}
-	if mac != nil {
+	if e.hasMAC {
 		b = e.appendMACMember(b, `,"mac":"`, mac)
 		b = append(b, '"')
 	}
 	return b
 }
 
+// macText is a MAC address of the record's MAC header, and its text in the
+// kernel line when the event can copy it from there.
+type macText struct {
+	addr   []byte
+	inLine []byte
+}
+
+// macInLine returns the text at offset at of the kernel line when it is a
+// MAC address of the event's MAC header written as the event writes it
+// (the line always uses colon style), or nil.
+func (e *Encoder) macInLine(line []byte, at int) []byte {
+	if at == 0 || !e.mac.hard || e.opts.MAC != MACColon || at+macTextLen > len(line) {
+		return nil
+	}
+	return line[at : at+macTextLen]
+}
+
 // appendMACMember writes key, which ends with the opening quote, and mac in
 // the configured style.
-func (e *Encoder) appendMACMember(b []byte, key string, mac []byte) []byte {
+func (e *Encoder) appendMACMember(b []byte, key string, mac macText) []byte {
 	b = append(b, key...)
-	if e.opts.MAC == MACRFC7042 {
-		return appendMAC(b, mac, '-', true)
+	switch {
+	case mac.inLine != nil:
+		return append(b, mac.inLine...)
+	case e.opts.MAC == MACRFC7042:
+		return appendMAC(b, mac.addr, '-', true)
 	}
-	return appendMAC(b, mac, ':', false)
+	return appendMAC(b, mac.addr, ':', false)
 }
 
 // appendNetwork writes network.*: the VLAN ids, and what the IP header
@@ -339,9 +361,14 @@ func (e *Encoder) appendNetwork(b []byte, r *Record) []byte {
 	if pk.hasProto {
 		b = transportMembers[pk.proto].appendTo(b)
 		if k, ok := pk.flowKey(); ok {
-			b = append(b, `,"community_id":"`...)
-			b = appendCommunityID(b, 0, k)
-			b = append(b, '"')
+			// The member is taken back when there is no ID after all.
+			const key = `,"community_id":"`
+			b = append(b, key...)
+			if id := appendCommunityID(b, 0, k); len(id) > len(b) {
+				b = append(id, '"')
+			} else {
+				b = b[:len(b)-len(key)]
+			}
 		}
 	}
 	b = appendVLAN(b, ",", outer, inner)

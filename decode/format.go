@@ -47,6 +47,9 @@ var hexPairs = func() (t [2][256][2]byte) {
 	return t
 }()
 
+// macTextLen is the length of a 6-byte MAC address as text.
+const macTextLen = len("aa:bb:cc:dd:ee:ff")
+
 // appendMAC appends p as hex bytes joined by sep. Each byte is written with
 // a separator after it, the last one dropped: no branch in the loop.
 func appendMAC(b, p []byte, sep byte, upper bool) []byte {

@@ -26,6 +26,7 @@ const (
 // the part of the kernel's skb.
 type lineWriter struct {
 	b     []byte
+	start int // where the line starts in b
 	p     []byte
 	flags LogFlags
 	pk    *packet
@@ -35,7 +36,7 @@ type lineWriter struct {
 func appendKernelLine(dst []byte, r *Record, flags LogFlags, pk *packet) []byte {
 	start := len(dst)
 	*pk = packet{}
-	w := lineWriter{b: dst, p: r.Payload, flags: flags, pk: pk}
+	w := lineWriter{b: dst, start: start, p: r.Payload, flags: flags, pk: pk}
 	w.common(r)
 	if r.Family == FamilyARP {
 		if flags&FlagMACDecode != 0 && r.HasHwType && r.HwType == 1 && len(r.HwHeader) >= 14 {
@@ -111,7 +112,8 @@ func (w *lineWriter) common(r *Record) {
 }
 
 // mac prints the link-layer part, which the kernel only logs for packets
-// with an input device.
+// with an input device. It records where the addresses' text is, which the
+// event copies rather than formats again.
 func (w *lineWriter) mac(r *Record) {
 	h := r.HwHeader
 	if w.flags&FlagMACDecode != 0 && r.HasHwType && r.HwType == 1 {
@@ -119,8 +121,10 @@ func (w *lineWriter) mac(r *Record) {
 			return
 		}
 		w.str("MACSRC=")
+		w.pk.srcMACAt = len(w.b) - w.start
 		w.b = appendMAC(w.b, h[6:12], ':', false)
 		w.str(" MACDST=")
+		w.pk.dstMACAt = len(w.b) - w.start
 		w.b = appendMAC(w.b, h[0:6], ':', false)
 		w.str(" MACPROTO=")
 		w.b = appendHex(w.b, uint64(binary.BigEndian.Uint16(h[12:14])), 4, false)
@@ -128,6 +132,11 @@ func (w *lineWriter) mac(r *Record) {
 		return
 	}
 	w.str("MAC=")
+	if len(h) >= 12 {
+		// destination, source: each address is followed by a colon.
+		w.pk.dstMACAt = len(w.b) - w.start
+		w.pk.srcMACAt = w.pk.dstMACAt + macTextLen + 1
+	}
 	w.b = appendMAC(w.b, h, ':', false)
 	w.str(" ")
 }

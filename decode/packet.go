@@ -46,4 +46,8 @@ type packet struct {
 
 	hasIncomplete bool
 	incomplete    uint32
+
+	// Where the line holds the text of the MAC header's source and
+	// destination addresses, as offsets from its start; 0 when it does not.
+	srcMACAt, dstMACAt int
 }

@@ -12,6 +12,7 @@ const (
 // the ethertype right after them, and up to two VLAN tags (outer first).
 type macHeader struct {
 	src, dst  []byte
+	hard      bool // read from the hard header, which the kernel line prints
 	etherType uint16
 	vlans     [2]uint16
 	nvlans    int
@@ -40,7 +41,8 @@ func (m *macHeader) parse(h []byte) bool {
 // parseRecord reads the record's MAC header into m: the hard header of an
 // Ethernet device, else the bridge's L2 header.
 func (m *macHeader) parseRecord(r *Record) bool {
-	return m.parse(r.HwHeader) || m.parse(r.L2Header)
+	m.hard = m.parse(r.HwHeader)
+	return m.hard || m.parse(r.L2Header)
 }
 
 // vlanIDs returns the outer and inner VLAN ids (-1 when absent). A tag
