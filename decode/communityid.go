@@ -110,27 +110,26 @@ const sha1StateMagic = "sha\x01"
 // digest: read through the hash's documented state encoding, appended to
 // state, this skips sha1.Sum's buffering and second copy of the padding,
 // which cost as much as the compression. The hash stays on the stack. The
-// digest is a view of state's array. It reports false if the hash refuses
-// (SHA-1 disabled by FIPS 140-only mode) or keeps its state otherwise.
+// digest is a view of state's array. Should a future crypto/sha1 encode its
+// state otherwise, sha1.Sum gives the digest instead. It reports false if
+// SHA-1 is refused (FIPS 140-only mode).
 func sha1OneBlock(state []byte, in *[sha1.BlockSize]byte, n int) ([]byte, bool) {
 	if fips140.Enforced() {
 		return nil, false // SHA-1 is refused: not tried, as each refusal allocates its error
 	}
+	msg := in[:n]
 	in[n] = 0x80
 	binary.BigEndian.PutUint64(in[sha1.BlockSize-8:], uint64(n)*8)
 	h := sha1.New()
-	st, ok := h.(encoding.BinaryAppender)
-	if !ok {
-		return nil, false
+	if st, ok := h.(encoding.BinaryAppender); ok {
+		h.Write(in[:]) // a hash's Write never fails
+		enc, err := st.AppendBinary(state[:0])
+		if err == nil && len(enc) == sha1StateSize && string(enc[:len(sha1StateMagic)]) == sha1StateMagic {
+			return enc[len(sha1StateMagic) : len(sha1StateMagic)+sha1.Size], true
+		}
 	}
-	if _, err := h.Write(in[:]); err != nil {
-		return nil, false
-	}
-	state, err := st.AppendBinary(state)
-	if err != nil || len(state) != sha1StateSize || string(state[:len(sha1StateMagic)]) != sha1StateMagic {
-		return nil, false
-	}
-	return state[len(sha1StateMagic) : len(sha1StateMagic)+sha1.Size], true
+	sum := sha1.Sum(msg)
+	return append(state[:0], sum[:]...), true
 }
 
 // compareAddrs is bytes.Compare for two addresses of the same size, 4 or
