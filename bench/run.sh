@@ -27,7 +27,8 @@
 #   BENCH_SPOOL_DIR=/var/tmp   where agent-https's spool goes: a disk filesystem (the report names it), not a tmpfs
 #   BENCH_OUT=docs/bench  where results.csv, README.md, chart.png go (default: a new /tmp folder)
 #   BENCH_AGENT_RT=1      run the agent at ulogd2's real-time priority too (shields it from unrelated load)
-#   BENCH_AGENT_OVERFLOW=block   the agent's queue overflow policy (default: the agent's own, drop)
+#   BENCH_AGENT_OVERFLOW=drop    the agent's queue overflow policy (default: the agent's own, block)
+#   BENCH_HTTPS_CONCURRENCY=2     agent-https's sink concurrency, batches in flight (default: the sink's own, 1)
 #   BENCH_AGENT_YAML='spool: {memory_events: 10000}'   top-level YAML added to the agent's config
 #   BENCH_LOGS=DIR        keep every reader's log there (e.g. with GODEBUG=gctrace=1 for the agent's GC trace)
 #   BENCH_AGENT=PATH      an nflog-agent binary to measure instead of building ./cmd/agent
@@ -145,7 +146,7 @@ fi
 echo "bench: load average before: $(cut -d' ' -f1-3 /proc/loadavg); steps $steps, $duration each, $repeat repetition(s), setups $setups"
 bin/nflogbench -work "$work" -spool-dir "$spool" -prefix "$prefix" -out "$out" -steps "$steps" -duration "$duration" \
 	-repeat "$repeat" -setups "$setups" -max-drain "$maxdrain" -note "$note" \
-	-load-start "${BENCH_LOAD_START:-}" -agent-rt="$agent_rt" -agent-overflow "${BENCH_AGENT_OVERFLOW:-}" -agent-yaml "${BENCH_AGENT_YAML:-}" -logs "${BENCH_LOGS:-}" -agent "$agent" -loadgen bin/loadgen
+	-load-start "${BENCH_LOAD_START:-}" -agent-rt="$agent_rt" -agent-overflow "${BENCH_AGENT_OVERFLOW:-}" -https-concurrency "${BENCH_HTTPS_CONCURRENCY:-0}" -agent-yaml "${BENCH_AGENT_YAML:-}" -logs "${BENCH_LOGS:-}" -agent "$agent" -loadgen bin/loadgen
 if [ -z "${BENCH_OUT:-}" ]; then
 	echo "bench: docs/bench/ is unchanged; BENCH_OUT=docs/bench writes the results there instead"
 fi

@@ -43,10 +43,12 @@ type options struct {
 	agentRT  bool
 	loadAt   string
 	overflow string
-	extra    string
-	logs     string
-	spool    string // where agent-https's spool directories go: a disk, not the tmpfs
-	bins     binaries
+	// httpsConcurrency is agent-https's sink concurrency; 0: the default.
+	httpsConcurrency int
+	extra            string
+	logs             string
+	spool            string // where agent-https's spool directories go: a disk, not the tmpfs
+	bins             binaries
 }
 
 // Setups: each reader alone, then both at once.
@@ -89,6 +91,7 @@ func run() int {
 	flag.StringVar(&o.extra, "agent-yaml", "", "top-level YAML appended to the agent's config (e.g. `spool: {memory_events: 10000}`)")
 	flag.StringVar(&o.logs, "logs", "", "keep each reader's stderr (ulogd2's log file for ulogd2) in this `directory`")
 	flag.StringVar(&o.overflow, "agent-overflow", "", "the agent's overflow policy (drop or block; empty: its default)")
+	flag.IntVar(&o.httpsConcurrency, "https-concurrency", 0, "agent-https's sink `concurrency` (batches in flight; 0: the sink's default)")
 	flag.StringVar(&o.loadAt, "load-start", "", "load average when `make bench` started, to record with the results")
 	flag.StringVar(&o.note, "note", "", "note written next to the results (e.g. the mode)")
 	flag.StringVar(&o.bins.agent, "agent", "bin/nflog-agent", "nflog-agent binary")

@@ -105,8 +105,13 @@ groups:
 }
 
 // agentHTTPSConfig is agentConfig with a spool directory and an http sink
-// (gzip, NDJSON) towards the receiver at 127.0.0.1:port that trusts caFile.
-func agentHTTPSConfig(group int, overflow, extra, spoolDir string, port int, caFile string) string {
+// (gzip, NDJSON, concurrency batches in flight; 0: the sink's default)
+// towards the receiver at 127.0.0.1:port that trusts caFile.
+func agentHTTPSConfig(group int, overflow, extra, spoolDir string, port int, caFile string, concurrency int) string {
+	conc := ""
+	if concurrency > 0 {
+		conc = fmt.Sprintf("    concurrency: %d\n", concurrency)
+	}
 	return agentConfig(group, overflow, "") + fmt.Sprintf(`spool:
   dir: %s
 sinks:
@@ -115,8 +120,8 @@ sinks:
     url: https://127.0.0.1:%d/ingest
     format: ndjson
     compression: gzip
-    tls: {ca_file: %s}
-`, spoolDir, port, caFile) + extraYAML(extra)
+%s    tls: {ca_file: %s}
+`, spoolDir, port, conc, caFile) + extraYAML(extra)
 }
 
 // extraYAML is the extra top-level YAML, ending its last line.
@@ -226,7 +231,7 @@ func startReader(kind, dir, spoolDir, ns, cpu string, o options, pids *os.File) 
 		}
 		conf := filepath.Join(dir, "agent-https.yaml")
 		r.spool = filepath.Join(spoolDir, "spool")
-		cfg := agentHTTPSConfig(r.group, o.overflow, o.extra, r.spool, port, filepath.Join(dir, recvCertFile))
+		cfg := agentHTTPSConfig(r.group, o.overflow, o.extra, r.spool, port, filepath.Join(dir, recvCertFile), o.httpsConcurrency)
 		if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 			r.recv.kill()
 			return nil, err

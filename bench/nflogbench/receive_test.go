@@ -15,9 +15,9 @@ func TestCountNDJSON(t *testing.T) {
 }
 
 func TestAgentHTTPSConfig(t *testing.T) {
-	c := agentHTTPSConfig(7, "block", "log_level: info", "/w/spool", 4443, "/w/ca.pem")
+	c := agentHTTPSConfig(7, "block", "log_level: info", "/w/spool", 4443, "/w/ca.pem", 2)
 	for _, want := range []string{"group: 7", "overflow: block", "spool:\n  dir: /w/spool\n", "url: https://127.0.0.1:4443/ingest",
-		"compression: gzip", "tls: {ca_file: /w/ca.pem}", "log_level: info\n"} {
+		"compression: gzip", "concurrency: 2\n", "tls: {ca_file: /w/ca.pem}", "log_level: info\n"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("config lacks %q:\n%s", want, c)
 		}
