@@ -293,9 +293,6 @@ func runOnce(ctx context.Context, o options, l *lab, pids *os.File, setup string
 			return nil, err
 		}
 		readers = append(readers, r)
-		if err := r.preallocate(rate, o.duration); err != nil {
-			return nil, err
-		}
 	}
 	if err := waitBound(ctx, l, readers); err != nil {
 		return nil, err

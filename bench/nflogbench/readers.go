@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Reader kinds. kindAgentHTTPS is the agent with an http sink (gzip, spool
@@ -443,36 +441,4 @@ func agentLine(stderr, msg string, group int) (map[string]uint64, bool) {
 		}
 	}
 	return nil, false
-}
-
-// outputBytesPerEvent bounds one event's line in a reader's output file
-// (the agent's NDJSON lines for the flood are about 1.3 KB, ulogd2's less).
-const outputBytesPerEvent = 1536
-
-// maxPrealloc bounds the pages set aside per output file, within the
-// benchmark's 10 GiB tmpfs even when two readers run at once.
-const maxPrealloc = 4 << 30
-
-// preallocate sets aside tmpfs pages for the output the reader will write
-// at rate for d, without changing the file's size (FALLOC_FL_KEEP_SIZE),
-// so that its writes land in memory the file already holds. On a VM that
-// hands freed memory back to its host (virtio-balloon free page reporting),
-// the first touch of a fresh page faults into the hypervisor: that cost,
-// a property of the test machine rather than of either reader, would
-// otherwise be charged to the reader's CPU and grow with the rate.
-// agent-https writes no file.
-func (r *readerRun) preallocate(rate float64, d time.Duration) error {
-	if r.kind == kindAgentHTTPS {
-		return nil
-	}
-	f, err := os.OpenFile(r.output, os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	n := min(int64(rate*d.Seconds())*outputBytesPerEvent, maxPrealloc)
-	if err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, 0, n); err != nil {
-		return fmt.Errorf("preallocate %s: %w", r.output, err)
-	}
-	return nil
 }
