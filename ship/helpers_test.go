@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nflog-agent/nflog-agent/internal/redact"
 	"github.com/nflog-agent/nflog-agent/ship/spool"
 	"github.com/nflog-agent/nflog-agent/ship/tlstest"
 )
@@ -217,9 +218,31 @@ func tlsServer(t testing.TB, h http.Handler) (*httptest.Server, string) {
 	srv.Config.ErrorLog = quietLog
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
+	return srv, caFile(t, srv)
+}
+
+// caFile writes the certificate of a started TLS test server as a PEM file
+// for a sink's tls.ca_file.
+func caFile(t testing.TB, srv *httptest.Server) string {
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	writeFile(t, ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
-	return srv, ca
+	return ca
+}
+
+// testHTTPSink builds an http sink towards url that trusts ca, with the
+// given compression ("": the default) and otherwise default settings.
+func testHTTPSink(t testing.TB, url, ca, compression string) *httpSink {
+	t.Helper()
+	c, err := SinkConfig{Type: TypeHTTP, Name: "h", URL: url, TLS: TLSConfig{CAFile: ca}, Compression: compression}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newHTTPSink(&c, &redact.Secrets{}, newCounters())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func writeFile(t testing.TB, path string, b []byte) {

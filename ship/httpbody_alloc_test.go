@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"runtime"
 	"testing"
-
-	"github.com/nflog-agent/nflog-agent/internal/redact"
 )
 
 // With gzip, a batch's body and its compressed copy are built in buffers
@@ -23,15 +21,7 @@ func TestGzipBodyBufferIsReused(t *testing.T) {
 	srv, ca := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		io.Copy(io.Discard, req.Body)
 	}))
-	c, err := SinkConfig{Type: TypeHTTP, Name: "h", URL: srv.URL, TLS: TLSConfig{CAFile: ca}}.withDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := newHTTPSink(&c, &redact.Secrets{}, newCounters())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testHTTPSink(t, srv.URL, ca, "")
 	var events []Event
 	for range 4 {
 		events = append(events, benchEvents()...)

@@ -3,22 +3,18 @@ package ship
 import (
 	"bytes"
 	"context"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-
-	"github.com/nflog-agent/nflog-agent/internal/redact"
 )
 
 // A server may answer before it has read the body; the transport then goes
@@ -69,17 +65,7 @@ func testBodyNotReused(t *testing.T, h2 bool, compression string) {
 	srv.Listener = smallWindowListener(t)
 	srv.StartTLS()
 	defer srv.Close()
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	writeFile(t, ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
-	c, err := SinkConfig{Type: TypeHTTP, Name: "h", URL: srv.URL, TLS: TLSConfig{CAFile: ca}, Compression: compression}.withDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := newHTTPSink(&c, &redact.Secrets{}, newCounters())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testHTTPSink(t, srv.URL, caFile(t, srv), compression)
 	for range 20 {
 		if _, err := s.Send(context.Background(), bodyEvents); err != nil {
 			t.Fatal(err)
