@@ -118,6 +118,7 @@ func TestLabReadBufferGrowsBeforeTheKernelDrops(t *testing.T) {
 		mustSend(t, tx, udp4(l, 6002, sent, 64))
 		sent++
 	}
+	time.Sleep(2 * fillCheckEvery) // the reader's next read checks the fill level
 	s.release()
 	waitFor(t, "every packet read", labWait, func() bool { return g.Stats().Received == uint64(sent) })
 	st := g.Stats()

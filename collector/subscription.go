@@ -33,6 +33,9 @@ type subscription struct {
 	cursor readCursor      // likewise
 	seq    seqTracker      // likewise
 	msgs   nflogmsg.Parser // likewise
+	// filled is when the read loop last asked the kernel how full the
+	// socket is (growIfFilling); likewise.
+	filled time.Time
 
 	bindSeq    uint32     // netlink sequence number of the bind request
 	bindResult chan error // its answer, from the read loop
@@ -140,12 +143,19 @@ func (s *subscription) read() {
 			close(s.dead)
 			return
 		}
-		s.deliver(tail[:n:n], time.Now())
-		if s.g.canGrow() {
+		now := time.Now()
+		s.deliver(tail[:n:n], now)
+		if s.g.canGrow() && now.Sub(s.filled) >= fillCheckEvery {
+			s.filled = now
 			s.growIfFilling()
 		}
 	}
 }
+
+// fillCheckEvery spaces the reader's questions about the socket's fill
+// level: a syscall per datagram would cost most when datagrams are small,
+// and a burst needs tens of milliseconds to fill half the buffer.
+const fillCheckEvery = 10 * time.Millisecond
 
 // growIfFilling grows the socket buffer when the kernel holds more than
 // half of what it allows: a burst is outrunning the reader, and the larger
